@@ -1,0 +1,60 @@
+// One training run as the apps describe it: a model, a dataset, a backend and a recipe, in,
+// and per-epoch measurements out. train runs one; compare_devices runs the same config on
+// each backend.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace nnlab::apps {
+
+struct ExperimentConfig {
+  std::string model = "mlp";
+  std::string data = "mnist";  // mnist | fashion-mnist
+  std::string backend = "cpu";
+  int epochs = 5;
+  int64_t batch_size = 64;
+  double lr = 0.01;
+  std::string optimizer = "sgd";  // sgd | adam
+  double momentum = 0, weight_decay = 0;
+  uint64_t seed = 0;
+  int workers = 0;
+  int threads = 0;    // 0: the backend's default
+  int64_t limit = 0;  // train on the first `limit` images (0: all)
+  float norm_mean = 0.5f, norm_std = 0.5f;  // the notebooks' Normalize((0.5,), (0.5,))
+};
+
+struct EpochStats {
+  int epoch = 0;
+  double train_loss = 0;      // mean over the epoch's batches
+  double test_accuracy = 0;   // in [0, 1]
+  double train_seconds = 0;   // the training loop only (data waits included, evaluation not)
+  double images_per_second = 0;
+  size_t peak_bytes = 0;      // the backend's peak since the run began
+};
+
+struct RunResult {
+  std::string backend, device;
+  int threads = 1;
+  int64_t parameters = 0;
+  std::vector<EpochStats> epochs;
+  double total_train_seconds() const;
+  double final_accuracy() const { return epochs.empty() ? 0 : epochs.back().test_accuracy; }
+  size_t peak_bytes() const { return epochs.empty() ? 0 : epochs.back().peak_bytes; }
+};
+
+// What the run prints as it starts (backend, device, threads, model, data); may be null.
+using Announce = std::function<void(const std::string& line)>;
+using OnEpoch = std::function<void(const EpochStats&)>;
+
+// Throws std::invalid_argument / data::DataError with a message fit for the user.
+RunResult run_experiment(const ExperimentConfig& config, const Announce& announce,
+                         const OnEpoch& on_epoch);
+
+// Validates every field, naming the flag (e.g. "--batch-size must be >= 1, got 0").
+void validate(const ExperimentConfig& config);
+
+std::string format_bytes(size_t bytes);  // "1.23 MiB"
+
+}  // namespace nnlab::apps

@@ -1,0 +1,50 @@
+#include "apps/common/flags.h"
+
+#include <iostream>
+
+#include "data/dataset.h"
+
+namespace nnlab::apps {
+
+void add_recipe_flags(CLI::App& app, ExperimentConfig& c) {
+  app.add_option("--model", c.model, "model: mlp")->capture_default_str();
+  app.add_option("--data", c.data, "dataset: mnist | fashion-mnist")->capture_default_str();
+  app.add_option("--epochs", c.epochs, "training epochs")->capture_default_str();
+  app.add_option("--batch-size", c.batch_size, "images per batch")->capture_default_str();
+  app.add_option("--lr", c.lr, "learning rate")->capture_default_str();
+  app.add_option("--optimizer", c.optimizer, "sgd | adam")->capture_default_str();
+  app.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
+  app.add_option("--weight-decay", c.weight_decay, "L2 weight decay")->capture_default_str();
+  app.add_option("--seed", c.seed, "seed for initialisation and shuffling")->capture_default_str();
+  app.add_option("--workers", c.workers, "data loader threads (0: load on the training thread)")
+      ->capture_default_str();
+  app.add_option("--threads", c.threads, "compute threads of the cpu backend (0: all cores)")
+      ->capture_default_str();
+  app.add_option("--limit", c.limit, "train on the first N training images (0: all)")
+      ->capture_default_str();
+}
+
+int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kUsage;
+  }
+  try {
+    return body();
+  } catch (const std::invalid_argument& e) {
+    std::cerr << app.get_name() << ": " << e.what() << "\n";
+    return kUsage;
+  } catch (const data::DataError& e) {
+    std::cerr << app.get_name() << ": data error: " << e.what() << "\n";
+    return kRunFailed;
+  } catch (const std::exception& e) {
+    std::cerr << app.get_name() << ": error: " << e.what() << "\n";
+    return kRunFailed;
+  }
+}
+
+}  // namespace nnlab::apps

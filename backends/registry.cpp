@@ -1,0 +1,66 @@
+#include "backends/registry.h"
+
+#include <functional>
+#include <stdexcept>
+
+#include "cpu/eigen/backend.h"
+#include "cpu/reference/backend.h"
+
+namespace nnlab {
+namespace {
+struct Entry {
+  std::string name;
+  std::function<std::string()> unavailable;  // "" when usable
+  std::function<Backend&()> instance;
+};
+
+const std::vector<Entry>& entries() {
+  static const std::vector<Entry> table = {
+      {"reference", [] { return std::string(); },
+       []() -> Backend& { static reference::ReferenceBackend b; return b; }},
+      {"cpu", [] { return std::string(); },
+       []() -> Backend& { static eigen::CpuBackend b; return b; }},
+  };
+  return table;
+}
+
+std::string join(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+}  // namespace
+
+std::vector<std::string> known_backends() {
+  std::vector<std::string> out;
+  for (const auto& e : entries()) out.push_back(e.name);
+  return out;
+}
+
+std::vector<std::string> available_backends() {
+  std::vector<std::string> out;
+  for (const auto& e : entries())
+    if (e.unavailable().empty()) out.push_back(e.name);
+  return out;
+}
+
+std::string unavailable_reason(const std::string& name) {
+  for (const auto& e : entries())
+    if (e.name == name) return e.unavailable();
+  return "unknown backend";
+}
+
+Backend& get_backend(const std::string& name) {
+  for (const auto& e : entries()) {
+    if (e.name != name) continue;
+    std::string why = e.unavailable();
+    if (!why.empty())
+      throw std::invalid_argument("backend '" + name + "' is not available (" + why +
+                                  "); available: " + join(available_backends()));
+    return e.instance();
+  }
+  throw std::invalid_argument("unknown backend '" + name + "'; available: " +
+                              join(available_backends()));
+}
+
+}  // namespace nnlab

@@ -1,0 +1,46 @@
+// nn modules as in torch.nn: a Module owns named parameters and child modules; its
+// parameters are listed with dotted names ("0.weight", "layer1.0.conv1.weight").
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace nnlab::nn {
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  virtual Tensor forward(const Tensor& x) = 0;
+  virtual std::string describe() const = 0;  // "Linear(784, 128)"
+  Tensor operator()(const Tensor& x) { return forward(x); }
+
+  std::vector<std::pair<std::string, Tensor>> named_parameters() const;
+  std::vector<Tensor> parameters() const;
+  int64_t parameter_count() const;
+  void zero_grad();  // sets every gradient to none, as PyTorch's default
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  std::string summary() const;  // one line per module, indented, with parameter counts
+
+ protected:
+  Tensor register_parameter(const std::string& name, Tensor t);
+  template <typename M> std::shared_ptr<M> register_module(const std::string& name,
+                                                           std::shared_ptr<M> m) {
+    children_.emplace_back(name, m);
+    return m;
+  }
+
+ private:
+  void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
+  void summarize(const std::string& name, int depth, std::string& out) const;
+
+  std::vector<std::pair<std::string, Tensor>> params_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+}  // namespace nnlab::nn

@@ -1,0 +1,76 @@
+#include "core/optim/optimizer.h"
+
+#include <sstream>
+#include <stdexcept>
+
+namespace nnlab::optim {
+
+Optimizer::Optimizer(std::vector<Tensor> params) : params_(std::move(params)) {
+  for (const Tensor& p : params_)
+    if (!p.requires_grad())
+      throw std::invalid_argument("optimizer given a parameter that does not require grad");
+}
+
+void Optimizer::zero_grad() {
+  for (const Tensor& p : params_) p.set_grad(Tensor());
+}
+
+Sgd::Sgd(std::vector<Tensor> params, SgdParams p)
+    : Optimizer(std::move(params)), p_(p), momentum_(params_.size()) {
+  if (p.lr < 0) throw std::invalid_argument("SGD: negative learning rate " + std::to_string(p.lr));
+  if (p.momentum < 0) throw std::invalid_argument("SGD: negative momentum");
+  if (p.nesterov && (p.momentum <= 0 || p.dampening != 0))
+    throw std::invalid_argument("SGD: Nesterov needs momentum > 0 and zero dampening");
+}
+
+void Sgd::step() {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i];
+    Tensor g = p.grad();
+    if (!g.defined()) continue;  // a parameter the loss did not reach, as PyTorch skips it
+    bool first = false;
+    if (p_.momentum != 0 && !momentum_[i].defined()) {
+      momentum_[i] = Tensor::empty(p.shape(), p.dtype(), p.backend());
+      first = true;
+    }
+    require_op(p.backend(), Op::SgdUpdate, p.dtype());
+    p.backend().sgd_update(p, g, momentum_[i].defined() ? momentum_[i] : p, p_, first);
+  }
+}
+
+std::string Sgd::describe() const {
+  std::ostringstream os;
+  os << "SGD(lr=" << p_.lr << ", momentum=" << p_.momentum << ", weight_decay=" << p_.weight_decay
+     << (p_.nesterov ? ", nesterov" : "") << ")";
+  return os.str();
+}
+
+Adam::Adam(std::vector<Tensor> params, AdamParams p) : Optimizer(std::move(params)), p_(p) {
+  if (p.lr < 0) throw std::invalid_argument("Adam: negative learning rate " + std::to_string(p.lr));
+  if (p.beta1 < 0 || p.beta1 >= 1 || p.beta2 < 0 || p.beta2 >= 1)
+    throw std::invalid_argument("Adam: betas must be in [0, 1)");
+  for (const Tensor& t : params_) {
+    m_.push_back(Tensor::zeros(t.shape(), t.dtype(), t.backend()));
+    v_.push_back(Tensor::zeros(t.shape(), t.dtype(), t.backend()));
+  }
+}
+
+void Adam::step() {
+  ++step_;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i];
+    Tensor g = p.grad();
+    if (!g.defined()) continue;
+    require_op(p.backend(), Op::AdamUpdate, p.dtype());
+    p.backend().adam_update(p, g, m_[i], v_[i], p_, step_);
+  }
+}
+
+std::string Adam::describe() const {
+  std::ostringstream os;
+  os << "Adam(lr=" << p_.lr << ", betas=(" << p_.beta1 << ", " << p_.beta2 << "), eps=" << p_.eps
+     << ", weight_decay=" << p_.weight_decay << ")";
+  return os.str();
+}
+
+}  // namespace nnlab::optim

@@ -1,0 +1,38 @@
+// The per-element update rules of torch.optim.SGD and torch.optim.Adam, written once and
+// used by every backend's sgd_update / adam_update (CPU loops and CUDA kernels alike).
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "core/philox.h"  // NNLAB_HOST_DEVICE
+
+namespace nnlab::rules {
+
+// Returns the new parameter; `buf` is the momentum buffer (unused when momentum == 0).
+template <typename T>
+NNLAB_HOST_DEVICE inline T sgd(T param, T grad, T& buf, double lr, double momentum,
+                               double dampening, double weight_decay, bool nesterov,
+                               bool first_step) {
+  double d = double(grad) + weight_decay * double(param);
+  if (momentum != 0) {
+    double b = first_step ? d : momentum * double(buf) + (1.0 - dampening) * d;
+    buf = T(b);
+    d = nesterov ? d + momentum * b : b;
+  }
+  return T(double(param) - lr * d);
+}
+
+// Bias-corrected Adam as PyTorch computes it: p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps).
+template <typename T>
+NNLAB_HOST_DEVICE inline T adam(T param, T grad, T& m, T& v, double lr, double beta1, double beta2,
+                                double eps, double weight_decay, int64_t step) {
+  double g = double(grad) + weight_decay * double(param);
+  double mn = beta1 * double(m) + (1.0 - beta1) * g;
+  double vn = beta2 * double(v) + (1.0 - beta2) * g * g;
+  m = T(mn);
+  v = T(vn);
+  double bc1 = 1.0 - pow(beta1, double(step)), bc2 = 1.0 - pow(beta2, double(step));
+  return T(double(param) - lr / bc1 * mn / (sqrt(vn) / sqrt(bc2) + eps));
+}
+
+}  // namespace nnlab::rules

@@ -1,0 +1,41 @@
+#include "core/philox.h"
+#include "cpu/eigen/backend.h"
+#include "cpu/eigen/common.h"
+
+namespace nnlab::eigen {
+
+void CpuBackend::fill(const Tensor& t, double value) {
+  if (t.dtype() == DType::I32) {
+    std::fill(t.data<int32_t>(), t.data<int32_t>() + t.numel(), int32_t(value));
+    return;
+  }
+  cpu::dispatch_float(t.dtype(), "fill", [&](auto zero) {
+    using T = decltype(zero);
+    array<T>(t).setConstant(T(value));
+  });
+}
+
+// Element i takes Philox counter offset + i, so the numbers equal reference's exactly.
+void CpuBackend::fill_uniform(const Tensor& t, double low, double high, uint64_t seed,
+                              uint64_t offset) {
+  cpu::dispatch_float(t.dtype(), "fill_uniform", [&](auto zero) {
+    using T = decltype(zero);
+    T* p = t.data<T>();
+    parallel_chunks(t.numel(), kElementGrain, threads_, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) p[i] = T(philox::uniform(seed, offset + uint64_t(i), low, high));
+    });
+  });
+}
+
+void CpuBackend::fill_normal(const Tensor& t, double mean, double std, uint64_t seed,
+                             uint64_t offset) {
+  cpu::dispatch_float(t.dtype(), "fill_normal", [&](auto zero) {
+    using T = decltype(zero);
+    T* p = t.data<T>();
+    parallel_chunks(t.numel(), kElementGrain, threads_, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) p[i] = T(philox::normal(seed, offset + uint64_t(i), mean, std));
+    });
+  });
+}
+
+}  // namespace nnlab::eigen

@@ -1,0 +1,35 @@
+#include "core/update_rules.h"
+#include "cpu/eigen/backend.h"
+#include "cpu/eigen/common.h"
+
+namespace nnlab::eigen {
+
+void CpuBackend::sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buf,
+                            const SgdParams& p, bool first_step) {
+  cpu::dispatch_float(param.dtype(), "sgd_update", [&](auto zero) {
+    using T = decltype(zero);
+    T *P = param.data<T>(), *B = buf.data<T>();
+    const T* G = grad.data<T>();
+    parallel_chunks(param.numel(), kElementGrain, threads_, [&](int64_t lo, int64_t hi) {
+      T unused = 0;
+      for (int64_t i = lo; i < hi; ++i)
+        P[i] = rules::sgd(P[i], G[i], p.momentum != 0 ? B[i] : unused, p.lr, p.momentum,
+                          p.dampening, p.weight_decay, p.nesterov, first_step);
+    });
+  });
+}
+
+void CpuBackend::adam_update(const Tensor& param, const Tensor& grad, const Tensor& m,
+                             const Tensor& v, const AdamParams& p, int64_t step) {
+  cpu::dispatch_float(param.dtype(), "adam_update", [&](auto zero) {
+    using T = decltype(zero);
+    T *P = param.data<T>(), *M = m.data<T>(), *V = v.data<T>();
+    const T* G = grad.data<T>();
+    parallel_chunks(param.numel(), kElementGrain, threads_, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i)
+        P[i] = rules::adam(P[i], G[i], M[i], V[i], p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, step);
+    });
+  });
+}
+
+}  // namespace nnlab::eigen
