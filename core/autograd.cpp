@@ -23,7 +23,7 @@ std::vector<TensorImpl*> topological_order(TensorImpl* root) {
     const auto& inputs = impl->grad_fn->inputs;
     if (next_input < inputs.size()) {
       TensorImpl* in = inputs[next_input++].impl_ptr().get();
-      if (in->grad_fn && in->requires_grad && visited.insert(in).second) stack.push_back({in, 0});
+      if (in && in->grad_fn && in->requires_grad && visited.insert(in).second) stack.push_back({in, 0});
     } else {
       order.push_back(impl);
       stack.pop_back();

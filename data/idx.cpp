@@ -32,11 +32,14 @@ std::vector<uint8_t> read_file(const std::string& path) {
       const char* msg = gzerror(file.get(), &code);
       throw DataError(path + ": corrupt or truncated gzip data (" + msg + ")");
     }
-    if (n == 0) break;
+    if (n == 0) break;  // end of input; a premature end shows in gzerror below
     if (bytes.size() + size_t(n) > kMaxFileBytes)
       throw DataError(path + ": more than 1 GiB of data, larger than any IDX file of this project");
     bytes.insert(bytes.end(), chunk, chunk + n);
   }
+  int code = Z_OK;
+  const char* msg = gzerror(file.get(), &code);
+  if (code != Z_OK) throw DataError(path + ": corrupt or truncated gzip data (" + msg + ")");
   return bytes;
 }
 
@@ -64,9 +67,10 @@ IdxArray read_idx(const std::string& path, int rank) {
     uint32_t size = big_endian(bytes.data() + 4 + 4 * d);
     out.dims.push_back(int64_t(size));
     dims_text += (d ? " x " : "") + std::to_string(size);
-    // Every partial product is bounded by the payload, so it cannot overflow 64 bits.
+    // Partial products are checked against the payload (at most 1 GiB) before the next
+    // multiplication, so the count cannot overflow 64 bits.
     count *= size;
-    if (count > payload)
+    if (d + 1 < rank && count > payload)
       throw DataError(path + ": header dimensions " + dims_text + (d + 1 < rank ? " ..." : "") +
                       " exceed the " + std::to_string(payload) + " bytes of data in the file");
   }

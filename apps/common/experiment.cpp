@@ -77,6 +77,7 @@ void validate(const ExperimentConfig& c) {
   if (c.weight_decay < 0) fail("--weight-decay must be >= 0, got " + std::to_string(c.weight_decay));
   if (c.workers < 0 || c.workers > 64) fail("--workers must be in [0, 64], got " + std::to_string(c.workers));
   if (c.threads < 0 || c.threads > 256) fail("--threads must be in [0, 256], got " + std::to_string(c.threads));
+  if (!(c.norm_std > 0)) fail("--norm-std must be > 0, got " + std::to_string(c.norm_std));
   if (c.limit < 0) fail("--limit must be >= 0, got " + std::to_string(c.limit));
 }
 

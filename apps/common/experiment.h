@@ -22,7 +22,8 @@ struct ExperimentConfig {
   int workers = 0;
   int threads = 0;    // 0: the backend's default
   int64_t limit = 0;  // train on the first `limit` images (0: all)
-  float norm_mean = 0.5f, norm_std = 0.5f;  // the notebooks' Normalize((0.5,), (0.5,))
+  // x = (pixel / 255 - mean) / std; the MNIST notebook uses ToTensor() alone: mean 0, std 1.
+  float norm_mean = 0.0f, norm_std = 1.0f;
 };
 
 struct EpochStats {

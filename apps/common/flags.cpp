@@ -20,6 +20,9 @@ void add_recipe_flags(CLI::App& app, ExperimentConfig& c) {
       ->capture_default_str();
   app.add_option("--threads", c.threads, "compute threads of the cpu backend (0: all cores)")
       ->capture_default_str();
+  app.add_option("--norm-mean", c.norm_mean, "normalisation: x = (pixel/255 - mean) / std")
+      ->capture_default_str();
+  app.add_option("--norm-std", c.norm_std, "normalisation std (> 0)")->capture_default_str();
   app.add_option("--limit", c.limit, "train on the first N training images (0: all)")
       ->capture_default_str();
 }

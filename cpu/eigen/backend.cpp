@@ -8,7 +8,9 @@
 
 namespace nnlab::eigen {
 
-CpuBackend::CpuBackend() : threads_(omp_get_max_threads()) { Eigen::setNbThreads(threads_); }
+// Eigen's own threading stays off: the op files split work into fixed chunks themselves, so
+// results do not depend on the thread count.
+CpuBackend::CpuBackend() : threads_(omp_get_max_threads()) { Eigen::setNbThreads(1); }
 
 std::string CpuBackend::device() const {
   return std::string("CPU, Eigen ") + std::to_string(EIGEN_WORLD_VERSION) + "." +
@@ -20,7 +22,6 @@ void CpuBackend::set_threads(int threads) {
   if (threads < 1) throw std::invalid_argument("cpu backend: threads must be >= 1, got " +
                                                std::to_string(threads));
   threads_ = threads;
-  Eigen::setNbThreads(threads);
 }
 
 bool CpuBackend::supports(Op op, DType dtype) const {

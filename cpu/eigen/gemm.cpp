@@ -1,22 +1,42 @@
-// GEMM through Eigen's blocked, vectorised product (multi-threaded by Eigen's own OpenMP
-// when the product is large enough).
+// GEMM through Eigen's blocked, vectorised product. Threads take fixed blocks of the output's
+// larger dimension, each computed by a single-threaded Eigen product: the blocks, and so every
+// rounding, are the same whatever the thread count. Each block repacks the operand it does
+// not split, so splitting the larger output dimension repacks the smaller operand.
 #include "cpu/eigen/backend.h"
 #include "cpu/eigen/common.h"
 
 namespace nnlab::eigen {
+namespace {
+constexpr int64_t kBlock = 64;  // output rows (or columns) per task
+
+template <typename T, typename A, typename B, typename C>
+void product(T alpha, double beta, const A& a, const B& b, C&& c) {
+  if (beta == 0) c.noalias() = alpha * a * b;  // beta 0 ignores whatever c held, NaN included
+  else {
+    if (beta != 1) c *= T(beta);
+    c.noalias() += alpha * a * b;
+  }
+}
+}  // namespace
 
 void CpuBackend::gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b,
                       double beta, const Tensor& c) {
   cpu::dispatch_float(c.dtype(), "gemm", [&](auto zero) {
     using T = decltype(zero);
     auto A = matrix<T>(a), B = matrix<T>(b), C = matrix<T>(c);
-    if (beta == 0) C.setZero();  // beta 0 ignores whatever c held, NaN included
-    else if (beta != 1) C *= T(beta);
-    T s = T(alpha);
-    if (!ta && !tb) C.noalias() += s * A * B;
-    else if (!ta && tb) C.noalias() += s * A * B.transpose();
-    else if (ta && !tb) C.noalias() += s * A.transpose() * B;
-    else C.noalias() += s * A.transpose() * B.transpose();
+    int64_t n = c.dim(0), m = c.dim(1);
+    bool split_rows = n >= m;
+    // op(x) as an expression; the products below never copy the operands.
+    auto run = [&](auto&& opA, auto&& opB) {
+      parallel_chunks(split_rows ? n : m, kBlock, threads_, [&](int64_t lo, int64_t hi) {
+        if (split_rows) product(T(alpha), beta, opA.middleRows(lo, hi - lo), opB, C.middleRows(lo, hi - lo));
+        else product(T(alpha), beta, opA, opB.middleCols(lo, hi - lo), C.middleCols(lo, hi - lo));
+      });
+    };
+    if (!ta && !tb) run(A, B);
+    else if (!ta && tb) run(A, B.transpose());
+    else if (ta && !tb) run(A.transpose(), B);
+    else run(A.transpose(), B.transpose());
   });
 }
 

@@ -1,0 +1,38 @@
+// The one table of op test cases. Gradient checks (float64, reference) and parity tests
+// (every backend against reference) both run every case, as ggml's test-backend-ops does.
+// A case builds its output from its inputs with core ops; tests reduce the output to a
+// scalar with fixed random weights so that every output element shapes the gradient.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace nnlab::testing {
+
+struct InputSpec {
+  Shape shape;
+  int64_t label_classes = 0;  // > 0: an int32 label tensor with values in [0, label_classes)
+};
+
+struct OpCase {
+  std::string name;
+  std::vector<InputSpec> inputs;
+  std::function<Tensor(const std::vector<Tensor>&)> build;
+};
+
+const std::vector<OpCase>& op_cases();
+
+// Inputs for a case on `backend` in `dtype` (labels stay int32), from a fixed seed: the same
+// values, rounded to the dtype, whatever the backend.
+std::vector<Tensor> make_inputs(const OpCase& c, Backend& backend, DType dtype, uint64_t seed,
+                                bool requires_grad);
+
+// sum(out * weights) with weights fixed by the output's shape (a fresh tensor per call).
+Tensor weighted_sum(const Tensor& out);
+
+// Values of any floating tensor as double, for comparisons.
+std::vector<double> as_doubles(const Tensor& t);
+
+}  // namespace nnlab::testing

@@ -1,0 +1,129 @@
+// Parity: every op case, forward and backward, on every available backend against
+// `reference` in float32. Backends that are not available here are named and skipped.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "backends/registry.h"
+#include "core/backend.h"
+#include "core/ops.h"
+#include "core/update_rules.h"
+#include "tests/op_cases.h"
+
+using namespace nnlab;
+using namespace nnlab::testing;
+
+namespace {
+// float32 with different summation orders: relative 1e-4 of the largest magnitude, as
+// tinygrad's helper_test_op (atol 1e-6 + rtol 1e-3) but scale-aware.
+void check_close(const std::string& what, const std::vector<double>& got, const std::vector<double>& want,
+                 double rtol = 1e-4) {
+  REQUIRE(got.size() == want.size());
+  double scale = 1e-6;
+  for (double w : want) scale = std::max(scale, std::abs(w));
+  double worst = 0;
+  size_t worst_at = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    double err = std::abs(got[i] - want[i]);
+    if (!(err <= worst) ) { worst = err; worst_at = i; }
+  }
+  INFO(what << ": max abs error " << worst << " at element " << worst_at << " (got "
+            << (got.empty() ? 0 : got[worst_at]) << ", want " << (want.empty() ? 0 : want[worst_at])
+            << "), scale " << scale);
+  CHECK(worst <= rtol * scale);
+}
+
+std::vector<std::string> backends_under_test() {
+  std::vector<std::string> out;
+  for (const auto& name : known_backends()) {
+    if (name == "reference") continue;
+    std::string why = unavailable_reason(name);
+    if (why.empty()) out.push_back(name);
+    else MESSAGE("skipping backend " << name << ": " << why);
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("parity: every op case, forward and backward, against reference") {
+  Backend& ref = get_backend("reference");
+  for (const std::string& name : backends_under_test()) {
+    Backend& be = get_backend(name);
+    for (const OpCase& c : op_cases()) {
+      SUBCASE((name + ": " + c.name).c_str()) {
+        std::vector<Tensor> want_in = make_inputs(c, ref, DType::F32, 11, true);
+        std::vector<Tensor> got_in = make_inputs(c, be, DType::F32, 11, true);
+        Tensor want = c.build(want_in), got = c.build(got_in);
+        CHECK(&got.backend() == &be);
+        check_close("forward", as_doubles(got), as_doubles(want));
+        weighted_sum(want).backward();
+        weighted_sum(got).backward();
+        for (size_t i = 0; i < want_in.size(); ++i)
+          if (want_in[i].requires_grad())
+            check_close("grad of input " + std::to_string(i), as_doubles(got_in[i].grad()),
+                        as_doubles(want_in[i].grad()));
+      }
+    }
+  }
+}
+
+TEST_CASE("parity: argmax, fills and random fills are exact") {
+  Backend& ref = get_backend("reference");
+  for (const std::string& name : backends_under_test()) {
+    Backend& be = get_backend(name);
+    CAPTURE(name);
+    // Ties resolve to the first maximum everywhere.
+    std::vector<float> scores = {1, 3, 3, 0, -1, -1, -2, -5, 7, 7.5f, 7.5f, 2};
+    Tensor s_ref = Tensor::from_host(scores, Shape{3, 4}, ref), s_be = Tensor::from_host(scores, Shape{3, 4}, be);
+    CHECK(ops::argmax(s_be).to_host<int32_t>() == ops::argmax(s_ref).to_host<int32_t>());
+    CHECK(ops::argmax(s_be).to_host<int32_t>() == std::vector<int32_t>{1, 0, 1});
+    for (int64_t n : {1, 7, 100003}) {
+      Tensor u_ref = Tensor::empty(Shape{n}, DType::F32, ref), u_be = Tensor::empty(Shape{n}, DType::F32, be);
+      ref.fill_uniform(u_ref, -2, 3, 99, 5);
+      be.fill_uniform(u_be, -2, 3, 99, 5);
+      CHECK(u_be.to_host<float>() == u_ref.to_host<float>());
+      ref.fill_normal(u_ref, 1, 2, 99, 5);
+      be.fill_normal(u_be, 1, 2, 99, 5);
+      CHECK(u_be.to_host<float>() == u_ref.to_host<float>());
+    }
+    Tensor i_be = Tensor::full(Shape{5}, 3, DType::I32, be);
+    CHECK(i_be.to_host<int32_t>() == std::vector<int32_t>(5, 3));
+  }
+}
+
+TEST_CASE("parity: SGD and Adam updates against reference over several steps") {
+  Backend& ref = get_backend("reference");
+  for (const std::string& name : backends_under_test()) {
+    Backend& be = get_backend(name);
+    for (int variant = 0; variant < 3; ++variant) {
+      CAPTURE(name);
+      CAPTURE(variant);
+      int64_t n = 1000 + 37 * variant;
+      auto make = [&](Backend& b, uint64_t seed) {
+        Tensor t = Tensor::empty(Shape{n}, DType::F32, b);
+        b.fill_uniform(t, -1, 1, seed, 0);
+        return t;
+      };
+      Tensor p_ref = make(ref, 1), g_ref = make(ref, 2), p_be = make(be, 1), g_be = make(be, 2);
+      Tensor b_ref = Tensor::zeros(Shape{n}, DType::F32, ref), b_be = Tensor::zeros(Shape{n}, DType::F32, be);
+      Tensor v_ref = Tensor::zeros(Shape{n}, DType::F32, ref), v_be = Tensor::zeros(Shape{n}, DType::F32, be);
+      SgdParams sgd;
+      sgd.lr = 0.1;
+      sgd.momentum = variant == 0 ? 0 : 0.9;
+      sgd.weight_decay = variant == 2 ? 1e-2 : 0;
+      sgd.nesterov = variant == 2;
+      AdamParams adam;
+      adam.weight_decay = variant == 1 ? 1e-2 : 0;
+      for (int step = 1; step <= 4; ++step) {
+        ref.sgd_update(p_ref, g_ref, b_ref, sgd, step == 1);
+        be.sgd_update(p_be, g_be, b_be, sgd, step == 1);
+      }
+      check_close("sgd param", as_doubles(p_be), as_doubles(p_ref), 1e-6);
+      for (int step = 1; step <= 4; ++step) {
+        ref.adam_update(p_ref, g_ref, b_ref, v_ref, adam, step);
+        be.adam_update(p_be, g_be, b_be, v_be, adam, step);
+      }
+      check_close("adam param", as_doubles(p_be), as_doubles(p_ref), 1e-6);
+    }
+  }
+}

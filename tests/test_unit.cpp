@@ -1,0 +1,183 @@
+// Unit tests of the core: tensors and views, allocator statistics, the registry, autograd
+// mechanics, initialisation, modules and the optimizers' update rules.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "backends/registry.h"
+#include "core/autograd.h"
+#include "core/nn/layers.h"
+#include "core/ops.h"
+#include "core/optim/optimizer.h"
+#include "models/mlp.h"
+
+using namespace nnlab;
+
+TEST_CASE("tensor: host round trip, views and printing") {
+  Backend& be = get_backend("cpu");
+  Tensor t = Tensor::from_host(std::vector<float>{1, 2, 3, 4, 5, 6}, Shape{2, 3}, be);
+  CHECK(t.shape() == Shape{2, 3});
+  CHECK(t.numel() == 6);
+  CHECK(t.to_host<float>() == std::vector<float>{1, 2, 3, 4, 5, 6});
+  Tensor v = t.reshape(Shape{3, 2});
+  CHECK(v.same_storage(t));
+  CHECK(v.shape() == Shape{3, 2});
+  Tensor f = Tensor::from_host(std::vector<float>(24, 1.f), Shape{2, 3, 4}, be).flatten();
+  CHECK(f.shape() == Shape{2, 12});
+  CHECK_THROWS_WITH_AS(t.reshape(Shape{4, 2}), doctest::Contains("cannot view [2, 3]"), std::invalid_argument);
+  CHECK(t.str() == "Tensor[2, 3] float32 cpu {1, 2, 3, 4, 5, 6}");
+  CHECK(Tensor::from_host(std::vector<int32_t>(20, 7), Shape{20}, be).str(2) ==
+        "Tensor[20] int32 cpu {7, 7, ... (20 elements)}");
+  CHECK_THROWS_AS(t.to_host<double>(), std::logic_error);
+  CHECK_THROWS_WITH_AS(Tensor::from_host(std::vector<float>{1, 2}, Shape{3}, be),
+                       doctest::Contains("2 values for shape [3]"), std::invalid_argument);
+  Tensor on_ref = t.to(get_backend("reference"));
+  CHECK(on_ref.backend().name() == "reference");
+  CHECK(on_ref.to_host<float>() == t.to_host<float>());
+}
+
+TEST_CASE("allocator: current and peak bytes follow tensor lifetimes") {
+  Backend& be = get_backend("reference");
+  size_t base = be.allocator().stats().current_bytes;
+  be.allocator().reset_peak();
+  {
+    Tensor a = Tensor::empty(Shape{1000}, DType::F32, be);
+    CHECK(be.allocator().stats().current_bytes == base + 4000);
+    Tensor b = Tensor::empty(Shape{500}, DType::F64, be);
+    CHECK(be.allocator().stats().current_bytes == base + 8000);
+    Tensor view = b.reshape(Shape{10, 50});  // a view allocates nothing
+    CHECK(be.allocator().stats().current_bytes == base + 8000);
+  }
+  CHECK(be.allocator().stats().current_bytes == base);
+  CHECK(be.allocator().stats().peak_bytes == base + 8000);
+}
+
+TEST_CASE("registry: names, availability and clear errors") {
+  auto available = available_backends();
+  CHECK(std::find(available.begin(), available.end(), "reference") != available.end());
+  CHECK(std::find(available.begin(), available.end(), "cpu") != available.end());
+  CHECK(&get_backend("cpu") == &get_backend("cpu"));
+  CHECK_THROWS_WITH_AS(get_backend("tpu"), doctest::Contains("unknown backend 'tpu'; available: reference, cpu"),
+                       std::invalid_argument);
+  CHECK(get_backend("cpu").device().find("Eigen") != std::string::npos);
+  CHECK_THROWS_WITH_AS(require_op(get_backend("cpu"), Op::Gemm, DType::I32),
+                       doctest::Contains("backend 'cpu' does not support op gemm for dtype int32"),
+                       std::runtime_error);
+}
+
+TEST_CASE("cpu backend: thread count is settable and reported") {
+  Backend& be = get_backend("cpu");
+  int before = be.threads();
+  be.set_threads(1);
+  CHECK(be.threads() == 1);
+  CHECK(be.device().find("1 thread") != std::string::npos);
+  CHECK_THROWS_AS(be.set_threads(0), std::invalid_argument);
+  be.set_threads(before);
+}
+
+TEST_CASE("autograd: accumulation, shared inputs, no_grad and errors") {
+  Backend& be = get_backend("reference");
+  Tensor x = Tensor::from_host(std::vector<double>{1, -2, 3}, Shape{3}, be).set_requires_grad(true);
+  // y = sum(x * x + x): dy/dx = 2x + 1, with x used three times.
+  ops::sum(ops::add(ops::mul(x, x), x)).backward();
+  CHECK(x.grad().to_host<double>() == std::vector<double>{3, -3, 7});
+  ops::sum(x).backward();  // gradients accumulate across backward calls, as in PyTorch
+  CHECK(x.grad().to_host<double>() == std::vector<double>{4, -2, 8});
+  {
+    NoGradGuard no_grad;
+    Tensor y = ops::sum(x);
+    CHECK_FALSE(y.requires_grad());
+    CHECK_THROWS_AS(y.backward(), std::logic_error);
+  }
+  CHECK(grad_enabled());
+  Tensor c = Tensor::from_host(std::vector<double>{1, 2, 3}, Shape{3}, be);  // no grad needed
+  Tensor out = ops::mul(x, c);
+  CHECK_THROWS_WITH_AS(out.backward(), doctest::Contains("non-scalar shape [3]"), std::invalid_argument);
+  CHECK_THROWS_AS(Tensor::from_host(std::vector<int32_t>{1}, Shape{1}, be).set_requires_grad(true),
+                  std::invalid_argument);
+}
+
+TEST_CASE("autograd: inputs that do not need a gradient get none") {
+  Backend& be = get_backend("reference");
+  Tensor w = Tensor::full(Shape{2, 3}, 0.5, DType::F64, be).set_requires_grad(true);
+  Tensor x = Tensor::full(Shape{4, 3}, 1.0, DType::F64, be);
+  ops::sum(ops::linear(x, w, Tensor())).backward();
+  CHECK_FALSE(x.grad().defined());
+  CHECK(w.grad().to_host<double>() == std::vector<double>(6, 4.0));
+}
+
+TEST_CASE("ops: shape errors name the op and the shapes") {
+  Backend& be = get_backend("reference");
+  Tensor a = Tensor::zeros(Shape{2, 3}, DType::F32, be), b = Tensor::zeros(Shape{4, 5}, DType::F32, be);
+  CHECK_THROWS_WITH_AS(ops::matmul(a, b), doctest::Contains("matmul: inner sizes differ, [2, 3] @ [4, 5]"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ops::add(a, b), doctest::Contains("add: second operand has shape [4, 5], expected [2, 3]"),
+                       std::invalid_argument);
+  Tensor labels = Tensor::from_host(std::vector<int32_t>{0, 3}, Shape{2}, be);
+  CHECK_THROWS_WITH_AS(ops::cross_entropy(a, labels), doctest::Contains("label 3 at batch index 1 is outside [0, 3)"),
+                       std::out_of_range);
+  CHECK_THROWS_WITH_AS(ops::linear(a, b, Tensor()), doctest::Contains("expected input [n, 5]"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("init: Linear as torch.nn.Linear, same numbers on every backend") {
+  Generator g1(42), g2(42);
+  nn::Linear on_ref(784, 128, get_backend("reference"), g1);
+  nn::Linear on_cpu(784, 128, get_backend("cpu"), g2);
+  std::vector<float> w = on_ref.weight.to_host<float>();
+  CHECK(w == on_cpu.weight.to_host<float>());
+  CHECK(on_ref.bias.to_host<float>() == on_cpu.bias.to_host<float>());
+  double bound = 1 / std::sqrt(784.0), lo = 1, hi = -1, mean = 0;
+  for (float v : w) lo = std::min(lo, double(v)), hi = std::max(hi, double(v)), mean += v / double(w.size());
+  CHECK(lo >= -bound);
+  CHECK(hi <= bound);
+  CHECK(lo < -0.95 * bound);  // the whole range is used
+  CHECK(hi > 0.95 * bound);
+  CHECK(std::abs(mean) < 0.01 * bound * 10);
+}
+
+TEST_CASE("modules: named parameters and counts of the notebook MLP") {
+  Generator gen(0);
+  auto mlp = models::make_mlp(784, {128}, 10, get_backend("cpu"), gen);
+  CHECK(mlp->parameter_count() == 101770);  // 784*128 + 128 + 128*10 + 10
+  auto named = mlp->named_parameters();
+  REQUIRE(named.size() == 4);
+  CHECK(named[0].first == "1.weight");
+  CHECK(named[3].first == "3.bias");
+  CHECK(mlp->summary().find("Linear(784, 128)  [100480 parameters]") != std::string::npos);
+}
+
+TEST_CASE("optimizers: PyTorch's SGD momentum and Adam first steps, by hand") {
+  Backend& be = get_backend("reference");
+  auto param = [&] { return Tensor::full(Shape{1}, 1.0, DType::F64, be).set_requires_grad(true); };
+  auto set_grad = [&](const Tensor& p, double g) { p.set_grad(Tensor::full(Shape{1}, g, DType::F64, be)); };
+
+  Tensor p = param();
+  SgdParams sp;
+  sp.lr = 0.1;
+  sp.momentum = 0.9;
+  optim::Sgd sgd({p}, sp);
+  set_grad(p, 0.5);
+  sgd.step();  // buf = g = 0.5 -> p = 1 - 0.05
+  CHECK(p.item() == doctest::Approx(0.95).epsilon(1e-12));
+  sgd.step();  // buf = 0.9 * 0.5 + 0.5 = 0.95 -> p = 0.95 - 0.095
+  CHECK(p.item() == doctest::Approx(0.855).epsilon(1e-12));
+  sgd.zero_grad();
+  CHECK_FALSE(p.grad().defined());
+  sgd.step();  // no gradient: the parameter is skipped
+  CHECK(p.item() == doctest::Approx(0.855).epsilon(1e-12));
+
+  Tensor q = param();
+  AdamParams ap;
+  ap.lr = 0.01;
+  optim::Adam adam({q}, ap);
+  set_grad(q, 0.5);
+  adam.step();  // bias-corrected m / sqrt(v) = 1: the first step moves by lr
+  CHECK(q.item() == doctest::Approx(0.99).epsilon(1e-9));
+  set_grad(q, -0.25);
+  adam.step();  // the second step, by PyTorch's recurrences for m and v
+  double m = 0.9 * 0.05 + 0.1 * -0.25, v = 0.999 * 0.00025 + 0.001 * 0.0625;
+  double expected = 0.99 - 0.01 / (1 - 0.81) * m / (std::sqrt(v) / std::sqrt(1 - 0.998001) + 1e-8);
+  CHECK(q.item() == doctest::Approx(expected).epsilon(1e-9));  // step 1 left 0.99 up to eps's effect
+  CHECK_THROWS_AS(optim::Sgd({param()}, SgdParams{-1, 0, 0, 0, false}), std::invalid_argument);
+}
