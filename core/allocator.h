@@ -3,6 +3,8 @@
 #pragma once
 #include <cstddef>
 #include <mutex>
+#include <unordered_map>
+#include <vector>
 
 namespace nnlab {
 
@@ -10,6 +12,7 @@ struct MemoryStats {
   size_t current_bytes = 0;  // live tensor bytes
   size_t peak_bytes = 0;     // most live bytes since the last reset_peak()
   size_t allocations = 0;    // number of allocate() calls
+  size_t cached_bytes = 0;   // freed blocks kept for reuse by a caching allocator
 };
 
 class Allocator {
@@ -17,23 +20,49 @@ class Allocator {
   virtual ~Allocator() = default;
   virtual void* allocate(size_t bytes) = 0;
   virtual void deallocate(void* ptr, size_t bytes) = 0;
-  MemoryStats stats() const;
+  virtual MemoryStats stats() const;
   void reset_peak();
 
  protected:
   void record_allocate(size_t bytes);
   void record_deallocate(size_t bytes);
+  mutable std::mutex mutex_;
 
  private:
-  mutable std::mutex mutex_;
   MemoryStats stats_;
 };
 
-// 64-byte aligned host memory (a cache line, and enough for AVX-512 loads).
-class HostAllocator : public Allocator {
+// Keeps freed blocks, by rounded size, for the next allocation of that size: a training step
+// allocates the same tensors as the last one, so after the first step nothing reaches the
+// system allocator (whose large blocks are fresh pages to fault in and clear on every step,
+// and on a GPU, a synchronizing cudaMalloc). Statistics count live tensor bytes, not the cache.
+class CachingAllocator : public Allocator {
  public:
+  ~CachingAllocator() override;
   void* allocate(size_t bytes) override;
   void deallocate(void* ptr, size_t bytes) override;
+  MemoryStats stats() const override;
+  void empty_cache();  // returns every cached block to the system
+
+ protected:
+  // Call empty_cache() in the destructor of a subclass: raw_free is gone by this destructor.
+  virtual void* raw_allocate(size_t bytes) = 0;
+  virtual void raw_free(void* ptr) = 0;
+
+ private:
+  static size_t rounded(size_t bytes);
+  std::unordered_map<size_t, std::vector<void*>> free_blocks_;  // by rounded size
+  size_t cached_bytes_ = 0;
+};
+
+// 64-byte aligned host memory (a cache line, and enough for AVX-512 loads), cached.
+class HostAllocator : public CachingAllocator {
+ public:
+  ~HostAllocator() override { empty_cache(); }
+
+ protected:
+  void* raw_allocate(size_t bytes) override;
+  void raw_free(void* ptr) override;
 };
 
 }  // namespace nnlab

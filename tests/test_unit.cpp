@@ -52,6 +52,25 @@ TEST_CASE("allocator: current and peak bytes follow tensor lifetimes") {
   CHECK(be.allocator().stats().peak_bytes == base + 8000);
 }
 
+TEST_CASE("allocator: freed blocks are reused by size and released by empty_cache") {
+  HostAllocator alloc;
+  void* a = alloc.allocate(1000);
+  CHECK(reinterpret_cast<uintptr_t>(a) % 64 == 0);
+  alloc.deallocate(a, 1000);
+  CHECK(alloc.stats().current_bytes == 0);
+  CHECK(alloc.stats().cached_bytes == 1024);
+  CHECK(alloc.allocate(1001) == a);  // the same rounded size reuses the block
+  CHECK(alloc.stats().cached_bytes == 0);
+  void* b = alloc.allocate(5000);
+  CHECK(b != a);
+  alloc.deallocate(a, 1001);
+  alloc.deallocate(b, 5000);
+  CHECK(alloc.stats().cached_bytes == 1024 + 5120);
+  alloc.empty_cache();
+  CHECK(alloc.stats().cached_bytes == 0);
+  CHECK(alloc.stats().peak_bytes == 6001);
+}
+
 TEST_CASE("registry: names, availability and clear errors") {
   auto available = available_backends();
   CHECK(std::find(available.begin(), available.end(), "reference") != available.end());

@@ -11,10 +11,17 @@ void CpuBackend::sgd_update(const Tensor& param, const Tensor& grad, const Tenso
     T *P = param.data<T>(), *B = buf.data<T>();
     const T* G = grad.data<T>();
     parallel_chunks(param.numel(), kElementGrain, threads_, [&](int64_t lo, int64_t hi) {
-      T unused = 0;
-      for (int64_t i = lo; i < hi; ++i)
-        P[i] = rules::sgd(P[i], G[i], p.momentum != 0 ? B[i] : unused, p.lr, p.momentum,
-                          p.dampening, p.weight_decay, p.nesterov, first_step);
+      // Two loops, so that neither picks its buffer per element and both vectorise.
+      if (p.momentum == 0) {
+        for (int64_t i = lo; i < hi; ++i) {
+          T no_buffer = 0;
+          P[i] = rules::sgd(P[i], G[i], no_buffer, p.lr, 0.0, 0.0, p.weight_decay, false, false);
+        }
+      } else {
+        for (int64_t i = lo; i < hi; ++i)
+          P[i] = rules::sgd(P[i], G[i], B[i], p.lr, p.momentum, p.dampening, p.weight_decay,
+                            p.nesterov, first_step);
+      }
     });
   });
 }
