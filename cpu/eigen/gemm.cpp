@@ -1,7 +1,8 @@
-// GEMM through Eigen's blocked, vectorised product. Threads take fixed blocks of the output's
-// larger dimension, each computed by a single-threaded Eigen product: the blocks, and so every
-// rounding, are the same whatever the thread count. Each block repacks the operand it does
-// not split, so splitting the larger output dimension repacks the smaller operand.
+// GEMM through Eigen's blocked, vectorised product. Threads take fixed 64-wide blocks of the
+// output, each computed by a single-threaded Eigen product: the blocks, and so every rounding,
+// are the same whatever the thread count. Rows are split when there are at least two row
+// blocks (each block repacks all of op(b), once per block), otherwise columns; on the MLP this
+// measured best (dW = g^T x: 86 us split by rows vs 100 us by 13 column blocks).
 #include "cpu/eigen/backend.h"
 #include "cpu/eigen/common.h"
 
@@ -25,7 +26,7 @@ void CpuBackend::gemm(bool ta, bool tb, double alpha, const Tensor& a, const Ten
     using T = decltype(zero);
     auto A = matrix<T>(a), B = matrix<T>(b), C = matrix<T>(c);
     int64_t n = c.dim(0), m = c.dim(1);
-    bool split_rows = n >= m;
+    bool split_rows = n >= 2 * kBlock || n >= m;
     // op(x) as an expression; the products below never copy the operands.
     auto run = [&](auto&& opA, auto&& opB) {
       parallel_chunks(split_rows ? n : m, kBlock, threads_, [&](int64_t lo, int64_t hi) {
