@@ -13,7 +13,8 @@ using namespace nnlab::apps;
 namespace {
 void write_csv(const std::string& path, const std::vector<RunResult>& runs, double cpu_seconds) {
   std::ofstream out(path);
-  out << "backend,device,epochs,total_s,s_per_epoch,images_per_s,test_accuracy,peak_bytes,speedup_vs_cpu\n";
+  out << "backend,device,epochs,total_s,s_per_epoch,images_per_s,test_accuracy,peak_bytes,speedup_"
+         "vs_cpu\n";
   for (const auto& r : runs) {
     double total = r.total_train_seconds();
     double ips = 0;
@@ -25,18 +26,26 @@ void write_csv(const std::string& path, const std::vector<RunResult>& runs, doub
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
-void write_json(const std::string& path, const ExperimentConfig& c, const std::vector<RunResult>& runs) {
+void write_json(const std::string& path, const ExperimentConfig& c,
+                const std::vector<RunResult>& runs) {
   nlohmann::json j;
-  j["config"] = {{"model", c.model}, {"data", c.data}, {"epochs", c.epochs},
-                 {"batch_size", c.batch_size}, {"lr", c.lr}, {"optimizer", c.optimizer},
-                 {"seed", c.seed}, {"limit", c.limit}};
+  j["config"] = {{"model", c.model},   {"data", c.data},
+                 {"epochs", c.epochs}, {"batch_size", c.batch_size},
+                 {"lr", c.lr},         {"optimizer", c.optimizer},
+                 {"seed", c.seed},     {"limit", c.limit}};
   for (const auto& r : runs) {
-    nlohmann::json run = {{"backend", r.backend}, {"device", r.device}, {"threads", r.threads},
-                          {"parameters", r.parameters}, {"total_train_seconds", r.total_train_seconds()}};
+    nlohmann::json run = {{"backend", r.backend},
+                          {"device", r.device},
+                          {"threads", r.threads},
+                          {"parameters", r.parameters},
+                          {"total_train_seconds", r.total_train_seconds()}};
     for (const auto& e : r.epochs)
-      run["epochs"].push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss},
-                               {"test_accuracy", e.test_accuracy}, {"train_seconds", e.train_seconds},
-                               {"images_per_second", e.images_per_second}, {"peak_bytes", e.peak_bytes}});
+      run["epochs"].push_back({{"epoch", e.epoch},
+                               {"train_loss", e.train_loss},
+                               {"test_accuracy", e.test_accuracy},
+                               {"train_seconds", e.train_seconds},
+                               {"images_per_second", e.images_per_second},
+                               {"peak_bytes", e.peak_bytes}});
     j["runs"].push_back(run);
   }
   std::ofstream out(path);
@@ -51,7 +60,8 @@ int main(int argc, char** argv) {
   ExperimentConfig config;
   std::vector<std::string> backends = nnlab::available_backends();
   std::string csv_path, json_path;
-  app.add_option("--backends", backends, "backends to run, in order")->delimiter(',')
+  app.add_option("--backends", backends, "backends to run, in order")
+      ->delimiter(',')
       ->capture_default_str();
   add_recipe_flags(app, config);
   app.add_option("--csv", csv_path, "also write the table as CSV to this path");
@@ -80,10 +90,12 @@ int main(int argc, char** argv) {
     for (const auto& r : runs) {
       double total = r.total_train_seconds(), ips = 0;
       for (const auto& e : r.epochs) ips += e.images_per_second / double(r.epochs.size());
-      std::string speedup = cpu_seconds > 0 ? std::to_string(cpu_seconds / total).substr(0, 5) + "x" : "-";
+      std::string speedup =
+          cpu_seconds > 0 ? std::to_string(cpu_seconds / total).substr(0, 5) + "x" : "-";
       std::printf("%-10s %-42s %6zu %9.2f %9.3f %10.0f %8.2f%% %11s %8s\n", r.backend.c_str(),
-                  r.device.substr(0, 42).c_str(), r.epochs.size(), total, total / double(r.epochs.size()),
-                  ips, 100 * r.final_accuracy(), format_bytes(r.peak_bytes()).c_str(), speedup.c_str());
+                  r.device.substr(0, 42).c_str(), r.epochs.size(), total,
+                  total / double(r.epochs.size()), ips, 100 * r.final_accuracy(),
+                  format_bytes(r.peak_bytes()).c_str(), speedup.c_str());
     }
     if (!csv_path.empty()) write_csv(csv_path, runs, cpu_seconds);
     if (!json_path.empty()) write_json(json_path, config, runs);

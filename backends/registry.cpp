@@ -17,9 +17,15 @@ struct Entry {
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> table = {
       {"reference", [] { return std::string(); },
-       []() -> Backend& { static reference::ReferenceBackend b; return b; }},
+       []() -> Backend& {
+         static reference::ReferenceBackend b;
+         return b;
+       }},
       {"cpu", [] { return std::string(); },
-       []() -> Backend& { static eigen::CpuBackend b; return b; }},
+       []() -> Backend& {
+         static eigen::CpuBackend b;
+         return b;
+       }},
   };
   return table;
 }
@@ -59,8 +65,8 @@ Backend& get_backend(const std::string& name) {
                                   "); available: " + join(available_backends()));
     return e.instance();
   }
-  throw std::invalid_argument("unknown backend '" + name + "'; available: " +
-                              join(available_backends()));
+  throw std::invalid_argument("unknown backend '" + name +
+                              "'; available: " + join(available_backends()));
 }
 
 }  // namespace nnlab

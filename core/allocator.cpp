@@ -82,6 +82,8 @@ void* HostAllocator::raw_allocate(size_t bytes) {
   return ptr;
 }
 
-void HostAllocator::raw_free(void* ptr) { std::free(ptr); }
+void HostAllocator::raw_free(void* ptr) {
+  std::free(ptr);
+}
 
 }  // namespace nnlab

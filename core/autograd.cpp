@@ -23,7 +23,8 @@ std::vector<TensorImpl*> topological_order(TensorImpl* root) {
     const auto& inputs = impl->grad_fn->inputs;
     if (next_input < inputs.size()) {
       TensorImpl* in = inputs[next_input++].impl_ptr().get();
-      if (in && in->grad_fn && in->requires_grad && visited.insert(in).second) stack.push_back({in, 0});
+      if (in && in->grad_fn && in->requires_grad && visited.insert(in).second)
+        stack.push_back({in, 0});
     } else {
       order.push_back(impl);
       stack.pop_back();
@@ -33,9 +34,15 @@ std::vector<TensorImpl*> topological_order(TensorImpl* root) {
 }
 }  // namespace
 
-bool grad_enabled() { return g_grad_enabled; }
-NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
-NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+bool grad_enabled() {
+  return g_grad_enabled;
+}
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) {
+  g_grad_enabled = false;
+}
+NoGradGuard::~NoGradGuard() {
+  g_grad_enabled = previous_;
+}
 
 Tensor record(Tensor out, const char* op, std::vector<Tensor> inputs, BackwardFn backward) {
   if (!g_grad_enabled) return out;
@@ -90,8 +97,8 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
       if (!needs[i]) continue;
       const Tensor& in = node.inputs[i];
       if (!grads[i].defined())
-        throw std::logic_error(std::string("backward of ") + node.op + " gave no gradient for input " +
-                               std::to_string(i));
+        throw std::logic_error(std::string("backward of ") + node.op +
+                               " gave no gradient for input " + std::to_string(i));
       check_shape(grads[i], in.shape(), node.op.c_str(), "input gradient");
       if (!in.grad_fn()) {
         accumulate_leaf(in.impl(), grads[i]);

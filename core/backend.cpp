@@ -6,35 +6,56 @@ namespace nnlab {
 
 const char* op_name(Op op) {
   switch (op) {
-    case Op::Gemm: return "gemm";
-    case Op::BiasAdd: return "bias_add";
-    case Op::SumDim0: return "sum_dim0";
-    case Op::Add: return "add";
-    case Op::Mul: return "mul";
-    case Op::Scale: return "scale";
-    case Op::ExpandScalar: return "expand_scalar";
-    case Op::ReluForward: return "relu_forward";
-    case Op::ReluBackward: return "relu_backward";
-    case Op::Sum: return "sum";
-    case Op::LogSoftmaxForward: return "log_softmax_forward";
-    case Op::LogSoftmaxBackward: return "log_softmax_backward";
-    case Op::NllLossForward: return "nll_loss_forward";
-    case Op::NllLossBackward: return "nll_loss_backward";
-    case Op::CrossEntropyBackward: return "cross_entropy_backward";
-    case Op::Argmax: return "argmax";
-    case Op::Fill: return "fill";
-    case Op::FillUniform: return "fill_uniform";
-    case Op::FillNormal: return "fill_normal";
-    case Op::SgdUpdate: return "sgd_update";
-    case Op::AdamUpdate: return "adam_update";
+    case Op::Gemm:
+      return "gemm";
+    case Op::BiasAdd:
+      return "bias_add";
+    case Op::SumDim0:
+      return "sum_dim0";
+    case Op::Add:
+      return "add";
+    case Op::Mul:
+      return "mul";
+    case Op::Scale:
+      return "scale";
+    case Op::ExpandScalar:
+      return "expand_scalar";
+    case Op::ReluForward:
+      return "relu_forward";
+    case Op::ReluBackward:
+      return "relu_backward";
+    case Op::Sum:
+      return "sum";
+    case Op::LogSoftmaxForward:
+      return "log_softmax_forward";
+    case Op::LogSoftmaxBackward:
+      return "log_softmax_backward";
+    case Op::NllLossForward:
+      return "nll_loss_forward";
+    case Op::NllLossBackward:
+      return "nll_loss_backward";
+    case Op::CrossEntropyBackward:
+      return "cross_entropy_backward";
+    case Op::Argmax:
+      return "argmax";
+    case Op::Fill:
+      return "fill";
+    case Op::FillUniform:
+      return "fill_uniform";
+    case Op::FillNormal:
+      return "fill_normal";
+    case Op::SgdUpdate:
+      return "sgd_update";
+    case Op::AdamUpdate:
+      return "adam_update";
   }
   return "?";
 }
 
 void require_op(const Backend& backend, Op op, DType dtype) {
   if (!backend.supports(op, dtype))
-    throw std::runtime_error("backend '" + backend.name() + "' does not support op " +
-                             op_name(op) + " for dtype " + dtype_name(dtype));
+    throw std::runtime_error("backend '" + backend.name() + "' does not support op " + op_name(op) +
+                             " for dtype " + dtype_name(dtype));
 }
 
 }  // namespace nnlab

@@ -13,9 +13,27 @@
 namespace nnlab {
 
 enum class Op {
-  Gemm, BiasAdd, SumDim0, Add, Mul, Scale, ExpandScalar, ReluForward, ReluBackward, Sum,
-  LogSoftmaxForward, LogSoftmaxBackward, NllLossForward, NllLossBackward,
-  CrossEntropyBackward, Argmax, Fill, FillUniform, FillNormal, SgdUpdate, AdamUpdate,
+  Gemm,
+  BiasAdd,
+  SumDim0,
+  Add,
+  Mul,
+  Scale,
+  ExpandScalar,
+  ReluForward,
+  ReluBackward,
+  Sum,
+  LogSoftmaxForward,
+  LogSoftmaxBackward,
+  NllLossForward,
+  NllLossBackward,
+  CrossEntropyBackward,
+  Argmax,
+  Fill,
+  FillUniform,
+  FillNormal,
+  SgdUpdate,
+  AdamUpdate,
 };
 const char* op_name(Op op);
 
@@ -84,6 +102,37 @@ class Backend {
   virtual void adam_update(const Tensor& param, const Tensor& grad, const Tensor& m,
                            const Tensor& v, const AdamParams& p, int64_t step) = 0;
 };
+
+// The compute-op overrides, declared once for every backend class: a backend header writes
+// NNLAB_BACKEND_COMPUTE_OPS inside its class and defines each op in the op family's file.
+#define NNLAB_BACKEND_COMPUTE_OPS                                                                 \
+  void gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a, const Tensor& b,           \
+            double beta, const Tensor& c) override;                                               \
+  void bias_add(const Tensor& y, const Tensor& bias) override;                                    \
+  void sum_dim0(const Tensor& x, const Tensor& out) override;                                     \
+  void add(const Tensor& a, const Tensor& b, const Tensor& out) override;                         \
+  void mul(const Tensor& a, const Tensor& b, const Tensor& out) override;                         \
+  void scale(const Tensor& x, double alpha, const Tensor& out) override;                          \
+  void expand_scalar(const Tensor& scalar, double alpha, const Tensor& out) override;             \
+  void relu_forward(const Tensor& x, const Tensor& y) override;                                   \
+  void relu_backward(const Tensor& dy, const Tensor& y, const Tensor& dx) override;               \
+  void sum(const Tensor& x, const Tensor& out) override;                                          \
+  void log_softmax_forward(const Tensor& x, const Tensor& y) override;                            \
+  void log_softmax_backward(const Tensor& dy, const Tensor& y, const Tensor& dx) override;        \
+  void nll_loss_forward(const Tensor& logp, const Tensor& labels, const Tensor& out) override;    \
+  void nll_loss_backward(const Tensor& dout, const Tensor& labels, const Tensor& dlogp) override; \
+  void cross_entropy_backward(const Tensor& dout, const Tensor& logp, const Tensor& labels,       \
+                              const Tensor& dlogits) override;                                    \
+  void argmax(const Tensor& x, const Tensor& out) override;                                       \
+  void fill(const Tensor& t, double value) override;                                              \
+  void fill_uniform(const Tensor& t, double low, double high, uint64_t seed, uint64_t offset)     \
+      override;                                                                                   \
+  void fill_normal(const Tensor& t, double mean, double std, uint64_t seed, uint64_t offset)      \
+      override;                                                                                   \
+  void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buf,            \
+                  const SgdParams& p, bool first_step) override;                                  \
+  void adam_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,     \
+                   const AdamParams& p, int64_t step) override;
 
 // Throws std::runtime_error "backend 'X' does not support op Y for dtype Z" unless supported.
 void require_op(const Backend& backend, Op op, DType dtype);

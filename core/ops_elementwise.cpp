@@ -4,7 +4,9 @@
 
 namespace nnlab::ops {
 namespace {
-Tensor new_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.backend()); }
+Tensor new_like(const Tensor& t) {
+  return Tensor::empty(t.shape(), t.dtype(), t.backend());
+}
 
 void check_pair(const Tensor& a, const Tensor& b, const char* op) {
   check_same_backend(a, b, op);
@@ -35,11 +37,12 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   check_pair(a, b, "mul");
   Tensor out = mul_no_grad(a, b);
   Tensor sa = a.detach(), sb = b.detach();
-  return record(out, "mul", {a, b},
-                [sa, sb](const Tensor& g, const std::vector<bool>& needs, std::vector<Tensor>& grads) {
-                  if (needs[0]) grads[0] = mul_no_grad(g, sb);
-                  if (needs[1]) grads[1] = mul_no_grad(g, sa);
-                });
+  return record(
+      out, "mul", {a, b},
+      [sa, sb](const Tensor& g, const std::vector<bool>& needs, std::vector<Tensor>& grads) {
+        if (needs[0]) grads[0] = mul_no_grad(g, sb);
+        if (needs[1]) grads[1] = mul_no_grad(g, sa);
+      });
 }
 
 Tensor scale(const Tensor& x, double alpha) {

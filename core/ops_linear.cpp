@@ -31,11 +31,12 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                                 b.shape().str());
   Tensor out = gemm_new(false, false, a, b);
   Tensor sa = a.detach(), sb = b.detach();
-  return record(out, "matmul", {a, b},
-                [sa, sb](const Tensor& g, const std::vector<bool>& needs, std::vector<Tensor>& grads) {
-                  if (needs[0]) grads[0] = gemm_new(false, true, g, sb);  // g b^T
-                  if (needs[1]) grads[1] = gemm_new(true, false, sa, g);  // a^T g
-                });
+  return record(
+      out, "matmul", {a, b},
+      [sa, sb](const Tensor& g, const std::vector<bool>& needs, std::vector<Tensor>& grads) {
+        if (needs[0]) grads[0] = gemm_new(false, true, g, sb);  // g b^T
+        if (needs[1]) grads[1] = gemm_new(true, false, sa, g);  // a^T g
+      });
 }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
@@ -55,17 +56,18 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
     x.backend().bias_add(y, b);
   }
   Tensor sx = x.detach(), sw = w.detach();
-  return record(y, "linear", {x, w, b},
-                [sx, sw](const Tensor& g, const std::vector<bool>& needs, std::vector<Tensor>& grads) {
-                  if (needs[0]) grads[0] = gemm_new(false, false, g, sw);  // g w
-                  if (needs[1]) grads[1] = gemm_new(true, false, g, sx);   // g^T x
-                  if (needs[2]) {
-                    Backend& be = g.backend();
-                    require_op(be, Op::SumDim0, g.dtype());
-                    grads[2] = Tensor::empty(Shape{g.dim(1)}, g.dtype(), be);
-                    be.sum_dim0(g, grads[2]);
-                  }
-                });
+  return record(
+      y, "linear", {x, w, b},
+      [sx, sw](const Tensor& g, const std::vector<bool>& needs, std::vector<Tensor>& grads) {
+        if (needs[0]) grads[0] = gemm_new(false, false, g, sw);  // g w
+        if (needs[1]) grads[1] = gemm_new(true, false, g, sx);   // g^T x
+        if (needs[2]) {
+          Backend& be = g.backend();
+          require_op(be, Op::SumDim0, g.dtype());
+          grads[2] = Tensor::empty(Shape{g.dim(1)}, g.dtype(), be);
+          be.sum_dim0(g, grads[2]);
+        }
+      });
 }
 
 }  // namespace nnlab::ops

@@ -49,12 +49,13 @@ Tensor nll_loss(const Tensor& logp, const Tensor& labels) {
   check_labels(logp, labels, "nll_loss");
   Tensor out = nll_loss_no_grad(logp, labels);
   Shape shape = logp.shape();
-  return record(out, "nll_loss", {logp},
-                [labels, shape](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& grads) {
-                  require_op(g.backend(), Op::NllLossBackward, g.dtype());
-                  grads[0] = Tensor::empty(shape, g.dtype(), g.backend());
-                  g.backend().nll_loss_backward(g, labels, grads[0]);
-                });
+  return record(
+      out, "nll_loss", {logp},
+      [labels, shape](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& grads) {
+        require_op(g.backend(), Op::NllLossBackward, g.dtype());
+        grads[0] = Tensor::empty(shape, g.dtype(), g.backend());
+        g.backend().nll_loss_backward(g, labels, grads[0]);
+      });
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
@@ -62,12 +63,13 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
   check_labels(logits, labels, "cross_entropy");
   Tensor logp = log_softmax_no_grad(logits);
   Tensor out = nll_loss_no_grad(logp, labels);
-  return record(out, "cross_entropy", {logits},
-                [logp, labels](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& grads) {
-                  require_op(g.backend(), Op::CrossEntropyBackward, g.dtype());
-                  grads[0] = Tensor::empty(logp.shape(), g.dtype(), g.backend());
-                  g.backend().cross_entropy_backward(g, logp, labels, grads[0]);
-                });
+  return record(
+      out, "cross_entropy", {logits},
+      [logp, labels](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& grads) {
+        require_op(g.backend(), Op::CrossEntropyBackward, g.dtype());
+        grads[0] = Tensor::empty(logp.shape(), g.dtype(), g.backend());
+        g.backend().cross_entropy_backward(g, logp, labels, grads[0]);
+      });
 }
 
 Tensor argmax(const Tensor& x) {

@@ -23,13 +23,14 @@ Tensor scaled_sum(const Tensor& x, double alpha, const char* name) {
   }
   Shape shape = x.shape();
   return record(out, name, {x},
-                [alpha, shape](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& grads) {
-                  grads[0] = expand(g, alpha, shape);
-                });
+                [alpha, shape](const Tensor& g, const std::vector<bool>&,
+                               std::vector<Tensor>& grads) { grads[0] = expand(g, alpha, shape); });
 }
 }  // namespace
 
-Tensor sum(const Tensor& x) { return scaled_sum(x, 1.0, "sum"); }
+Tensor sum(const Tensor& x) {
+  return scaled_sum(x, 1.0, "sum");
+}
 
 Tensor mean(const Tensor& x) {
   if (x.numel() == 0) throw std::invalid_argument("mean of an empty tensor " + x.shape().str());

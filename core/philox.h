@@ -16,7 +16,9 @@
 
 namespace nnlab::philox {
 
-struct Uint4 { uint32_t x, y, z, w; };
+struct Uint4 {
+  uint32_t x, y, z, w;
+};
 
 NNLAB_HOST_DEVICE inline Uint4 philox4x32_10(uint64_t counter, uint64_t seed) {
   uint32_t c0 = uint32_t(counter), c1 = uint32_t(counter >> 32), c2 = 0, c3 = 0;
@@ -36,7 +38,9 @@ NNLAB_HOST_DEVICE inline Uint4 philox4x32_10(uint64_t counter, uint64_t seed) {
 }
 
 // Uniform in [0, 1) with 24 random bits (exact in float and double).
-NNLAB_HOST_DEVICE inline double to_unit(uint32_t bits) { return double(bits >> 8) * (1.0 / 16777216.0); }
+NNLAB_HOST_DEVICE inline double to_unit(uint32_t bits) {
+  return double(bits >> 8) * (1.0 / 16777216.0);
+}
 
 NNLAB_HOST_DEVICE inline double uniform(uint64_t seed, uint64_t index, double low, double high) {
   return low + (high - low) * to_unit(philox4x32_10(index, seed).x);

@@ -12,7 +12,9 @@ namespace nnlab {
 Storage::Storage(Backend* b, size_t n) : backend(b), data(nullptr), bytes(n) {
   data = backend->allocator().allocate(bytes);
 }
-Storage::~Storage() { backend->allocator().deallocate(data, bytes); }
+Storage::~Storage() {
+  backend->allocator().deallocate(data, bytes);
+}
 
 TensorImpl& Tensor::impl() const {
   if (!impl_) throw std::logic_error("use of an undefined Tensor");
@@ -55,17 +57,19 @@ void* Tensor::raw() const {
   return static_cast<char*>(impl().storage->data) + impl().offset * dtype_size(dtype());
 }
 
-template <typename T> T* Tensor::data() const {
+template <typename T>
+T* Tensor::data() const {
   if (dtype_of<T>() != dtype())
-    throw std::logic_error(std::string("Tensor::data<") + dtype_name(dtype_of<T>()) +
-                           "> on a " + dtype_name(dtype()) + " tensor");
+    throw std::logic_error(std::string("Tensor::data<") + dtype_name(dtype_of<T>()) + "> on a " +
+                           dtype_name(dtype()) + " tensor");
   return static_cast<T*>(raw());
 }
 template float* Tensor::data<float>() const;
 template double* Tensor::data<double>() const;
 template int32_t* Tensor::data<int32_t>() const;
 
-template <typename T> std::vector<T> Tensor::to_host() const {
+template <typename T>
+std::vector<T> Tensor::to_host() const {
   if (dtype_of<T>() != dtype())
     throw std::logic_error(std::string("to_host<") + dtype_name(dtype_of<T>()) + "> on a " +
                            dtype_name(dtype()) + " tensor");
@@ -80,9 +84,12 @@ template std::vector<int32_t> Tensor::to_host() const;
 double Tensor::item() const {
   if (numel() != 1) throw std::invalid_argument("item() on a tensor of shape " + shape().str());
   switch (dtype()) {
-    case DType::F32: return to_host<float>()[0];
-    case DType::F64: return to_host<double>()[0];
-    case DType::I32: return to_host<int32_t>()[0];
+    case DType::F32:
+      return to_host<float>()[0];
+    case DType::F64:
+      return to_host<double>()[0];
+    case DType::I32:
+      return to_host<int32_t>()[0];
   }
   return 0;
 }
@@ -99,7 +106,9 @@ Tensor Tensor::to(Backend& target) const {
   return out;
 }
 
-Tensor Tensor::clone() const { return to(backend()); }
+Tensor Tensor::clone() const {
+  return to(backend());
+}
 
 Tensor Tensor::detach() const {
   auto impl = std::make_shared<TensorImpl>();
@@ -137,7 +146,9 @@ Tensor& Tensor::set_requires_grad(bool on) {
   return *this;
 }
 
-void Tensor::backward() const { run_backward(*this); }
+void Tensor::backward() const {
+  run_backward(*this);
+}
 
 std::string Tensor::str(int64_t max_elements) const {
   if (!defined()) return "Tensor(undefined)";
@@ -146,9 +157,15 @@ std::string Tensor::str(int64_t max_elements) const {
   int64_t n = std::min<int64_t>(numel(), max_elements);
   std::vector<double> values;  // one copy from the backend, whatever the dtype
   switch (dtype()) {
-    case DType::F32: for (float v : to_host<float>()) values.push_back(v); break;
-    case DType::F64: values = to_host<double>(); break;
-    case DType::I32: for (int32_t v : to_host<int32_t>()) values.push_back(v); break;
+    case DType::F32:
+      for (float v : to_host<float>()) values.push_back(v);
+      break;
+    case DType::F64:
+      values = to_host<double>();
+      break;
+    case DType::I32:
+      for (int32_t v : to_host<int32_t>()) values.push_back(v);
+      break;
   }
   for (int64_t i = 0; i < n; ++i) os << (i ? ", " : "") << values[size_t(i)];
   if (numel() > n) os << ", ... (" << numel() << " elements)";

@@ -57,10 +57,12 @@ class Tensor {
 
   // Raw element pointer in the backend's memory (a device pointer on GPU backends).
   void* raw() const;
-  template <typename T> T* data() const;
+  template <typename T>
+  T* data() const;
 
-  template <typename T> std::vector<T> to_host() const;
-  double item() const;  // the value of a one-element tensor, as double
+  template <typename T>
+  std::vector<T> to_host() const;
+  double item() const;                // the value of a one-element tensor, as double
   Tensor to(Backend& backend) const;  // a copy on another backend (no autograd history)
   Tensor clone() const;               // a copy on the same backend (no autograd history)
 

@@ -11,8 +11,12 @@ namespace nnlab::cpu {
 template <typename F>
 void dispatch_float(DType dtype, const char* op, F&& f) {
   switch (dtype) {
-    case DType::F32: f(float{}); return;
-    case DType::F64: f(double{}); return;
+    case DType::F32:
+      f(float{});
+      return;
+    case DType::F64:
+      f(double{});
+      return;
     default:
       throw std::invalid_argument(std::string(op) + ": needs a floating tensor, got " +
                                   dtype_name(dtype));

@@ -20,7 +20,8 @@ std::string hex(uint32_t v) {
 std::vector<uint8_t> read_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw DataError(path + ": no such file");
-  if (std::filesystem::is_directory(path, ec)) throw DataError(path + ": is a directory, expected an IDX file");
+  if (std::filesystem::is_directory(path, ec))
+    throw DataError(path + ": is a directory, expected an IDX file");
   std::unique_ptr<gzFile_s, int (*)(gzFile)> file(gzopen(path.c_str(), "rb"), gzclose);
   if (!file) throw DataError(path + ": cannot open (" + std::strerror(errno) + ")");
   std::vector<uint8_t> bytes;
@@ -75,8 +76,9 @@ IdxArray read_idx(const std::string& path, int rank) {
                       " exceed the " + std::to_string(payload) + " bytes of data in the file");
   }
   if (count != payload)
-    throw DataError(path + ": header dimensions " + dims_text + " promise " + std::to_string(count) +
-                    " bytes of data, the file holds " + std::to_string(payload));
+    throw DataError(path + ": header dimensions " + dims_text + " promise " +
+                    std::to_string(count) + " bytes of data, the file holds " +
+                    std::to_string(payload));
   out.values.assign(bytes.begin() + long(header), bytes.end());
   return out;
 }

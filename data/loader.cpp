@@ -34,10 +34,13 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions opt
   }
   for (float s : options_.normalize.std)
     if (!(s > 0)) throw std::invalid_argument("DataLoader: normalisation std must be > 0");
-  if (samples() == 0) throw std::invalid_argument("DataLoader: " + dataset_->describe() + " is empty");
+  if (samples() == 0)
+    throw std::invalid_argument("DataLoader: " + dataset_->describe() + " is empty");
 }
 
-DataLoader::~DataLoader() { stop_workers(); }
+DataLoader::~DataLoader() {
+  stop_workers();
+}
 
 int64_t DataLoader::samples() const {
   int64_t n = dataset_->size();
@@ -85,7 +88,8 @@ Batch DataLoader::assemble(int64_t batch_index) const {
     float* __restrict out = batch.images.data() + i * per_sample;
     const uint8_t* __restrict in = pixels.data();
     for (int64_t ch = 0; ch < c; ++ch) {
-      float scale = 1.0f / (255.0f * norm.std[size_t(ch)]), shift = norm.mean[size_t(ch)] / norm.std[size_t(ch)];
+      float scale = 1.0f / (255.0f * norm.std[size_t(ch)]),
+            shift = norm.mean[size_t(ch)] / norm.std[size_t(ch)];
       for (int64_t p = ch * plane; p < (ch + 1) * plane; ++p) out[p] = float(in[p]) * scale - shift;
     }
   }

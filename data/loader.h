@@ -25,17 +25,17 @@ struct LoaderOptions {
   bool shuffle = true;
   uint64_t seed = 0;
   bool drop_last = false;
-  int workers = 0;   // 0: batches are assembled on the calling thread
-  int prefetch = 4;  // batches that may be ready ahead of the consumer
-  int64_t limit = 0; // use only the first `limit` samples (0: all)
+  int workers = 0;    // 0: batches are assembled on the calling thread
+  int prefetch = 4;   // batches that may be ready ahead of the consumer
+  int64_t limit = 0;  // use only the first `limit` samples (0: all)
   Normalize normalize;
 };
 
 struct Batch {
-  int64_t index = 0;           // position in the epoch
-  Shape shape;                 // {n, c, h, w}
-  std::vector<float> images;   // shape.numel() values
-  std::vector<int32_t> labels; // n values
+  int64_t index = 0;            // position in the epoch
+  Shape shape;                  // {n, c, h, w}
+  std::vector<float> images;    // shape.numel() values
+  std::vector<int32_t> labels;  // n values
 };
 
 class DataLoader {
@@ -48,7 +48,7 @@ class DataLoader {
   void start_epoch(int64_t epoch);  // fixes the order; stops any unfinished epoch
   std::optional<Batch> next();      // the next batch in order, or nullopt at the epoch's end
   int64_t batches_per_epoch() const;
-  int64_t samples() const;          // samples used per epoch (after `limit`)
+  int64_t samples() const;  // samples used per epoch (after `limit`)
   const Dataset& dataset() const { return *dataset_; }
   const LoaderOptions& options() const { return options_; }
 

@@ -6,7 +6,9 @@
 
 namespace nnlab::models {
 
-std::vector<std::string> model_names() { return {"mlp"}; }
+std::vector<std::string> model_names() {
+  return {"mlp"};
+}
 
 std::shared_ptr<nn::Module> make_model(const std::string& name, const Shape& sample,
                                        int64_t classes, Backend& backend, Generator& gen) {

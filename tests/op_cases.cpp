@@ -7,40 +7,62 @@
 namespace nnlab::testing {
 namespace {
 using Inputs = std::vector<Tensor>;
-InputSpec real(Shape s) { return {std::move(s), 0}; }
-InputSpec labels(int64_t n, int64_t classes) { return {Shape{n}, classes}; }
+InputSpec real(Shape s) {
+  return {std::move(s), 0};
+}
+InputSpec labels(int64_t n, int64_t classes) {
+  return {Shape{n}, classes};
+}
 }  // namespace
 
 const std::vector<OpCase>& op_cases() {
   // Sizes are odd on purpose (no multiple of a SIMD width or tile), with batch 1 cases.
   static const std::vector<OpCase> cases = {
-      {"matmul 3x5 @ 5x4", {real({3, 5}), real({5, 4})}, [](const Inputs& x) { return ops::matmul(x[0], x[1]); }},
-      {"matmul 1x7 @ 7x1", {real({1, 7}), real({7, 1})}, [](const Inputs& x) { return ops::matmul(x[0], x[1]); }},
-      {"matmul 17x33 @ 33x9", {real({17, 33}), real({33, 9})}, [](const Inputs& x) { return ops::matmul(x[0], x[1]); }},
-      {"linear 4x6 -> 3", {real({4, 6}), real({3, 6}), real({3})},
+      {"matmul 3x5 @ 5x4",
+       {real({3, 5}), real({5, 4})},
+       [](const Inputs& x) { return ops::matmul(x[0], x[1]); }},
+      {"matmul 1x7 @ 7x1",
+       {real({1, 7}), real({7, 1})},
+       [](const Inputs& x) { return ops::matmul(x[0], x[1]); }},
+      {"matmul 17x33 @ 33x9",
+       {real({17, 33}), real({33, 9})},
+       [](const Inputs& x) { return ops::matmul(x[0], x[1]); }},
+      {"linear 4x6 -> 3",
+       {real({4, 6}), real({3, 6}), real({3})},
        [](const Inputs& x) { return ops::linear(x[0], x[1], x[2]); }},
-      {"linear batch 1, 13 -> 5", {real({1, 13}), real({5, 13}), real({5})},
+      {"linear batch 1, 13 -> 5",
+       {real({1, 13}), real({5, 13}), real({5})},
        [](const Inputs& x) { return ops::linear(x[0], x[1], x[2]); }},
-      {"linear no bias 7x11 -> 3", {real({7, 11}), real({3, 11})},
+      {"linear no bias 7x11 -> 3",
+       {real({7, 11}), real({3, 11})},
        [](const Inputs& x) { return ops::linear(x[0], x[1], Tensor()); }},
-      {"add 3x5", {real({3, 5}), real({3, 5})}, [](const Inputs& x) { return ops::add(x[0], x[1]); }},
+      {"add 3x5",
+       {real({3, 5}), real({3, 5})},
+       [](const Inputs& x) { return ops::add(x[0], x[1]); }},
       {"add same tensor twice", {real({7})}, [](const Inputs& x) { return ops::add(x[0], x[0]); }},
-      {"mul 4x3", {real({4, 3}), real({4, 3})}, [](const Inputs& x) { return ops::mul(x[0], x[1]); }},
+      {"mul 4x3",
+       {real({4, 3}), real({4, 3})},
+       [](const Inputs& x) { return ops::mul(x[0], x[1]); }},
       {"scale 2x9 by -1.5", {real({2, 9})}, [](const Inputs& x) { return ops::scale(x[0], -1.5); }},
       {"relu 5x7", {real({5, 7})}, [](const Inputs& x) { return ops::relu(x[0]); }},
       {"sum 3x4x5", {real({3, 4, 5})}, [](const Inputs& x) { return ops::sum(x[0]); }},
       {"mean 6x5", {real({6, 5})}, [](const Inputs& x) { return ops::mean(x[0]); }},
       {"log_softmax 4x7", {real({4, 7})}, [](const Inputs& x) { return ops::log_softmax(x[0]); }},
       {"log_softmax 1x3", {real({1, 3})}, [](const Inputs& x) { return ops::log_softmax(x[0]); }},
-      {"nll_loss of log_softmax 5x7", {real({5, 7}), labels(5, 7)},
+      {"nll_loss of log_softmax 5x7",
+       {real({5, 7}), labels(5, 7)},
        [](const Inputs& x) { return ops::nll_loss(ops::log_softmax(x[0]), x[1]); }},
-      {"cross_entropy 6x10", {real({6, 10}), labels(6, 10)},
+      {"cross_entropy 6x10",
+       {real({6, 10}), labels(6, 10)},
        [](const Inputs& x) { return ops::cross_entropy(x[0], x[1]); }},
-      {"cross_entropy batch 1", {real({1, 4}), labels(1, 4)},
+      {"cross_entropy batch 1",
+       {real({1, 4}), labels(1, 4)},
        [](const Inputs& x) { return ops::cross_entropy(x[0], x[1]); }},
-      {"flatten 2x3x4 then linear", {real({2, 3, 4}), real({5, 12})},
+      {"flatten 2x3x4 then linear",
+       {real({2, 3, 4}), real({5, 12})},
        [](const Inputs& x) { return ops::linear(x[0].flatten(), x[1], Tensor()); }},
-      {"two-layer MLP with shared use", {real({3, 8}), real({6, 8}), real({6}), real({4, 6})},
+      {"two-layer MLP with shared use",
+       {real({3, 8}), real({6, 8}), real({6}), real({4, 6})},
        [](const Inputs& x) {
          Tensor h = ops::relu(ops::linear(x[0], x[1], x[2]));
          return ops::add(ops::linear(h, x[3], Tensor()), ops::linear(h, x[3], Tensor()));
@@ -57,7 +79,8 @@ std::vector<Tensor> make_inputs(const OpCase& c, Backend& backend, DType dtype, 
     int64_t n = spec.shape.numel();
     if (spec.label_classes > 0) {
       std::vector<int32_t> v(static_cast<size_t>(n));
-      for (auto& x : v) x = int32_t(philox::philox4x32_10(counter++, seed).x % uint64_t(spec.label_classes));
+      for (auto& x : v)
+        x = int32_t(philox::philox4x32_10(counter++, seed).x % uint64_t(spec.label_classes));
       out.push_back(Tensor::from_host(v, spec.shape, backend));
       continue;
     }

@@ -97,11 +97,14 @@ TEST_CASE("IDX: corrupted files fail with the file, the expectation and the find
   ScratchCopy s;
   std::string img = s.path("t10k-images-idx3-ubyte"), lab = s.path("t10k-labels-idx1-ubyte");
   auto expect_error = [&](const std::string& fragment) {
-    CHECK_THROWS_WITH_AS(MnistIdx(s.dir, Split::Test), doctest::Contains(fragment.c_str()), DataError);
+    CHECK_THROWS_WITH_AS(MnistIdx(s.dir, Split::Test), doctest::Contains(fragment.c_str()),
+                         DataError);
   };
   SUBCASE("truncated pixel data") {
     s.put({s.images.begin(), s.images.end() - 100}, s.labels);
-    expect_error(img + ": header dimensions 10000 x 28 x 28 promise 7840000 bytes of data, the file holds 7839900");
+    expect_error(img +
+                 ": header dimensions 10000 x 28 x 28 promise 7840000 bytes of data, the file "
+                 "holds 7839900");
   }
   SUBCASE("truncated inside the header") {
     s.put({s.images.begin(), s.images.begin() + 10}, s.labels);
@@ -115,7 +118,8 @@ TEST_CASE("IDX: corrupted files fail with the file, the expectation and the find
     auto bad = s.images;
     set_be32(bad, 0, 0x00000801);
     s.put(bad, s.labels);
-    expect_error(img + ": wrong magic 0x00000801, expected 0x00000803 (unsigned bytes, 3 dimensions)");
+    expect_error(img +
+                 ": wrong magic 0x00000801, expected 0x00000803 (unsigned bytes, 3 dimensions)");
   }
   SUBCASE("labels file given where images are expected") {
     s.put(s.labels, s.labels);
@@ -125,7 +129,8 @@ TEST_CASE("IDX: corrupted files fail with the file, the expectation and the find
     auto bad = s.images;
     set_be32(bad, 4, 0xFFFFFFFF);
     s.put(bad, s.labels);
-    expect_error(img + ": header dimensions 4294967295 ... exceed the 7840000 bytes of data in the file");
+    expect_error(img +
+                 ": header dimensions 4294967295 ... exceed the 7840000 bytes of data in the file");
   }
   SUBCASE("dimensions whose product overflows 64 bits") {
     auto bad = s.images;
@@ -156,8 +161,10 @@ TEST_CASE("IDX: corrupted files fail with the file, the expectation and the find
     expect_error(s.path("t10k-images-idx3-ubyte.gz") + ": corrupt or truncated gzip data");
   }
   SUBCASE("missing files list the names tried") {
-    expect_error(s.dir + ": no t10k-images IDX file (tried t10k-images-idx3-ubyte, t10k-images-idx3-ubyte.gz, "
-                         "t10k-images.idx3-ubyte, t10k-images.idx3-ubyte.gz)");
+    expect_error(
+        s.dir +
+        ": no t10k-images IDX file (tried t10k-images-idx3-ubyte, t10k-images-idx3-ubyte.gz, "
+        "t10k-images.idx3-ubyte, t10k-images.idx3-ubyte.gz)");
   }
 }
 
@@ -214,7 +221,8 @@ TEST_CASE("DataLoader: identical batches for any worker count, seeded shuffles")
   std::vector<int> seen(1003, 0);
   for (const auto& b : want)
     for (int64_t i = 0; i < b.shape[0]; ++i)
-      seen[size_t(std::lround(b.images[size_t(i * 6)] * 255) + 256 * std::lround(b.images[size_t(i * 6 + 1)] * 255))]++;
+      seen[size_t(std::lround(b.images[size_t(i * 6)] * 255) +
+                  256 * std::lround(b.images[size_t(i * 6 + 1)] * 255))]++;
   CHECK(std::count(seen.begin(), seen.end(), 1) == 1003);
   CHECK(epoch(serial, 3)[0].labels != want[0].labels);
   CHECK(shuffled_order(10, 1, 0) == shuffled_order(10, 1, 0));
@@ -231,7 +239,7 @@ TEST_CASE("DataLoader: drop_last, limit, no shuffle, normalisation") {
   DataLoader loader(data, o);
   auto batches = epoch(loader, 0);
   CHECK(batches.size() == 3);
-  CHECK(batches[1].labels[0] == 2);  // sample 32
+  CHECK(batches[1].labels[0] == 2);                                          // sample 32
   CHECK(batches[0].images[2] == doctest::Approx((2 / 255.0 - 0.5) / 0.25));  // pixel 2 of sample 0
   o.limit = 10;
   o.drop_last = false;
@@ -252,6 +260,10 @@ TEST_CASE("DataLoader: a worker's error reaches the consumer") {
   DataLoader loader(data, o);
   loader.start_epoch(0);
   CHECK_THROWS_WITH_AS(
-      [&] { while (loader.next()) {} }(), doctest::Contains("sample 200 is unreadable"), DataError);
+      [&] {
+        while (loader.next()) {
+        }
+      }(),
+      doctest::Contains("sample 200 is unreadable"), DataError);
   CHECK_THROWS_AS(DataLoader(data, o).next(), std::logic_error);  // next() before start_epoch()
 }

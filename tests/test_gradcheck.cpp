@@ -47,7 +47,8 @@ TEST_CASE("gradcheck: every op case in float64 on reference") {
       auto loss = [&] { return weighted_sum(c.build(inputs)); };
       loss().backward();
       for (size_t i = 0; i < inputs.size(); ++i)
-        if (inputs[i].requires_grad()) check_gradient(c.name + " input " + std::to_string(i), inputs[i], loss);
+        if (inputs[i].requires_grad())
+          check_gradient(c.name + " input " + std::to_string(i), inputs[i], loss);
     }
   }
 }

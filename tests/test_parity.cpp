@@ -16,8 +16,8 @@ using namespace nnlab::testing;
 namespace {
 // float32 with different summation orders: relative 1e-4 of the largest magnitude, as
 // tinygrad's helper_test_op (atol 1e-6 + rtol 1e-3) but scale-aware.
-void check_close(const std::string& what, const std::vector<double>& got, const std::vector<double>& want,
-                 double rtol = 1e-4) {
+void check_close(const std::string& what, const std::vector<double>& got,
+                 const std::vector<double>& want, double rtol = 1e-4) {
   REQUIRE(got.size() == want.size());
   double scale = 1e-6;
   for (double w : want) scale = std::max(scale, std::abs(w));
@@ -25,7 +25,10 @@ void check_close(const std::string& what, const std::vector<double>& got, const 
   size_t worst_at = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     double err = std::abs(got[i] - want[i]);
-    if (!(err <= worst) ) { worst = err; worst_at = i; }
+    if (!(err <= worst)) {
+      worst = err;
+      worst_at = i;
+    }
   }
   INFO(what << ": max abs error " << worst << " at element " << worst_at << " (got "
             << (got.empty() ? 0 : got[worst_at]) << ", want " << (want.empty() ? 0 : want[worst_at])
@@ -38,8 +41,10 @@ std::vector<std::string> backends_under_test() {
   for (const auto& name : known_backends()) {
     if (name == "reference") continue;
     std::string why = unavailable_reason(name);
-    if (why.empty()) out.push_back(name);
-    else MESSAGE("skipping backend " << name << ": " << why);
+    if (why.empty())
+      out.push_back(name);
+    else
+      MESSAGE("skipping backend " << name << ": " << why);
   }
   return out;
 }
@@ -74,11 +79,13 @@ TEST_CASE("parity: argmax, fills and random fills are exact") {
     CAPTURE(name);
     // Ties resolve to the first maximum everywhere.
     std::vector<float> scores = {1, 3, 3, 0, -1, -1, -2, -5, 7, 7.5f, 7.5f, 2};
-    Tensor s_ref = Tensor::from_host(scores, Shape{3, 4}, ref), s_be = Tensor::from_host(scores, Shape{3, 4}, be);
+    Tensor s_ref = Tensor::from_host(scores, Shape{3, 4}, ref),
+           s_be = Tensor::from_host(scores, Shape{3, 4}, be);
     CHECK(ops::argmax(s_be).to_host<int32_t>() == ops::argmax(s_ref).to_host<int32_t>());
     CHECK(ops::argmax(s_be).to_host<int32_t>() == std::vector<int32_t>{1, 0, 1});
     for (int64_t n : {1, 7, 100003}) {
-      Tensor u_ref = Tensor::empty(Shape{n}, DType::F32, ref), u_be = Tensor::empty(Shape{n}, DType::F32, be);
+      Tensor u_ref = Tensor::empty(Shape{n}, DType::F32, ref),
+             u_be = Tensor::empty(Shape{n}, DType::F32, be);
       ref.fill_uniform(u_ref, -2, 3, 99, 5);
       be.fill_uniform(u_be, -2, 3, 99, 5);
       CHECK(u_be.to_host<float>() == u_ref.to_host<float>());
@@ -105,8 +112,10 @@ TEST_CASE("parity: SGD and Adam updates against reference over several steps") {
         return t;
       };
       Tensor p_ref = make(ref, 1), g_ref = make(ref, 2), p_be = make(be, 1), g_be = make(be, 2);
-      Tensor b_ref = Tensor::zeros(Shape{n}, DType::F32, ref), b_be = Tensor::zeros(Shape{n}, DType::F32, be);
-      Tensor v_ref = Tensor::zeros(Shape{n}, DType::F32, ref), v_be = Tensor::zeros(Shape{n}, DType::F32, be);
+      Tensor b_ref = Tensor::zeros(Shape{n}, DType::F32, ref),
+             b_be = Tensor::zeros(Shape{n}, DType::F32, be);
+      Tensor v_ref = Tensor::zeros(Shape{n}, DType::F32, ref),
+             v_be = Tensor::zeros(Shape{n}, DType::F32, be);
       SgdParams sgd;
       sgd.lr = 0.1;
       sgd.momentum = variant == 0 ? 0 : 0.9;

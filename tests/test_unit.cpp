@@ -24,7 +24,8 @@ TEST_CASE("tensor: host round trip, views and printing") {
   CHECK(v.shape() == Shape{3, 2});
   Tensor f = Tensor::from_host(std::vector<float>(24, 1.f), Shape{2, 3, 4}, be).flatten();
   CHECK(f.shape() == Shape{2, 12});
-  CHECK_THROWS_WITH_AS(t.reshape(Shape{4, 2}), doctest::Contains("cannot view [2, 3]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(t.reshape(Shape{4, 2}), doctest::Contains("cannot view [2, 3]"),
+                       std::invalid_argument);
   CHECK(t.str() == "Tensor[2, 3] float32 cpu {1, 2, 3, 4, 5, 6}");
   CHECK(Tensor::from_host(std::vector<int32_t>(20, 7), Shape{20}, be).str(2) ==
         "Tensor[20] int32 cpu {7, 7, ... (20 elements)}");
@@ -76,7 +77,8 @@ TEST_CASE("registry: names, availability and clear errors") {
   CHECK(std::find(available.begin(), available.end(), "reference") != available.end());
   CHECK(std::find(available.begin(), available.end(), "cpu") != available.end());
   CHECK(&get_backend("cpu") == &get_backend("cpu"));
-  CHECK_THROWS_WITH_AS(get_backend("tpu"), doctest::Contains("unknown backend 'tpu'; available: reference, cpu"),
+  CHECK_THROWS_WITH_AS(get_backend("tpu"),
+                       doctest::Contains("unknown backend 'tpu'; available: reference, cpu"),
                        std::invalid_argument);
   CHECK(get_backend("cpu").device().find("Eigen") != std::string::npos);
   CHECK_THROWS_WITH_AS(require_op(get_backend("cpu"), Op::Gemm, DType::I32),
@@ -111,7 +113,8 @@ TEST_CASE("autograd: accumulation, shared inputs, no_grad and errors") {
   CHECK(grad_enabled());
   Tensor c = Tensor::from_host(std::vector<double>{1, 2, 3}, Shape{3}, be);  // no grad needed
   Tensor out = ops::mul(x, c);
-  CHECK_THROWS_WITH_AS(out.backward(), doctest::Contains("non-scalar shape [3]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(out.backward(), doctest::Contains("non-scalar shape [3]"),
+                       std::invalid_argument);
   CHECK_THROWS_AS(Tensor::from_host(std::vector<int32_t>{1}, Shape{1}, be).set_requires_grad(true),
                   std::invalid_argument);
 }
@@ -127,13 +130,17 @@ TEST_CASE("autograd: inputs that do not need a gradient get none") {
 
 TEST_CASE("ops: shape errors name the op and the shapes") {
   Backend& be = get_backend("reference");
-  Tensor a = Tensor::zeros(Shape{2, 3}, DType::F32, be), b = Tensor::zeros(Shape{4, 5}, DType::F32, be);
-  CHECK_THROWS_WITH_AS(ops::matmul(a, b), doctest::Contains("matmul: inner sizes differ, [2, 3] @ [4, 5]"),
+  Tensor a = Tensor::zeros(Shape{2, 3}, DType::F32, be),
+         b = Tensor::zeros(Shape{4, 5}, DType::F32, be);
+  CHECK_THROWS_WITH_AS(ops::matmul(a, b),
+                       doctest::Contains("matmul: inner sizes differ, [2, 3] @ [4, 5]"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(ops::add(a, b), doctest::Contains("add: second operand has shape [4, 5], expected [2, 3]"),
+  CHECK_THROWS_WITH_AS(ops::add(a, b),
+                       doctest::Contains("add: second operand has shape [4, 5], expected [2, 3]"),
                        std::invalid_argument);
   Tensor labels = Tensor::from_host(std::vector<int32_t>{0, 3}, Shape{2}, be);
-  CHECK_THROWS_WITH_AS(ops::cross_entropy(a, labels), doctest::Contains("label 3 at batch index 1 is outside [0, 3)"),
+  CHECK_THROWS_WITH_AS(ops::cross_entropy(a, labels),
+                       doctest::Contains("label 3 at batch index 1 is outside [0, 3)"),
                        std::out_of_range);
   CHECK_THROWS_WITH_AS(ops::linear(a, b, Tensor()), doctest::Contains("expected input [n, 5]"),
                        std::invalid_argument);
@@ -147,7 +154,8 @@ TEST_CASE("init: Linear as torch.nn.Linear, same numbers on every backend") {
   CHECK(w == on_cpu.weight.to_host<float>());
   CHECK(on_ref.bias.to_host<float>() == on_cpu.bias.to_host<float>());
   double bound = 1 / std::sqrt(784.0), lo = 1, hi = -1, mean = 0;
-  for (float v : w) lo = std::min(lo, double(v)), hi = std::max(hi, double(v)), mean += v / double(w.size());
+  for (float v : w)
+    lo = std::min(lo, double(v)), hi = std::max(hi, double(v)), mean += v / double(w.size());
   CHECK(lo >= -bound);
   CHECK(hi <= bound);
   CHECK(lo < -0.95 * bound);  // the whole range is used
@@ -169,7 +177,9 @@ TEST_CASE("modules: named parameters and counts of the notebook MLP") {
 TEST_CASE("optimizers: PyTorch's SGD momentum and Adam first steps, by hand") {
   Backend& be = get_backend("reference");
   auto param = [&] { return Tensor::full(Shape{1}, 1.0, DType::F64, be).set_requires_grad(true); };
-  auto set_grad = [&](const Tensor& p, double g) { p.set_grad(Tensor::full(Shape{1}, g, DType::F64, be)); };
+  auto set_grad = [&](const Tensor& p, double g) {
+    p.set_grad(Tensor::full(Shape{1}, g, DType::F64, be));
+  };
 
   Tensor p = param();
   SgdParams sp;
@@ -197,6 +207,7 @@ TEST_CASE("optimizers: PyTorch's SGD momentum and Adam first steps, by hand") {
   adam.step();  // the second step, by PyTorch's recurrences for m and v
   double m = 0.9 * 0.05 + 0.1 * -0.25, v = 0.999 * 0.00025 + 0.001 * 0.0625;
   double expected = 0.99 - 0.01 / (1 - 0.81) * m / (std::sqrt(v) / std::sqrt(1 - 0.998001) + 1e-8);
-  CHECK(q.item() == doctest::Approx(expected).epsilon(1e-9));  // step 1 left 0.99 up to eps's effect
+  CHECK(q.item() ==
+        doctest::Approx(expected).epsilon(1e-9));  // step 1 left 0.99 up to eps's effect
   CHECK_THROWS_AS(optim::Sgd({param()}, SgdParams{-1, 0, 0, 0, false}), std::invalid_argument);
 }

@@ -27,10 +27,12 @@ std::shared_ptr<data::Dataset> load_split(const std::string& name, data::Split s
   if (name == "mnist" || name == "fashion-mnist")
     return std::make_shared<data::MnistIdx>(data::dataset_dir(name), split,
                                             name == "mnist" ? "MNIST" : "Fashion-MNIST");
-  throw std::invalid_argument("--data: unknown dataset '" + name + "'; known: mnist, fashion-mnist");
+  throw std::invalid_argument("--data: unknown dataset '" + name +
+                              "'; known: mnist, fashion-mnist");
 }
 
-std::unique_ptr<optim::Optimizer> make_optimizer(const ExperimentConfig& c, std::vector<Tensor> params) {
+std::unique_ptr<optim::Optimizer> make_optimizer(const ExperimentConfig& c,
+                                                 std::vector<Tensor> params) {
   if (c.optimizer == "sgd") {
     SgdParams p;
     p.lr = c.lr;
@@ -70,13 +72,18 @@ void validate(const ExperimentConfig& c) {
   auto fail = [](const std::string& m) { throw std::invalid_argument(m); };
   if (c.epochs < 1) fail("--epochs must be >= 1, got " + std::to_string(c.epochs));
   if (c.batch_size < 1) fail("--batch-size must be >= 1, got " + std::to_string(c.batch_size));
-  if (!(c.lr > 0) || !std::isfinite(c.lr)) fail("--lr must be a positive number, got " + std::to_string(c.lr));
+  if (!(c.lr > 0) || !std::isfinite(c.lr))
+    fail("--lr must be a positive number, got " + std::to_string(c.lr));
   if (c.optimizer != "sgd" && c.optimizer != "adam")
     fail("--optimizer must be sgd or adam, got '" + c.optimizer + "'");
-  if (c.momentum < 0 || c.momentum >= 1) fail("--momentum must be in [0, 1), got " + std::to_string(c.momentum));
-  if (c.weight_decay < 0) fail("--weight-decay must be >= 0, got " + std::to_string(c.weight_decay));
-  if (c.workers < 0 || c.workers > 64) fail("--workers must be in [0, 64], got " + std::to_string(c.workers));
-  if (c.threads < 0 || c.threads > 256) fail("--threads must be in [0, 256], got " + std::to_string(c.threads));
+  if (c.momentum < 0 || c.momentum >= 1)
+    fail("--momentum must be in [0, 1), got " + std::to_string(c.momentum));
+  if (c.weight_decay < 0)
+    fail("--weight-decay must be >= 0, got " + std::to_string(c.weight_decay));
+  if (c.workers < 0 || c.workers > 64)
+    fail("--workers must be in [0, 64], got " + std::to_string(c.workers));
+  if (c.threads < 0 || c.threads > 256)
+    fail("--threads must be in [0, 256], got " + std::to_string(c.threads));
   if (!(c.norm_std > 0)) fail("--norm-std must be > 0, got " + std::to_string(c.norm_std));
   if (c.limit < 0) fail("--limit must be >= 0, got " + std::to_string(c.limit));
 }
@@ -87,11 +94,14 @@ double RunResult::total_train_seconds() const {
   return s;
 }
 
-RunResult run_experiment(const ExperimentConfig& c, const Announce& announce, const OnEpoch& on_epoch) {
+RunResult run_experiment(const ExperimentConfig& c, const Announce& announce,
+                         const OnEpoch& on_epoch) {
   validate(c);
   Backend& backend = get_backend(c.backend);
   if (c.threads > 0) backend.set_threads(c.threads);
-  auto say = [&](const std::string& line) { if (announce) announce(line); };
+  auto say = [&](const std::string& line) {
+    if (announce) announce(line);
+  };
 
   data::LoaderOptions train_options;
   train_options.batch_size = c.batch_size;
@@ -108,7 +118,8 @@ RunResult run_experiment(const ExperimentConfig& c, const Announce& announce, co
   data::DataLoader train(train_set, train_options), test(test_set, test_options);
 
   Generator gen(c.seed);
-  auto model = models::make_model(c.model, train_set->sample_shape(), train_set->classes(), backend, gen);
+  auto model =
+      models::make_model(c.model, train_set->sample_shape(), train_set->classes(), backend, gen);
   auto optimizer = make_optimizer(c, model->parameters());
 
   RunResult result;
@@ -117,10 +128,11 @@ RunResult run_experiment(const ExperimentConfig& c, const Announce& announce, co
   result.threads = backend.threads();
   result.parameters = model->parameter_count();
   say("backend: " + result.backend + " (" + result.device + ")");
-  say("model: " + c.model + ", " + std::to_string(result.parameters) + " parameters; optimizer: " +
-      optimizer->describe());
+  say("model: " + c.model + ", " + std::to_string(result.parameters) +
+      " parameters; optimizer: " + optimizer->describe());
   say("data: " + train_set->describe() + "; training on " + std::to_string(train.samples()) +
-      " images, batch " + std::to_string(c.batch_size) + ", " + std::to_string(c.workers) + " loader workers");
+      " images, batch " + std::to_string(c.batch_size) + ", " + std::to_string(c.workers) +
+      " loader workers");
 
   backend.synchronize();
   backend.allocator().reset_peak();
@@ -158,9 +170,12 @@ std::string format_bytes(size_t bytes) {
   std::ostringstream os;
   os.precision(2);
   os << std::fixed;
-  if (bytes >= (size_t(1) << 30)) os << double(bytes) / double(size_t(1) << 30) << " GiB";
-  else if (bytes >= (size_t(1) << 20)) os << double(bytes) / double(size_t(1) << 20) << " MiB";
-  else os << double(bytes) / 1024.0 << " KiB";
+  if (bytes >= (size_t(1) << 30))
+    os << double(bytes) / double(size_t(1) << 30) << " GiB";
+  else if (bytes >= (size_t(1) << 20))
+    os << double(bytes) / double(size_t(1) << 20) << " MiB";
+  else
+    os << double(bytes) / 1024.0 << " KiB";
   return os.str();
 }
 

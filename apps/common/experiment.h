@@ -28,11 +28,11 @@ struct ExperimentConfig {
 
 struct EpochStats {
   int epoch = 0;
-  double train_loss = 0;      // mean over the epoch's batches
-  double test_accuracy = 0;   // in [0, 1]
-  double train_seconds = 0;   // the training loop only (data waits included, evaluation not)
+  double train_loss = 0;     // mean over the epoch's batches
+  double test_accuracy = 0;  // in [0, 1]
+  double train_seconds = 0;  // the training loop only (data waits included, evaluation not)
   double images_per_second = 0;
-  size_t peak_bytes = 0;      // the backend's peak since the run began
+  size_t peak_bytes = 0;  // the backend's peak since the run began
 };
 
 struct RunResult {

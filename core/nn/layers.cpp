@@ -18,15 +18,21 @@ Linear::Linear(int64_t in_features, int64_t out_features, Backend& backend, Gene
   }
 }
 
-Tensor Linear::forward(const Tensor& x) { return ops::linear(x, weight, bias); }
+Tensor Linear::forward(const Tensor& x) {
+  return ops::linear(x, weight, bias);
+}
 
 std::string Linear::describe() const {
   return "Linear(" + std::to_string(in_) + ", " + std::to_string(out_) +
          (bias.defined() ? ")" : ", bias=false)");
 }
 
-Tensor ReLU::forward(const Tensor& x) { return ops::relu(x); }
-Tensor LogSoftmax::forward(const Tensor& x) { return ops::log_softmax(x); }
+Tensor ReLU::forward(const Tensor& x) {
+  return ops::relu(x);
+}
+Tensor LogSoftmax::forward(const Tensor& x) {
+  return ops::log_softmax(x);
+}
 
 Sequential::Sequential(std::vector<std::shared_ptr<Module>> layers) {
   for (auto& l : layers) append(std::move(l));

@@ -28,8 +28,8 @@ class Module {
 
  protected:
   Tensor register_parameter(const std::string& name, Tensor t);
-  template <typename M> std::shared_ptr<M> register_module(const std::string& name,
-                                                           std::shared_ptr<M> m) {
+  template <typename M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     children_.emplace_back(name, m);
     return m;
   }

@@ -13,10 +13,12 @@ namespace nnlab::eigen {
 template <typename T>
 using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-template <typename T> Eigen::Map<RowMatrix<T>> matrix(const Tensor& t) {
+template <typename T>
+Eigen::Map<RowMatrix<T>> matrix(const Tensor& t) {
   return {t.data<T>(), Eigen::Index(t.dim(0)), Eigen::Index(t.dim(1))};
 }
-template <typename T> Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> array(const Tensor& t) {
+template <typename T>
+Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> array(const Tensor& t) {
   return {t.data<T>(), Eigen::Index(t.numel())};
 }
 

@@ -22,9 +22,8 @@ void CpuBackend::bias_add(const Tensor& y, const Tensor& bias) {
     auto Y = matrix<T>(y);
     Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> b(bias.data<T>(), y.dim(1));
     int64_t grain = std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, y.dim(1)));
-    parallel_chunks(y.dim(0), grain, threads_, [&](int64_t lo, int64_t hi) {
-      Y.middleRows(lo, hi - lo).rowwise() += b;
-    });
+    parallel_chunks(y.dim(0), grain, threads_,
+                    [&](int64_t lo, int64_t hi) { Y.middleRows(lo, hi - lo).rowwise() += b; });
   });
 }
 

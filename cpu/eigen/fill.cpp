@@ -22,7 +22,8 @@ void CpuBackend::fill_uniform(const Tensor& t, double low, double high, uint64_t
     using T = decltype(zero);
     T* p = t.data<T>();
     parallel_chunks(t.numel(), kElementGrain, threads_, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) p[i] = T(philox::uniform(seed, offset + uint64_t(i), low, high));
+      for (int64_t i = lo; i < hi; ++i)
+        p[i] = T(philox::uniform(seed, offset + uint64_t(i), low, high));
     });
   });
 }
@@ -33,7 +34,8 @@ void CpuBackend::fill_normal(const Tensor& t, double mean, double std, uint64_t 
     using T = decltype(zero);
     T* p = t.data<T>();
     parallel_chunks(t.numel(), kElementGrain, threads_, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) p[i] = T(philox::normal(seed, offset + uint64_t(i), mean, std));
+      for (int64_t i = lo; i < hi; ++i)
+        p[i] = T(philox::normal(seed, offset + uint64_t(i), mean, std));
     });
   });
 }

@@ -12,7 +12,8 @@ constexpr int64_t kBlock = 64;  // output rows (or columns) per task
 
 template <typename T, typename A, typename B, typename C>
 void product(T alpha, double beta, const A& a, const B& b, C&& c) {
-  if (beta == 0) c.noalias() = alpha * a * b;  // beta 0 ignores whatever c held, NaN included
+  if (beta == 0)
+    c.noalias() = alpha * a * b;  // beta 0 ignores whatever c held, NaN included
   else {
     if (beta != 1) c *= T(beta);
     c.noalias() += alpha * a * b;
@@ -20,8 +21,8 @@ void product(T alpha, double beta, const A& a, const B& b, C&& c) {
 }
 }  // namespace
 
-void CpuBackend::gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b,
-                      double beta, const Tensor& c) {
+void CpuBackend::gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b, double beta,
+                      const Tensor& c) {
   cpu::dispatch_float(c.dtype(), "gemm", [&](auto zero) {
     using T = decltype(zero);
     auto A = matrix<T>(a), B = matrix<T>(b), C = matrix<T>(c);
@@ -30,14 +31,20 @@ void CpuBackend::gemm(bool ta, bool tb, double alpha, const Tensor& a, const Ten
     // op(x) as an expression; the products below never copy the operands.
     auto run = [&](auto&& opA, auto&& opB) {
       parallel_chunks(split_rows ? n : m, kBlock, threads_, [&](int64_t lo, int64_t hi) {
-        if (split_rows) product(T(alpha), beta, opA.middleRows(lo, hi - lo), opB, C.middleRows(lo, hi - lo));
-        else product(T(alpha), beta, opA, opB.middleCols(lo, hi - lo), C.middleCols(lo, hi - lo));
+        if (split_rows)
+          product(T(alpha), beta, opA.middleRows(lo, hi - lo), opB, C.middleRows(lo, hi - lo));
+        else
+          product(T(alpha), beta, opA, opB.middleCols(lo, hi - lo), C.middleCols(lo, hi - lo));
       });
     };
-    if (!ta && !tb) run(A, B);
-    else if (!ta && tb) run(A, B.transpose());
-    else if (ta && !tb) run(A.transpose(), B);
-    else run(A.transpose(), B.transpose());
+    if (!ta && !tb)
+      run(A, B);
+    else if (!ta && tb)
+      run(A, B.transpose());
+    else if (ta && !tb)
+      run(A.transpose(), B);
+    else
+      run(A.transpose(), B.transpose());
   });
 }
 

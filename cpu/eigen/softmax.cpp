@@ -44,7 +44,8 @@ void CpuBackend::nll_loss_forward(const Tensor& logp, const Tensor& labels, cons
   cpu::dispatch_float(logp.dtype(), "nll_loss_forward", [&](auto zero) {
     using T = decltype(zero);
     double total = 0;  // n terms, sequential: cheap, and the order is fixed
-    for (int64_t i = 0; i < n; ++i) total -= logp.data<T>()[i * c + cpu::checked_label(labels, i, c)];
+    for (int64_t i = 0; i < n; ++i)
+      total -= logp.data<T>()[i * c + cpu::checked_label(labels, i, c)];
     out.data<T>()[0] = T(total / double(n));
   });
 }
@@ -55,7 +56,8 @@ void CpuBackend::nll_loss_backward(const Tensor& dout, const Tensor& labels, con
     using T = decltype(zero);
     array<T>(dlogp).setZero();
     T value = T(-double(dout.data<T>()[0]) / double(n));
-    for (int64_t i = 0; i < n; ++i) dlogp.data<T>()[i * c + cpu::checked_label(labels, i, c)] = value;
+    for (int64_t i = 0; i < n; ++i)
+      dlogp.data<T>()[i * c + cpu::checked_label(labels, i, c)] = value;
   });
 }
 

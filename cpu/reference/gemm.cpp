@@ -14,8 +14,10 @@ std::vector<double> as_rows(const Tensor& t, bool transpose) {
   std::vector<double> out(static_cast<size_t>(r * c));
   for (int64_t i = 0; i < r; ++i)
     for (int64_t j = 0; j < c; ++j)
-      if (transpose) out[size_t(j * r + i)] = p[i * c + j];
-      else out[size_t(i * c + j)] = p[i * c + j];
+      if (transpose)
+        out[size_t(j * r + i)] = p[i * c + j];
+      else
+        out[size_t(i * c + j)] = p[i * c + j];
   return out;
 }
 }  // namespace

@@ -12,8 +12,8 @@ void ReferenceBackend::sgd_update(const Tensor& param, const Tensor& grad, const
     const T* G = grad.data<T>();
     T unused = 0;
     for (int64_t i = 0; i < param.numel(); ++i)
-      P[i] = rules::sgd(P[i], G[i], p.momentum != 0 ? B[i] : unused, p.lr, p.momentum,
-                        p.dampening, p.weight_decay, p.nesterov, first_step);
+      P[i] = rules::sgd(P[i], G[i], p.momentum != 0 ? B[i] : unused, p.lr, p.momentum, p.dampening,
+                        p.weight_decay, p.nesterov, first_step);
   });
 }
 
@@ -24,7 +24,8 @@ void ReferenceBackend::adam_update(const Tensor& param, const Tensor& grad, cons
     T *P = param.data<T>(), *M = m.data<T>(), *V = v.data<T>();
     const T* G = grad.data<T>();
     for (int64_t i = 0; i < param.numel(); ++i)
-      P[i] = rules::adam(P[i], G[i], M[i], V[i], p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, step);
+      P[i] =
+          rules::adam(P[i], G[i], M[i], V[i], p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, step);
   });
 }
 

@@ -31,22 +31,26 @@ void ReferenceBackend::log_softmax_backward(const Tensor& dy, const Tensor& y, c
       const T *g = dy.data<T>() + i * c, *out = y.data<T>() + i * c;
       double total = 0;
       for (int64_t j = 0; j < c; ++j) total += g[j];
-      for (int64_t j = 0; j < c; ++j) dx.data<T>()[i * c + j] = T(g[j] - std::exp(double(out[j])) * total);
+      for (int64_t j = 0; j < c; ++j)
+        dx.data<T>()[i * c + j] = T(g[j] - std::exp(double(out[j])) * total);
     }
   });
 }
 
-void ReferenceBackend::nll_loss_forward(const Tensor& logp, const Tensor& labels, const Tensor& out) {
+void ReferenceBackend::nll_loss_forward(const Tensor& logp, const Tensor& labels,
+                                        const Tensor& out) {
   int64_t n = logp.dim(0), c = logp.dim(1);
   cpu::dispatch_float(logp.dtype(), "nll_loss_forward", [&](auto zero) {
     using T = decltype(zero);
     double total = 0;
-    for (int64_t i = 0; i < n; ++i) total -= logp.data<T>()[i * c + cpu::checked_label(labels, i, c)];
+    for (int64_t i = 0; i < n; ++i)
+      total -= logp.data<T>()[i * c + cpu::checked_label(labels, i, c)];
     out.data<T>()[0] = T(total / double(n));
   });
 }
 
-void ReferenceBackend::nll_loss_backward(const Tensor& dout, const Tensor& labels, const Tensor& dlogp) {
+void ReferenceBackend::nll_loss_backward(const Tensor& dout, const Tensor& labels,
+                                         const Tensor& dlogp) {
   int64_t n = dlogp.dim(0), c = dlogp.dim(1);
   cpu::dispatch_float(dlogp.dtype(), "nll_loss_backward", [&](auto zero) {
     using T = decltype(zero);
