@@ -1,0 +1,2 @@
+// The simulator build of kernels/reduce.cu (compiled as C++ with NNLAB_SIM).
+#include "kernels/reduce.cu"

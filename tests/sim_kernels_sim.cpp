@@ -1,0 +1,2 @@
+// The simulator build of tests/sim_kernels.cu.
+#include "tests/sim_kernels.cu"

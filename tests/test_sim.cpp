@@ -1,0 +1,248 @@
+// The CUDA simulator: semantics (barriers, shuffles, shared memory per block, atomics),
+// the limits a GPU enforces, the errors a GPU would hide, race detection by schedule, and
+// the first real kernels (tiled SGEMM, warp-shuffle reduction, dynamic-shared softmax)
+// against CPU loops under every schedule.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "core/philox.h"
+#include "kernels/sim/runtime.h"
+#include "kernels/sim/sim.h"
+
+namespace nnlab::sim_kernels {
+#include "kernels/api.h"
+#include "tests/sim_kernels.h"
+}  // namespace nnlab::sim_kernels
+
+using namespace nnlab;
+using namespace nnlab::sim::runtime;
+namespace k = nnlab::sim_kernels;
+
+namespace {
+// Device memory holding a copy of `host`, freed at scope exit.
+template <typename T>
+struct DeviceBuffer {
+  explicit DeviceBuffer(const std::vector<T>& host) : n(host.size()) {
+    cudaMalloc(&ptr, n * sizeof(T));
+    cudaMemcpy(ptr, host.data(), n * sizeof(T), cudaMemcpyHostToDevice);
+  }
+  explicit DeviceBuffer(size_t count, T fill = T()) : DeviceBuffer(std::vector<T>(count, fill)) {}
+  ~DeviceBuffer() { cudaFree(ptr); }
+  std::vector<T> host() const {
+    std::vector<T> out(n);
+    cudaMemcpy(out.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost);
+    return out;
+  }
+  T* ptr = nullptr;
+  size_t n;
+};
+
+std::vector<float> random_values(size_t n, uint64_t seed) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = float(philox::uniform(seed, i, -1, 1));
+  return v;
+}
+
+struct NamedSchedule {
+  const char* name;
+  sim::Schedule schedule;
+  uint64_t seed;
+};
+const NamedSchedule kSchedules[] = {{"fifo", sim::Schedule::Fifo, 0},
+                                    {"reverse", sim::Schedule::Reverse, 0},
+                                    {"random 1", sim::Schedule::Random, 1},
+                                    {"random 2", sim::Schedule::Random, 2},
+                                    {"random 3", sim::Schedule::Random, 3}};
+
+// Runs f under each schedule, then restores FIFO.
+template <typename F> void for_each_schedule(F f) {
+  for (const auto& s : kSchedules) {
+    CAPTURE(s.name);
+    sim::set_schedule(s.schedule, s.seed);
+    f(s);
+  }
+  sim::set_schedule(sim::Schedule::Fifo);
+}
+
+void expect_sim_error(const std::function<void()>& f, const std::string& fragment) {
+  CHECK_THROWS_WITH_AS(f(), doctest::Contains(fragment.c_str()), sim::SimError);
+}
+}  // namespace
+
+TEST_CASE("sim: barriers order shared-memory writes before reads, under every schedule") {
+  auto in = random_values(4 * 96, 1);
+  DeviceBuffer<float> din(in), dout(in.size());
+  for_each_schedule([&](const NamedSchedule&) {
+    k::reverse_in_block(din.ptr, dout.ptr, 4, 96);
+    auto out = dout.host();
+    for (int b = 0; b < 4; ++b)
+      for (int t = 0; t < 96; ++t) CHECK(out[size_t(b * 96 + t)] == in[size_t(b * 96 + 95 - t)]);
+  });
+}
+
+TEST_CASE("sim: a missing __syncthreads is caught by the reversed and random schedules") {
+  auto in = random_values(8 * 64, 2);  // non-uniform per block: stale shared values differ
+  DeviceBuffer<float> din(in), dout(in.size());
+  k::shift_synced(din.ptr, dout.ptr, 8, 64);
+  std::vector<float> want = dout.host();
+  for_each_schedule([&](const NamedSchedule& s) {
+    k::shift_synced(din.ptr, dout.ptr, 8, 64);
+    CHECK(dout.host() == want);  // the correct kernel agrees under every schedule
+    k::shift_racy(din.ptr, dout.ptr, 8, 64);
+    bool differs = dout.host() != want;
+    // FIFO runs thread t-1 to completion before thread t: the backward dependency looks fine.
+    if (s.schedule == sim::Schedule::Fifo) CHECK_FALSE(differs);
+    else CHECK(differs);
+  });
+}
+
+TEST_CASE("sim: shared memory is private to each block while blocks run concurrently") {
+  sim::set_threads(2);
+  DeviceBuffer<int> out(size_t(200 * 64), -1);
+  k::block_id_in_shared(out.ptr, 200, 64);
+  auto h = out.host();
+  for (int b = 0; b < 200; ++b) CHECK(h[size_t(b * 64 + 63)] == b);
+  for (size_t i = 0; i < h.size(); ++i) REQUIRE(h[i] == int(i / 64));
+  sim::set_threads(0);
+}
+
+TEST_CASE("sim: warp shuffles have CUDA's lane arithmetic") {
+  std::vector<int> in(32);
+  for (int i = 0; i < 32; ++i) in[size_t(i)] = 100 + i;
+  DeviceBuffer<int> din(in), dout(5 * 32);
+  for_each_schedule([&](const NamedSchedule&) {
+    k::shuffle_ops(din.ptr, dout.ptr);
+    auto o = dout.host();
+    for (int l = 0; l < 32; ++l) {
+      CAPTURE(l);
+      CHECK(o[size_t(l)] == 103);                                     // broadcast from lane 3
+      CHECK(o[size_t(32 + l)] == (l < 31 ? 101 + l : 131));           // down 1: lane 31 keeps its own
+      CHECK(o[size_t(64 + l)] == 100 + (l ^ 5));                      // butterfly
+      CHECK(o[size_t(96 + l)] == (l >= 2 ? 98 + l : 100 + l));        // up 2: lanes 0, 1 keep their own
+      CHECK(o[size_t(128 + l)] == 100 + (l / 8) * 8 + (l % 8 + 1) % 8);  // width 8
+    }
+  });
+}
+
+TEST_CASE("sim: atomics on int and float across concurrent blocks") {
+  sim::set_threads(2);
+  auto values = random_values(64 * 128, 3);
+  values[777] = 5.5f;
+  DeviceBuffer<float> dvalues(values), fsum(1, 0.0f), fmax(1, -1e30f);
+  DeviceBuffer<int> counter(1, 0), imax(1, -1);
+  k::atomics(counter.ptr, fsum.ptr, imax.ptr, fmax.ptr, dvalues.ptr, 64, 128);
+  CHECK(counter.host()[0] == 64 * 128);
+  CHECK(fsum.host()[0] == 8192.0f);  // exact: sums of ones stay integers below 2^24
+  CHECK(imax.host()[0] == 64 * 128 - 1);
+  CHECK(fmax.host()[0] == 5.5f);
+  sim::set_threads(0);
+}
+
+TEST_CASE("sim: launches a GPU rejects are rejected with the limit") {
+  expect_sim_error([] { k::empty_kernel_with_block(1025, 1, 1); }, "dimension x is 1025, the limit is 1024");
+  expect_sim_error([] { k::empty_kernel_with_block(33, 33, 1); }, "has 1089 threads, the limit is 1024");
+  expect_sim_error([] { k::empty_kernel_with_block(1, 1, 65); }, "dimension z is 65, the limit is 64");
+  expect_sim_error([] { k::empty_kernel_with_block(0, 1, 1); }, "invalid configuration");
+  k::empty_kernel_with_block(32, 32, 1);  // 1024 is fine
+  DeviceBuffer<float> out(64);
+  expect_sim_error([&] { k::read_dynamic_shared(out.ptr, 64, 64 * 1024, false); },
+                   "65536 bytes of dynamic shared memory, the limit is 49152 without cudaFuncSetAttribute");
+  k::read_dynamic_shared(out.ptr, 64, 64 * 1024, true);  // opted in
+}
+
+TEST_CASE("sim: errors a GPU would hang on or hide are reported with the source lines") {
+  DeviceBuffer<int> out(64);
+  expect_sim_error([&] { k::divergent_barrier(out.ptr); }, "divergent __syncthreads");
+  expect_sim_error([&] { k::divergent_barrier(out.ptr); }, "sim_kernels.cu:");
+  expect_sim_error([&] { k::barrier_after_return(out.ptr); }, "is reached by 16 of 32 threads; the others returned early");
+  sim::set_strict_barriers(false);
+  k::barrier_after_return(out.ptr);  // lax mode: exited threads count as arrived
+  sim::set_strict_barriers(true);
+  expect_sim_error([&] { k::warp_op_vs_barrier(out.ptr); }, "deadlock: no thread can proceed");
+  expect_sim_error([&] { k::shuffle_partial_mask(out.ptr); }, "shuffle with partial mask");
+  expect_sim_error([&] { k::shuffle_after_exit(out.ptr); }, "needs all 32 lanes, but 16 exited");
+  std::vector<float> host(64);
+  DeviceBuffer<float> dout(64);
+  expect_sim_error([&] { k::reverse_in_block(host.data(), dout.ptr, 1, 64); },
+                   "kernel reverse_kernel launched at");
+  expect_sim_error([&] { k::reverse_in_block(host.data(), dout.ptr, 1, 64); },
+                   "argument 0 is not device memory");
+  std::vector<float> other(64);
+  expect_sim_error([&] { cudaMemcpy(host.data(), dout.ptr, 256, cudaMemcpyHostToDevice); },
+                   "cudaMemcpy: the destination is not device memory");
+  expect_sim_error([&] { cudaMemcpy(dout.ptr, host.data(), 256, cudaMemcpyDeviceToHost); },
+                   "the destination is device memory, but the copy kind says it is host memory");
+}
+
+TEST_CASE("sim: uninitialised dynamic shared memory reads as NaN") {
+  DeviceBuffer<float> out(64, 0.0f);
+  k::read_dynamic_shared(out.ptr, 64, 64 * sizeof(float), false);
+  for (float v : out.host()) CHECK(std::isnan(v));
+}
+
+TEST_CASE("kernels on the simulator: SGEMM (naive and tiled) against a CPU loop") {
+  for (auto [m, n, kk] : {std::tuple{37, 29, 53}, std::tuple{64, 64, 64}, std::tuple{1, 1, 1}, std::tuple{5, 70, 33}}) {
+    CAPTURE(m);
+    CAPTURE(n);
+    CAPTURE(kk);
+    auto a = random_values(size_t(m * kk), 4), b = random_values(size_t(kk * n), 5);
+    std::vector<float> want(size_t(m * n));
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        double acc = 0;
+        for (int p = 0; p < kk; ++p) acc += double(a[size_t(i * kk + p)]) * b[size_t(p * n + j)];
+        want[size_t(i * n + j)] = float(acc);
+      }
+    DeviceBuffer<float> da(a), db(b), dc(size_t(m * n));
+    for_each_schedule([&](const NamedSchedule&) {
+      for (auto gemm : {k::sgemm_naive, k::sgemm_tiled}) {
+        gemm(da.ptr, db.ptr, dc.ptr, m, n, kk);
+        auto got = dc.host();
+        for (size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == doctest::Approx(want[i]).epsilon(1e-5));
+      }
+    });
+  }
+}
+
+TEST_CASE("kernels on the simulator: two-pass block reduction with warp shuffles") {
+  for (int n : {1, 31, 1000, 100003}) {
+    CAPTURE(n);
+    auto x = random_values(size_t(n), 6);
+    double want = 0;
+    for (float v : x) want += v;
+    DeviceBuffer<float> dx(x), partials(size_t(k::reduce_partials(n))), out(1);
+    for_each_schedule([&](const NamedSchedule&) {
+      k::sum(dx.ptr, n, partials.ptr, out.ptr);
+      CHECK(out.host()[0] == doctest::Approx(want).epsilon(1e-5));
+    });
+  }
+}
+
+TEST_CASE("kernels on the simulator: row softmax with dynamic shared memory") {
+  for (auto [rows, cols] : {std::pair{7, 1000}, std::pair{3, 3}, std::pair{1, 129}}) {
+    auto x = random_values(size_t(rows * cols), 7);
+    for (auto& v : x) v *= 20;  // large logits: the max subtraction matters
+    DeviceBuffer<float> dx(x), dy(x.size());
+    for_each_schedule([&](const NamedSchedule&) {
+      k::softmax_rows(dx.ptr, dy.ptr, rows, cols);
+      auto y = dy.host();
+      for (int r = 0; r < rows; ++r) {
+        double mx = -1e30, total = 0;
+        for (int j = 0; j < cols; ++j) mx = std::max(mx, double(x[size_t(r * cols + j)]));
+        for (int j = 0; j < cols; ++j) total += std::exp(double(x[size_t(r * cols + j)]) - mx);
+        for (int j = 0; j < cols; ++j)
+          REQUIRE(y[size_t(r * cols + j)] == doctest::Approx(std::exp(double(x[size_t(r * cols + j)]) - mx) / total).epsilon(1e-4));
+      }
+    });
+  }
+}
+
+TEST_CASE("kernels on the simulator: axpy on an odd size") {
+  auto x = random_values(100003, 8), y = random_values(100003, 9);
+  DeviceBuffer<float> dx(x), dy(y);
+  k::axpy(2.5f, dx.ptr, dy.ptr, 100003);
+  auto got = dy.host();
+  for (size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == 2.5f * x[i] + y[i]);
+}
