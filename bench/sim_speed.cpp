@@ -4,8 +4,8 @@
 // timings of a simulation, never GPU timings.
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <cstdio>
+#include <functional>
 #include <vector>
 
 #include "kernels/sim/runtime.h"
@@ -18,12 +18,15 @@ namespace nnlab::sim_kernels {
 using namespace nnlab::sim::runtime;
 namespace k = nnlab::sim_kernels;
 
-template <typename F> double best_ms(F f, int repeats = 5) {
+template <typename F>
+double best_ms(F f, int repeats = 5) {
   double best = 1e30;
   for (int r = 0; r < repeats; ++r) {
     auto t = std::chrono::steady_clock::now();
     f();
-    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
+    best = std::min(
+        best,
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
   }
   return best;
 }
@@ -45,17 +48,19 @@ int main() {
   double cpu_gemm = best_ms([&] {
     for (int i = 0; i < n; ++i)
       for (int p = 0; p < n; ++p)
-        for (int j = 0; j < n; ++j) c[size_t(i * n + j)] += a[size_t(i * n + p)] * b[size_t(p * n + j)];
+        for (int j = 0; j < n; ++j)
+          c[size_t(i * n + j)] += a[size_t(i * n + p)] * b[size_t(p * n + j)];
   });
   std::vector<float> x(size_t(elements), 1.0f), y(size_t(elements), 2.0f);
   double cpu_axpy = best_ms([&] {
     for (int i = 0; i < elements; ++i) y[size_t(i)] = 2.5f * x[size_t(i)] + y[size_t(i)];
   });
   std::printf("%-34s %10s %10s\n", "work", "1 thread", "2 threads");
-  for (auto [name, run] : {std::pair<const char*, std::function<void()>>{"sim: tiled SGEMM 256^3",
-                                                                        [&] { k::sgemm_tiled(da, db, dc, n, n, n); }},
-                           {"sim: naive SGEMM 256^3", [&] { k::sgemm_naive(da, db, dc, n, n, n); }},
-                           {"sim: axpy 1M elements", [&] { k::axpy(2.5f, dx, dy, elements); }}}) {
+  for (auto [name, run] :
+       {std::pair<const char*, std::function<void()>>{"sim: tiled SGEMM 256^3",
+                                                      [&] { k::sgemm_tiled(da, db, dc, n, n, n); }},
+        {"sim: naive SGEMM 256^3", [&] { k::sgemm_naive(da, db, dc, n, n, n); }},
+        {"sim: axpy 1M elements", [&] { k::axpy(2.5f, dx, dy, elements); }}}) {
     double t[2];
     for (int threads : {1, 2}) {
       nnlab::sim::set_threads(threads);

@@ -52,6 +52,13 @@ const char* op_name(Op op) {
   return "?";
 }
 
+int64_t Window2d::out_size(int64_t in, bool height) const {
+  int64_t k = height ? kernel_h : kernel_w, s = height ? stride_h : stride_w;
+  int64_t p = height ? pad_h : pad_w, d = height ? dilation_h : dilation_w;
+  int64_t span = in + 2 * p - d * (k - 1) - 1;
+  return span < 0 ? 0 : span / s + 1;
+}
+
 void require_op(const Backend& backend, Op op, DType dtype) {
   if (!backend.supports(op, dtype))
     throw std::runtime_error("backend '" + backend.name() + "' does not support op " + op_name(op) +

@@ -34,6 +34,17 @@ enum class Op {
   FillNormal,
   SgdUpdate,
   AdamUpdate,
+  Conv2dForward,
+  Conv2dBackwardData,
+  Conv2dBackwardFilter,
+  ChannelSum,
+  MaxPool2dForward,
+  MaxPool2dBackward,
+  AvgPool2dForward,
+  AvgPool2dBackward,
+  BatchNormForward,
+  BatchNormBackward,
+  DropoutMask,
 };
 const char* op_name(Op op);
 
@@ -45,6 +56,13 @@ struct SgdParams {
 // PyTorch's torch.optim.Adam rule (L2 weight decay added to the gradient, bias correction).
 struct AdamParams {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+};
+
+// Geometry of a 2-D convolution or pooling window over NCHW tensors.
+struct Window2d {
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t out_size(int64_t in, bool height) const;  // floor((in + 2p - d(k-1) - 1) / s) + 1
 };
 
 class Backend {
@@ -101,6 +119,39 @@ class Backend {
                           const SgdParams& p, bool first_step) = 0;
   virtual void adam_update(const Tensor& param, const Tensor& grad, const Tensor& m,
                            const Tensor& v, const AdamParams& p, int64_t step) = 0;
+
+  // Convolution, NCHW, groups = 1: y[n, k, p, q] = sum_{c, r, s} x[n, c, ...] w[k, c, r, s]
+  // (+ bias[k] when bias is defined). The backward ops write (not accumulate) dx and dw.
+  virtual void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                              const Window2d& win) = 0;
+  virtual void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,
+                                    const Window2d& win) = 0;
+  virtual void conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw,
+                                      const Window2d& win) = 0;
+  virtual void channel_sum(const Tensor& x, const Tensor& out) = 0;  // [n, c, h, w] -> [c]
+  // Max pooling keeps the flat index (within the input plane) of each maximum for backward;
+  // padding never wins (it is -infinity). dx is written, overlapping windows accumulate.
+  virtual void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices,
+                                  const Window2d& win) = 0;
+  virtual void max_pool2d_backward(const Tensor& dy, const Tensor& indices, const Tensor& dx) = 0;
+  // Average pooling counts padding in the divisor (PyTorch's count_include_pad=True).
+  virtual void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Window2d& win) = 0;
+  virtual void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Window2d& win) = 0;
+  // Batch norm over (n, h, w) per channel. Training: batch statistics normalise and the
+  // running statistics move by `momentum` (variance unbiased, as PyTorch). Evaluation: the
+  // running statistics normalise. Both save the mean and 1/sqrt(var + eps) they used.
+  virtual void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                  const Tensor& running_mean, const Tensor& running_var,
+                                  bool training, double momentum, double eps, const Tensor& y,
+                                  const Tensor& save_mean, const Tensor& save_invstd) = 0;
+  // With batch statistics the mean and variance depend on x and their gradient flows too;
+  // with running statistics (evaluation) they are constants.
+  virtual void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
+                                   const Tensor& save_mean, const Tensor& save_invstd,
+                                   bool batch_statistics, const Tensor& dx, const Tensor& dweight,
+                                   const Tensor& dbias) = 0;
+  // mask[i] = 0 with probability p, else 1 / (1 - p), from Philox counter offset + i.
+  virtual void dropout_mask(const Tensor& mask, double p, uint64_t seed, uint64_t offset) = 0;
 };
 
 // The compute-op overrides, declared once for every backend class: a backend header writes
@@ -132,7 +183,28 @@ class Backend {
   void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buf,            \
                   const SgdParams& p, bool first_step) override;                                  \
   void adam_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,     \
-                   const AdamParams& p, int64_t step) override;
+                   const AdamParams& p, int64_t step) override;                                   \
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,      \
+                      const Window2d& win) override;                                              \
+  void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,                  \
+                            const Window2d& win) override;                                        \
+  void conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw,                \
+                              const Window2d& win) override;                                      \
+  void channel_sum(const Tensor& x, const Tensor& out) override;                                  \
+  void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices,                \
+                          const Window2d& win) override;                                          \
+  void max_pool2d_backward(const Tensor& dy, const Tensor& indices, const Tensor& dx) override;   \
+  void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Window2d& win) override;        \
+  void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Window2d& win) override;     \
+  void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,              \
+                          const Tensor& running_mean, const Tensor& running_var, bool training,   \
+                          double momentum, double eps, const Tensor& y, const Tensor& save_mean,  \
+                          const Tensor& save_invstd) override;                                    \
+  void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,               \
+                           const Tensor& save_mean, const Tensor& save_invstd,                    \
+                           bool batch_statistics, const Tensor& dx, const Tensor& dweight,        \
+                           const Tensor& dbias) override;                                         \
+  void dropout_mask(const Tensor& mask, double p, uint64_t seed, uint64_t offset) override;
 
 // Throws std::runtime_error "backend 'X' does not support op Y for dtype Z" unless supported.
 void require_op(const Backend& backend, Op op, DType dtype);

@@ -69,3 +69,17 @@ Tensor relu(const Tensor& x) {
 }
 
 }  // namespace nnlab::ops
+
+namespace nnlab::ops {
+
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
+  if (!(p >= 0 && p < 1))
+    throw std::invalid_argument("dropout: p must be in [0, 1), got " + std::to_string(p));
+  if (!training || p == 0) return x;
+  require_op(x.backend(), Op::DropoutMask, x.dtype());
+  Tensor mask = Tensor::empty(x.shape(), x.dtype(), x.backend());
+  x.backend().dropout_mask(mask, p, gen.seed, gen.take(uint64_t(x.numel())));
+  return mul(x, mask);  // the mask needs no gradient: mul's rule gives g * mask
+}
+
+}  // namespace nnlab::ops

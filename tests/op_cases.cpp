@@ -13,6 +13,22 @@ InputSpec real(Shape s) {
 InputSpec labels(int64_t n, int64_t classes) {
   return {Shape{n}, classes};
 }
+
+Window2d win(int64_t stride, int64_t pad, int64_t dilation = 1) {
+  return ops::window(1, stride, pad, dilation);
+}
+
+// Batch norm with fresh running statistics on x's backend: mean 0 and variance 1 in training;
+// non-trivial ones in evaluation, so that evaluation differs from the identity.
+Tensor batch_norm(const Tensor& x, const Tensor& w, const Tensor& b, bool training) {
+  Tensor mean = Tensor::zeros(Shape{x.dim(1)}, x.dtype(), x.backend());
+  Tensor var = Tensor::full(Shape{x.dim(1)}, 1.0, x.dtype(), x.backend());
+  if (!training) {
+    x.backend().fill_uniform(mean, -0.5, 0.5, 77, 0);
+    x.backend().fill_uniform(var, 0.5, 1.5, 78, 0);
+  }
+  return ops::batch_norm2d(x, w, b, mean, var, training);
+}
 }  // namespace
 
 const std::vector<OpCase>& op_cases() {
@@ -66,6 +82,66 @@ const std::vector<OpCase>& op_cases() {
        [](const Inputs& x) {
          Tensor h = ops::relu(ops::linear(x[0], x[1], x[2]));
          return ops::add(ops::linear(h, x[3], Tensor()), ops::linear(h, x[3], Tensor()));
+       }},
+      {"conv2d 3x3 stride 1 pad 1",
+       {real({2, 3, 5, 6}), real({4, 3, 3, 3}), real({4})},
+       [](const Inputs& x) { return ops::conv2d(x[0], x[1], x[2], win(1, 1)); }},
+      {"conv2d 3x3 stride 2 pad 1, odd size",
+       {real({2, 2, 7, 5}), real({3, 2, 3, 3}), real({3})},
+       [](const Inputs& x) { return ops::conv2d(x[0], x[1], x[2], win(2, 1)); }},
+      {"conv2d 5x5 no padding, batch 1 (LeNet)",
+       {real({1, 3, 9, 9}), real({2, 3, 5, 5}), real({2})},
+       [](const Inputs& x) { return ops::conv2d(x[0], x[1], x[2], win(1, 0)); }},
+      {"conv2d 1x1 stride 2 no bias (downsample)",
+       {real({2, 4, 5, 5}), real({3, 4, 1, 1})},
+       [](const Inputs& x) { return ops::conv2d(x[0], x[1], Tensor(), win(2, 0)); }},
+      {"conv2d 3x3 dilation 2 pad 2",
+       {real({1, 2, 7, 7}), real({2, 2, 3, 3}), real({2})},
+       [](const Inputs& x) { return ops::conv2d(x[0], x[1], x[2], win(1, 2, 2)); }},
+      {"conv2d 7x7 stride 2 pad 3 (ResNet stem)",
+       {real({1, 3, 11, 11}), real({2, 3, 7, 7})},
+       [](const Inputs& x) { return ops::conv2d(x[0], x[1], Tensor(), win(2, 3)); }},
+      {"max_pool2d 2x2 stride 2",
+       {real({2, 3, 6, 6})},
+       [](const Inputs& x) { return ops::max_pool2d(x[0], ops::window(2, 2)); }},
+      {"max_pool2d 3x3 stride 2 pad 1, odd size",
+       {real({1, 2, 7, 5})},
+       [](const Inputs& x) { return ops::max_pool2d(x[0], ops::window(3, 2, 1)); }},
+      {"max_pool2d 3x3 stride 1 (overlapping)",
+       {real({1, 2, 5, 5})},
+       [](const Inputs& x) { return ops::max_pool2d(x[0], ops::window(3, 1)); }},
+      {"avg_pool2d 3x3 stride 1 pad 1",
+       {real({2, 2, 5, 4})},
+       [](const Inputs& x) { return ops::avg_pool2d(x[0], ops::window(3, 1, 1)); }},
+      {"avg_pool2d 2x2 stride 2, odd size",
+       {real({1, 3, 5, 5})},
+       [](const Inputs& x) { return ops::avg_pool2d(x[0], ops::window(2, 2)); }},
+      {"global_avg_pool2d",
+       {real({3, 4, 3, 5})},
+       [](const Inputs& x) { return ops::global_avg_pool2d(x[0]); }},
+      {"batch_norm2d training",
+       {real({3, 4, 3, 2}), real({4}), real({4})},
+       [](const Inputs& x) { return batch_norm(x[0], x[1], x[2], true); }},
+      {"batch_norm2d training, batch 1",
+       {real({1, 2, 4, 3}), real({2}), real({2})},
+       [](const Inputs& x) { return batch_norm(x[0], x[1], x[2], true); }},
+      {"batch_norm2d evaluation",
+       {real({2, 3, 2, 2}), real({3}), real({3})},
+       [](const Inputs& x) { return batch_norm(x[0], x[1], x[2], false); }},
+      {"dropout p 0.3 (seeded mask)",
+       {real({4, 25})},
+       [](const Inputs& x) {
+         Generator gen(21);  // the same mask on every call
+         return ops::dropout(x[0], 0.3, true, gen);
+       }},
+      {"residual block: conv-bn-relu-conv-bn + x, relu",
+       {real({2, 3, 5, 5}), real({3, 3, 3, 3}), real({3}), real({3}), real({3, 3, 3, 3}), real({3}),
+        real({3})},
+       [](const Inputs& x) {
+         Tensor h =
+             ops::relu(batch_norm(ops::conv2d(x[0], x[1], Tensor(), win(1, 1)), x[2], x[3], true));
+         h = batch_norm(ops::conv2d(h, x[4], Tensor(), win(1, 1)), x[5], x[6], true);
+         return ops::relu(ops::add(h, x[0]));
        }},
   };
   return cases;

@@ -5,7 +5,8 @@ void shift_synced(const float* in, float* out, int blocks, int threads);
 void shift_racy(const float* in, float* out, int blocks, int threads);  // a planted missing barrier
 void block_id_in_shared(int* out, int blocks, int threads);
 void shuffle_ops(const int* in, int* out);  // one warp; out holds 5 x 32 values
-void atomics(int* counter, float* fsum, int* imax, float* fmax, const float* values, int blocks, int threads);
+void atomics(int* counter, float* fsum, int* imax, float* fmax, const float* values, int blocks,
+             int threads);
 void divergent_barrier(int* out);
 void barrier_after_return(int* out);
 void warp_op_vs_barrier(int* out);

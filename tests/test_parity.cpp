@@ -136,3 +136,27 @@ TEST_CASE("parity: SGD and Adam updates against reference over several steps") {
     }
   }
 }
+
+TEST_CASE("batch_norm2d: running statistics follow PyTorch's rule on every backend") {
+  std::vector<std::string> names = backends_under_test();
+  names.insert(names.begin(), "reference");
+  for (const std::string& name : names) {
+    CAPTURE(name);
+    Backend& be = get_backend(name);
+    // Channel 0 holds 1, 2, 3, 4 (mean 2.5, biased variance 1.25, unbiased 5/3); channel 1 is 0.
+    Tensor x = Tensor::from_host(std::vector<float>{1, 2, 0, 0, 3, 4, 0, 0}, Shape{2, 2, 1, 2}, be);
+    Tensor w = Tensor::full(Shape{2}, 1.0, DType::F32, be),
+           b = Tensor::zeros(Shape{2}, DType::F32, be);
+    Tensor mean = Tensor::zeros(Shape{2}, DType::F32, be),
+           var = Tensor::full(Shape{2}, 1.0, DType::F32, be);
+    Tensor y = ops::batch_norm2d(x, w, b, mean, var, true, 0.1, 1e-5);
+    std::vector<float> m = mean.to_host<float>(), v = var.to_host<float>();
+    CHECK(m[0] == doctest::Approx(0.25));
+    CHECK(v[0] == doctest::Approx(0.9 + 0.1 * 5.0 / 3.0));
+    CHECK(m[1] == 0.0f);
+    CHECK(v[1] == doctest::Approx(0.9));
+    CHECK(y.to_host<float>()[0] == doctest::Approx((1 - 2.5) / std::sqrt(1.25 + 1e-5)));
+    Tensor e = ops::batch_norm2d(x, w, b, mean, var, false);  // evaluation uses the running values
+    CHECK(e.to_host<float>()[0] == doctest::Approx((1 - 0.25) / std::sqrt(0.9 + 0.5 / 3.0 + 1e-5)));
+  }
+}

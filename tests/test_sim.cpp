@@ -57,7 +57,8 @@ const NamedSchedule kSchedules[] = {{"fifo", sim::Schedule::Fifo, 0},
                                     {"random 3", sim::Schedule::Random, 3}};
 
 // Runs f under each schedule, then restores FIFO.
-template <typename F> void for_each_schedule(F f) {
+template <typename F>
+void for_each_schedule(F f) {
   for (const auto& s : kSchedules) {
     CAPTURE(s.name);
     sim::set_schedule(s.schedule, s.seed);
@@ -93,8 +94,10 @@ TEST_CASE("sim: a missing __syncthreads is caught by the reversed and random sch
     k::shift_racy(din.ptr, dout.ptr, 8, 64);
     bool differs = dout.host() != want;
     // FIFO runs thread t-1 to completion before thread t: the backward dependency looks fine.
-    if (s.schedule == sim::Schedule::Fifo) CHECK_FALSE(differs);
-    else CHECK(differs);
+    if (s.schedule == sim::Schedule::Fifo)
+      CHECK_FALSE(differs);
+    else
+      CHECK(differs);
   });
 }
 
@@ -117,10 +120,10 @@ TEST_CASE("sim: warp shuffles have CUDA's lane arithmetic") {
     auto o = dout.host();
     for (int l = 0; l < 32; ++l) {
       CAPTURE(l);
-      CHECK(o[size_t(l)] == 103);                                     // broadcast from lane 3
-      CHECK(o[size_t(32 + l)] == (l < 31 ? 101 + l : 131));           // down 1: lane 31 keeps its own
-      CHECK(o[size_t(64 + l)] == 100 + (l ^ 5));                      // butterfly
-      CHECK(o[size_t(96 + l)] == (l >= 2 ? 98 + l : 100 + l));        // up 2: lanes 0, 1 keep their own
+      CHECK(o[size_t(l)] == 103);                               // broadcast from lane 3
+      CHECK(o[size_t(32 + l)] == (l < 31 ? 101 + l : 131));     // down 1: lane 31 keeps its own
+      CHECK(o[size_t(64 + l)] == 100 + (l ^ 5));                // butterfly
+      CHECK(o[size_t(96 + l)] == (l >= 2 ? 98 + l : 100 + l));  // up 2: lanes 0, 1 keep their own
       CHECK(o[size_t(128 + l)] == 100 + (l / 8) * 8 + (l % 8 + 1) % 8);  // width 8
     }
   });
@@ -141,14 +144,18 @@ TEST_CASE("sim: atomics on int and float across concurrent blocks") {
 }
 
 TEST_CASE("sim: launches a GPU rejects are rejected with the limit") {
-  expect_sim_error([] { k::empty_kernel_with_block(1025, 1, 1); }, "dimension x is 1025, the limit is 1024");
-  expect_sim_error([] { k::empty_kernel_with_block(33, 33, 1); }, "has 1089 threads, the limit is 1024");
-  expect_sim_error([] { k::empty_kernel_with_block(1, 1, 65); }, "dimension z is 65, the limit is 64");
+  expect_sim_error([] { k::empty_kernel_with_block(1025, 1, 1); },
+                   "dimension x is 1025, the limit is 1024");
+  expect_sim_error([] { k::empty_kernel_with_block(33, 33, 1); },
+                   "has 1089 threads, the limit is 1024");
+  expect_sim_error([] { k::empty_kernel_with_block(1, 1, 65); },
+                   "dimension z is 65, the limit is 64");
   expect_sim_error([] { k::empty_kernel_with_block(0, 1, 1); }, "invalid configuration");
   k::empty_kernel_with_block(32, 32, 1);  // 1024 is fine
   DeviceBuffer<float> out(64);
-  expect_sim_error([&] { k::read_dynamic_shared(out.ptr, 64, 64 * 1024, false); },
-                   "65536 bytes of dynamic shared memory, the limit is 49152 without cudaFuncSetAttribute");
+  expect_sim_error(
+      [&] { k::read_dynamic_shared(out.ptr, 64, 64 * 1024, false); },
+      "65536 bytes of dynamic shared memory, the limit is 49152 without cudaFuncSetAttribute");
   k::read_dynamic_shared(out.ptr, 64, 64 * 1024, true);  // opted in
 }
 
@@ -156,7 +163,8 @@ TEST_CASE("sim: errors a GPU would hang on or hide are reported with the source 
   DeviceBuffer<int> out(64);
   expect_sim_error([&] { k::divergent_barrier(out.ptr); }, "divergent __syncthreads");
   expect_sim_error([&] { k::divergent_barrier(out.ptr); }, "sim_kernels.cu:");
-  expect_sim_error([&] { k::barrier_after_return(out.ptr); }, "is reached by 16 of 32 threads; the others returned early");
+  expect_sim_error([&] { k::barrier_after_return(out.ptr); },
+                   "is reached by 16 of 32 threads; the others returned early");
   sim::set_strict_barriers(false);
   k::barrier_after_return(out.ptr);  // lax mode: exited threads count as arrived
   sim::set_strict_barriers(true);
@@ -183,7 +191,8 @@ TEST_CASE("sim: uninitialised dynamic shared memory reads as NaN") {
 }
 
 TEST_CASE("kernels on the simulator: SGEMM (naive and tiled) against a CPU loop") {
-  for (auto [m, n, kk] : {std::tuple{37, 29, 53}, std::tuple{64, 64, 64}, std::tuple{1, 1, 1}, std::tuple{5, 70, 33}}) {
+  for (auto [m, n, kk] : {std::tuple{37, 29, 53}, std::tuple{64, 64, 64}, std::tuple{1, 1, 1},
+                          std::tuple{5, 70, 33}}) {
     CAPTURE(m);
     CAPTURE(n);
     CAPTURE(kk);
@@ -200,7 +209,8 @@ TEST_CASE("kernels on the simulator: SGEMM (naive and tiled) against a CPU loop"
       for (auto gemm : {k::sgemm_naive, k::sgemm_tiled}) {
         gemm(da.ptr, db.ptr, dc.ptr, m, n, kk);
         auto got = dc.host();
-        for (size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == doctest::Approx(want[i]).epsilon(1e-5));
+        for (size_t i = 0; i < got.size(); ++i)
+          REQUIRE(got[i] == doctest::Approx(want[i]).epsilon(1e-5));
       }
     });
   }
@@ -233,7 +243,9 @@ TEST_CASE("kernels on the simulator: row softmax with dynamic shared memory") {
         for (int j = 0; j < cols; ++j) mx = std::max(mx, double(x[size_t(r * cols + j)]));
         for (int j = 0; j < cols; ++j) total += std::exp(double(x[size_t(r * cols + j)]) - mx);
         for (int j = 0; j < cols; ++j)
-          REQUIRE(y[size_t(r * cols + j)] == doctest::Approx(std::exp(double(x[size_t(r * cols + j)]) - mx) / total).epsilon(1e-4));
+          REQUIRE(y[size_t(r * cols + j)] ==
+                  doctest::Approx(std::exp(double(x[size_t(r * cols + j)]) - mx) / total)
+                      .epsilon(1e-4));
       }
     });
   }

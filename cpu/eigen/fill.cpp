@@ -41,3 +41,19 @@ void CpuBackend::fill_normal(const Tensor& t, double mean, double std, uint64_t 
 }
 
 }  // namespace nnlab::eigen
+
+namespace nnlab::eigen {
+
+void CpuBackend::dropout_mask(const Tensor& mask, double p, uint64_t seed, uint64_t offset) {
+  cpu::dispatch_float(mask.dtype(), "dropout_mask", [&](auto zero) {
+    using T = decltype(zero);
+    T* out = mask.data<T>();
+    T keep = T(1.0 / (1.0 - p));
+    parallel_chunks(mask.numel(), kElementGrain, threads_, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i)
+        out[i] = philox::uniform(seed, offset + uint64_t(i), 0, 1) < p ? T(0) : keep;
+    });
+  });
+}
+
+}  // namespace nnlab::eigen

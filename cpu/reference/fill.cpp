@@ -34,3 +34,16 @@ void ReferenceBackend::fill_normal(const Tensor& t, double mean, double std, uin
 }
 
 }  // namespace nnlab::reference
+
+namespace nnlab::reference {
+
+void ReferenceBackend::dropout_mask(const Tensor& mask, double p, uint64_t seed, uint64_t offset) {
+  cpu::dispatch_float(mask.dtype(), "dropout_mask", [&](auto zero) {
+    using T = decltype(zero);
+    for (int64_t i = 0; i < mask.numel(); ++i)
+      mask.data<T>()[i] =
+          philox::uniform(seed, offset + uint64_t(i), 0, 1) < p ? T(0) : T(1.0 / (1.0 - p));
+  });
+}
+
+}  // namespace nnlab::reference

@@ -20,8 +20,8 @@ void check_sides(const char* call, cudaMemcpyKind kind, const void* dst, const v
   for (Pointer x : {Pointer{dst, dst_device, "destination"}, Pointer{src, src_device, "source"}})
     if (is_device_pointer(x.p) != x.device)
       throw SimError(std::string(call) + ": the " + x.role + " is " + (x.device ? "not " : "") +
-                     "device memory, but the copy kind says it is " + (x.device ? "device" : "host") +
-                     " memory (swapped copy directions?)");
+                     "device memory, but the copy kind says it is " +
+                     (x.device ? "device" : "host") + " memory (swapped copy directions?)");
 }
 }  // namespace
 
@@ -43,7 +43,8 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
   if (bytes) std::memmove(dst, src, bytes);
   return cudaSuccess;
 }
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
+                            cudaStream_t) {
   check_sides("cudaMemcpyAsync", kind, dst, src);
   if (bytes) std::memmove(dst, src, bytes);
   return cudaSuccess;
@@ -53,7 +54,9 @@ cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
   std::memset(dst, value, bytes);
   return cudaSuccess;
 }
-cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t) { return cudaMemset(dst, value, bytes); }
+cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t) {
+  return cudaMemset(dst, value, bytes);
+}
 cudaError_t cudaMallocHost(void** ptr, size_t bytes) {
   *ptr = std::malloc(bytes ? bytes : 1);
   return *ptr ? cudaSuccess : cudaErrorMemoryAllocation;
@@ -70,8 +73,12 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   delete stream;
   return cudaSuccess;
 }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t) {
+  return cudaSuccess;
+}
+cudaError_t cudaDeviceSynchronize() {
+  return cudaSuccess;
+}
 cudaError_t cudaEventCreate(cudaEvent_t* event) {
   *event = new SimEvent;
   return cudaSuccess;
@@ -84,17 +91,24 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
   event->when = std::chrono::steady_clock::now();
   return cudaSuccess;
 }
-cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+cudaError_t cudaEventSynchronize(cudaEvent_t) {
+  return cudaSuccess;
+}
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
   *ms = std::chrono::duration<float, std::milli>(end->when - start->when).count();
   return cudaSuccess;
 }
-cudaError_t cudaGetLastError() { return cudaSuccess; }  // simulator errors are thrown at once
+cudaError_t cudaGetLastError() {
+  return cudaSuccess;
+}  // simulator errors are thrown at once
 const char* cudaGetErrorString(cudaError_t error) {
   switch (error) {
-    case cudaSuccess: return "no error";
-    case cudaErrorInvalidValue: return "invalid argument";
-    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaSuccess:
+      return "no error";
+    case cudaErrorInvalidValue:
+      return "invalid argument";
+    case cudaErrorMemoryAllocation:
+      return "out of memory";
   }
   return "unknown error";
 }

@@ -10,8 +10,11 @@ namespace nnlab::sim::runtime {
 
 enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2 };
 enum cudaMemcpyKind {
-  cudaMemcpyHostToHost = 0, cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2,
-  cudaMemcpyDeviceToDevice = 3, cudaMemcpyDefault = 4
+  cudaMemcpyHostToHost = 0,
+  cudaMemcpyHostToDevice = 1,
+  cudaMemcpyDeviceToHost = 2,
+  cudaMemcpyDeviceToDevice = 3,
+  cudaMemcpyDefault = 4
 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 struct SimStream;
@@ -20,7 +23,8 @@ using cudaStream_t = SimStream*;
 using cudaEvent_t = SimEvent*;
 
 cudaError_t cudaMalloc(void** ptr, size_t bytes);
-template <typename T> cudaError_t cudaMalloc(T** ptr, size_t bytes) {
+template <typename T>
+cudaError_t cudaMalloc(T** ptr, size_t bytes) {
   return cudaMalloc(reinterpret_cast<void**>(ptr), bytes);
 }
 cudaError_t cudaFree(void* ptr);
@@ -42,15 +46,17 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);  // host clock
 cudaError_t cudaGetLastError();
 const char* cudaGetErrorString(cudaError_t error);
-template <typename K> cudaError_t cudaFuncSetAttribute(K* kernel, cudaFuncAttribute attr, int value);
+template <typename K>
+cudaError_t cudaFuncSetAttribute(K* kernel, cudaFuncAttribute attr, int value);
 
 }  // namespace nnlab::sim::runtime
 
 #include "kernels/sim/sim.h"
 
 template <typename K>
-nnlab::sim::runtime::cudaError_t nnlab::sim::runtime::cudaFuncSetAttribute(K* kernel, cudaFuncAttribute attr,
-                                                                          int value) {
+nnlab::sim::runtime::cudaError_t nnlab::sim::runtime::cudaFuncSetAttribute(K* kernel,
+                                                                           cudaFuncAttribute attr,
+                                                                           int value) {
   if (attr == cudaFuncAttributeMaxDynamicSharedMemorySize)
     nnlab::sim::set_max_dynamic_shared(reinterpret_cast<const void*>(kernel), size_t(value));
   return cudaSuccess;

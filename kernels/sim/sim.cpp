@@ -2,17 +2,17 @@
 // per-block scheduler, launch checks and the device memory domain. See sim.h.
 #include "kernels/sim/sim.h"
 
-#include <boost/context/detail/fcontext.hpp>
+#include <omp.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <boost/context/detail/fcontext.hpp>
 #include <exception>
 #include <map>
 #include <mutex>
 #include <numeric>
-#include <omp.h>
 #include <vector>
 
 #include "core/philox.h"
@@ -34,7 +34,8 @@ size_t g_bytes_in_use = 0;
 std::map<const void*, size_t> g_shared_opt_in;
 
 std::string where(const LaunchSite& s) {
-  return std::string("kernel ") + s.kernel + " launched at " + s.file + ":" + std::to_string(s.line);
+  return std::string("kernel ") + s.kernel + " launched at " + s.file + ":" +
+         std::to_string(s.line);
 }
 std::string dims(dim3 d) {
   return "(" + std::to_string(d.x) + ", " + std::to_string(d.y) + ", " + std::to_string(d.z) + ")";
@@ -55,7 +56,8 @@ struct StackPool {
   Stack& get(size_t i) {
     while (stacks.size() <= i) {
       size_t page = size_t(sysconf(_SC_PAGESIZE)), size = kStackBytes + page;
-      void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+      void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
       if (base == MAP_FAILED) throw SimError("simulator: cannot map a fiber stack");
       mprotect(base, page, PROT_NONE);  // a stack overflow faults instead of corrupting memory
       stacks.push_back({base, size});
@@ -89,10 +91,12 @@ struct Block {
   Fiber* running = nullptr;
 
   std::string thread_name(const Fiber& f) const {
-    return "block " + dims(dim3(f.tc.block_idx.x, f.tc.block_idx.y, f.tc.block_idx.z)) + " thread " +
-           dims(dim3(f.tc.thread_idx.x, f.tc.thread_idx.y, f.tc.thread_idx.z));
+    return "block " + dims(dim3(f.tc.block_idx.x, f.tc.block_idx.y, f.tc.block_idx.z)) +
+           " thread " + dims(dim3(f.tc.thread_idx.x, f.tc.thread_idx.y, f.tc.thread_idx.z));
   }
-  [[noreturn]] void fail(const std::string& what) const { throw SimError(where(*site) + ": " + what); }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw SimError(where(*site) + ": " + what);
+  }
 };
 
 thread_local Block* t_block = nullptr;
@@ -151,17 +155,20 @@ bool release(Block& b) {
     }
     if (waiting == 0 || waiting + done != last - first) continue;
     if (done > 0 || last - first < 32) {
-      const Fiber& f = b.fibers[first + (b.fibers[first].state == State::Done ? last - first - 1 : 0)];
-      b.fail("warp " + std::to_string(w) + " of " + b.thread_name(f) + ": a warp operation at " + f.file +
-             ":" + std::to_string(f.line) + " needs all 32 lanes, but " +
-             (done ? std::to_string(done) + " exited" : "the warp has only " + std::to_string(last - first)) +
+      const Fiber& f =
+          b.fibers[first + (b.fibers[first].state == State::Done ? last - first - 1 : 0)];
+      b.fail("warp " + std::to_string(w) + " of " + b.thread_name(f) + ": a warp operation at " +
+             f.file + ":" + std::to_string(f.line) + " needs all 32 lanes, but " +
+             (done ? std::to_string(done) + " exited"
+                   : "the warp has only " + std::to_string(last - first)) +
              " (partial warps and exited lanes are not portable)");
     }
     for (size_t i = first + 1; i < last; ++i) {
       const Fiber &a = b.fibers[first], &o = b.fibers[i];
       if (o.line != a.line || std::strcmp(o.file, a.file) != 0)
-        b.fail("divergent warp operations in warp " + std::to_string(w) + ": " + b.thread_name(a) + " at " + a.file +
-               ":" + std::to_string(a.line) + ", " + b.thread_name(o) + " at " + o.file + ":" + std::to_string(o.line));
+        b.fail("divergent warp operations in warp " + std::to_string(w) + ": " + b.thread_name(a) +
+               " at " + a.file + ":" + std::to_string(a.line) + ", " + b.thread_name(o) + " at " +
+               o.file + ":" + std::to_string(o.line));
     }
     for (size_t i = first; i < last; ++i) b.fibers[i].state = State::Ready;
     released = true;
@@ -173,17 +180,19 @@ bool release(Block& b) {
     ++live;
     if (f.state == State::AtBarrier) {
       ++at_barrier;
-      if (!some_barrier) some_barrier = &f;
+      if (!some_barrier)
+        some_barrier = &f;
       else if (f.line != some_barrier->line || std::strcmp(f.file, some_barrier->file) != 0)
-        b.fail("divergent __syncthreads: " + b.thread_name(*some_barrier) + " waits at " + some_barrier->file +
-               ":" + std::to_string(some_barrier->line) + ", " + b.thread_name(f) + " at " + f.file + ":" +
-               std::to_string(f.line));
+        b.fail("divergent __syncthreads: " + b.thread_name(*some_barrier) + " waits at " +
+               some_barrier->file + ":" + std::to_string(some_barrier->line) + ", " +
+               b.thread_name(f) + " at " + f.file + ":" + std::to_string(f.line));
     }
   }
   if (live == 0 || at_barrier != live) return false;
   if (live != n && g_strict)
-    b.fail("__syncthreads at " + std::string(some_barrier->file) + ":" + std::to_string(some_barrier->line) +
-           " is reached by " + std::to_string(live) + " of " + std::to_string(n) +
+    b.fail("__syncthreads at " + std::string(some_barrier->file) + ":" +
+           std::to_string(some_barrier->line) + " is reached by " + std::to_string(live) + " of " +
+           std::to_string(n) +
            " threads; the others returned early (a barrier after an early return)");
   for (Fiber& f : b.fibers)
     if (f.state == State::AtBarrier) f.state = State::Ready;
@@ -202,29 +211,34 @@ void run_block(Block& b, uint64_t block_linear) {
       resume(b, f);
       if (b.error) std::rethrow_exception(b.error);
     }
-    bool all_done = std::all_of(b.fibers.begin(), b.fibers.end(), [](const Fiber& f) { return f.state == State::Done; });
+    bool all_done = std::all_of(b.fibers.begin(), b.fibers.end(),
+                                [](const Fiber& f) { return f.state == State::Done; });
     if (all_done) return;
     if (!release(b)) {
       std::string states;
       for (const Fiber& f : b.fibers)
         if (f.state != State::Done && states.size() < 400)
-          states += "\n  " + b.thread_name(f) + (f.state == State::AtWarp ? " at a warp operation " : " at __syncthreads ") +
+          states += "\n  " + b.thread_name(f) +
+                    (f.state == State::AtWarp ? " at a warp operation " : " at __syncthreads ") +
                     f.file + ":" + std::to_string(f.line);
       b.fail("deadlock: no thread can proceed" + states);
     }
   }
 }
 
-void check_launch(const LaunchSite& site, const void* kernel, dim3 grid, dim3 block, size_t shared) {
+void check_launch(const LaunchSite& site, const void* kernel, dim3 grid, dim3 block,
+                  size_t shared) {
   auto fail = [&](const std::string& what) { throw SimError(where(site) + ": " + what); };
   unsigned bd[3] = {block.x, block.y, block.z}, gd[3] = {grid.x, grid.y, grid.z};
   for (int i = 0; i < 3; ++i) {
-    if (bd[i] == 0 || gd[i] == 0) fail("invalid configuration: grid " + dims(grid) + ", block " + dims(block));
+    if (bd[i] == 0 || gd[i] == 0)
+      fail("invalid configuration: grid " + dims(grid) + ", block " + dims(block));
     if (bd[i] > kMaxBlockDim[i])
-      fail("block " + dims(block) + ": dimension " + "xyz"[i] + " is " + std::to_string(bd[i]) + ", the limit is " +
-           std::to_string(kMaxBlockDim[i]));
+      fail("block " + dims(block) + ": dimension " + "xyz"[i] + " is " + std::to_string(bd[i]) +
+           ", the limit is " + std::to_string(kMaxBlockDim[i]));
     if (gd[i] > kMaxGridDim[i])
-      fail("grid " + dims(grid) + ": dimension " + "xyz"[i] + " exceeds " + std::to_string(kMaxGridDim[i]));
+      fail("grid " + dims(grid) + ": dimension " + "xyz"[i] + " exceeds " +
+           std::to_string(kMaxGridDim[i]));
   }
   uint64_t threads = uint64_t(block.x) * block.y * block.z;
   if (threads > kMaxThreadsPerBlock)
@@ -237,8 +251,11 @@ void check_launch(const LaunchSite& site, const void* kernel, dim3 grid, dim3 bl
     if (it != g_shared_opt_in.end()) limit = it->second;
   }
   if (shared > limit)
-    fail(std::to_string(shared) + " bytes of dynamic shared memory, the limit is " + std::to_string(limit) +
-         (limit == kDefaultDynamicShared ? " without cudaFuncSetAttribute(MaxDynamicSharedMemorySize)" : ""));
+    fail(std::to_string(shared) + " bytes of dynamic shared memory, the limit is " +
+         std::to_string(limit) +
+         (limit == kDefaultDynamicShared
+              ? " without cudaFuncSetAttribute(MaxDynamicSharedMemorySize)"
+              : ""));
 }
 }  // namespace
 
@@ -246,24 +263,35 @@ void set_schedule(Schedule s, uint64_t seed) {
   g_schedule = s;
   g_seed = seed;
 }
-Schedule schedule() { return g_schedule; }
-void set_strict_barriers(bool strict) { g_strict = strict; }
-void set_threads(int os_threads) { g_os_threads = os_threads; }
+Schedule schedule() {
+  return g_schedule;
+}
+void set_strict_barriers(bool strict) {
+  g_strict = strict;
+}
+void set_threads(int os_threads) {
+  g_os_threads = os_threads;
+}
 
 static Fiber& running_fiber(const char* what) {
-  if (!t_block || !t_block->running) throw SimError(std::string(what) + " called outside a simulated kernel");
+  if (!t_block || !t_block->running)
+    throw SimError(std::string(what) + " called outside a simulated kernel");
   return *t_block->running;
 }
 
-void syncthreads(const char* file, int line) { yield(running_fiber("__syncthreads"), State::AtBarrier, file, line); }
+void syncthreads(const char* file, int line) {
+  yield(running_fiber("__syncthreads"), State::AtBarrier, file, line);
+}
 
-unsigned lane_id() { return running_fiber("lane_id").tc.linear_id % 32; }
+unsigned lane_id() {
+  return running_fiber("lane_id").tc.linear_id % 32;
+}
 
 void syncwarp(const char* file, int line, unsigned mask) {
   Fiber& f = running_fiber("__syncwarp");
   if (mask != 0xffffffffu)
-    f.block->fail(f.block->thread_name(f) + ": __syncwarp with partial mask at " + file + ":" + std::to_string(line) +
-                  " (partial masks are not portable)");
+    f.block->fail(f.block->thread_name(f) + ": __syncwarp with partial mask at " + file + ":" +
+                  std::to_string(line) + " (partial masks are not portable)");
   yield(f, State::AtWarp, file, line);
 }
 
@@ -271,8 +299,8 @@ uint64_t warp_exchange(unsigned mask, uint64_t value, int src_lane, const char* 
   Fiber& f = running_fiber("a warp shuffle");
   Block& b = *f.block;
   if (mask != 0xffffffffu)
-    b.fail(b.thread_name(f) + ": shuffle with partial mask at " + file + ":" + std::to_string(line) +
-           " (partial masks are not portable)");
+    b.fail(b.thread_name(f) + ": shuffle with partial mask at " + file + ":" +
+           std::to_string(line) + " (partial masks are not portable)");
   unsigned warp = f.tc.linear_id / 32, lane = f.tc.linear_id % 32;
   auto& slots = b.warp_slots[f.warp_generation % 2][warp];
   slots[lane] = value;
@@ -282,8 +310,8 @@ uint64_t warp_exchange(unsigned mask, uint64_t value, int src_lane, const char* 
   return result;
 }
 
-void launch_grid(const LaunchSite& site, const void* kernel, dim3 grid, dim3 block, size_t shared_bytes,
-                 const std::function<void()>& body) {
+void launch_grid(const LaunchSite& site, const void* kernel, dim3 grid, dim3 block,
+                 size_t shared_bytes, const std::function<void()>& body) {
   check_launch(site, kernel, grid, block, shared_bytes);
   uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z;
   size_t threads = size_t(block.x) * block.y * block.z;
@@ -305,12 +333,14 @@ void launch_grid(const LaunchSite& site, const void* kernel, dim3 grid, dim3 blo
       }
       // Uninitialised dynamic shared memory reads as NaN (all bits set), as a poison.
       t_dynamic_shared.assign(shared_bytes, 0xFF);
-      uint3 bidx{unsigned(linear % grid.x), unsigned(linear / grid.x % grid.y), unsigned(linear / grid.x / grid.y)};
+      uint3 bidx{unsigned(linear % grid.x), unsigned(linear / grid.x % grid.y),
+                 unsigned(linear / grid.x / grid.y)};
       for (size_t i = 0; i < threads; ++i) {
         Fiber& f = b.fibers[i];
         f = Fiber();
         f.block = &b;
-        f.tc.thread_idx = {unsigned(i % block.x), unsigned(i / block.x % block.y), unsigned(i / block.x / block.y)};
+        f.tc.thread_idx = {unsigned(i % block.x), unsigned(i / block.x % block.y),
+                           unsigned(i / block.x / block.y)};
         f.tc.block_idx = bidx;
         f.tc.block_dim = block;
         f.tc.grid_dim = grid;
@@ -333,7 +363,8 @@ void launch_grid(const LaunchSite& site, const void* kernel, dim3 grid, dim3 blo
 }
 
 void* device_malloc(size_t bytes) {
-  void* p = std::aligned_alloc(256, std::max<size_t>(256, (bytes + 255) / 256 * 256));  // as cudaMalloc
+  void* p =
+      std::aligned_alloc(256, std::max<size_t>(256, (bytes + 255) / 256 * 256));  // as cudaMalloc
   if (!p) throw std::bad_alloc();
   std::lock_guard<std::mutex> lock(g_memory_mutex);
   g_allocations[reinterpret_cast<uintptr_t>(p)] = bytes;
@@ -345,7 +376,8 @@ void device_free(void* ptr) {
   if (!ptr) return;
   std::lock_guard<std::mutex> lock(g_memory_mutex);
   auto it = g_allocations.find(reinterpret_cast<uintptr_t>(ptr));
-  if (it == g_allocations.end()) throw SimError("device_free of a pointer that device_malloc did not return");
+  if (it == g_allocations.end())
+    throw SimError("device_free of a pointer that device_malloc did not return");
   g_bytes_in_use -= it->second;
   g_allocations.erase(it);
   std::free(ptr);
@@ -367,7 +399,8 @@ size_t device_bytes_in_use() {
 
 void set_max_dynamic_shared(const void* kernel, size_t bytes) {
   if (bytes > kMaxOptInDynamicShared)
-    throw SimError("cudaFuncSetAttribute: " + std::to_string(bytes) + " bytes of dynamic shared memory, the device limit is " +
+    throw SimError("cudaFuncSetAttribute: " + std::to_string(bytes) +
+                   " bytes of dynamic shared memory, the device limit is " +
                    std::to_string(kMaxOptInDynamicShared));
   std::lock_guard<std::mutex> lock(g_memory_mutex);
   g_shared_opt_in[kernel] = bytes;

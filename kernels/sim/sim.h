@@ -58,8 +58,8 @@ void set_threads(int os_threads);  // OS threads running blocks (0: OpenMP's def
 constexpr unsigned kMaxThreadsPerBlock = 1024;
 constexpr unsigned kMaxBlockDim[3] = {1024, 1024, 64};
 constexpr unsigned kMaxGridDim[3] = {2147483647u, 65535, 65535};
-constexpr size_t kDefaultDynamicShared = 48 * 1024;   // without opt-in
-constexpr size_t kMaxOptInDynamicShared = 227 * 1024; // H100, with cudaFuncSetAttribute
+constexpr size_t kDefaultDynamicShared = 48 * 1024;    // without opt-in
+constexpr size_t kMaxOptInDynamicShared = 227 * 1024;  // H100, with cudaFuncSetAttribute
 
 // Device-side operations (called through the macros of kernels/portable.h).
 void syncthreads(const char* file, int line);
@@ -86,19 +86,23 @@ T shuffle(unsigned mask, T value, int src_lane, const char* file, int line) {
 
 // CUDA's shuffle variants, lane arithmetic within segments of `width` lanes; a source outside
 // the segment returns the caller's own value, as on the GPU.
-template <typename T> T shfl(const char* f, int l, unsigned mask, T v, int src, int width = 32) {
+template <typename T>
+T shfl(const char* f, int l, unsigned mask, T v, int src, int width = 32) {
   int lane = int(lane_id()), base = lane & ~(width - 1);
   return shuffle(mask, v, base + (src & (width - 1)), f, l);
 }
-template <typename T> T shfl_down(const char* f, int l, unsigned mask, T v, unsigned delta, int width = 32) {
+template <typename T>
+T shfl_down(const char* f, int l, unsigned mask, T v, unsigned delta, int width = 32) {
   int lane = int(lane_id()), base = lane & ~(width - 1), src = lane + int(delta);
   return shuffle(mask, v, src < base + width ? src : lane, f, l);
 }
-template <typename T> T shfl_up(const char* f, int l, unsigned mask, T v, unsigned delta, int width = 32) {
+template <typename T>
+T shfl_up(const char* f, int l, unsigned mask, T v, unsigned delta, int width = 32) {
   int lane = int(lane_id()), base = lane & ~(width - 1), src = lane - int(delta);
   return shuffle(mask, v, src >= base ? src : lane, f, l);
 }
-template <typename T> T shfl_xor(const char* f, int l, unsigned mask, T v, int lane_mask, int width = 32) {
+template <typename T>
+T shfl_xor(const char* f, int l, unsigned mask, T v, int lane_mask, int width = 32) {
   int lane = int(lane_id()), src = lane ^ lane_mask;
   return shuffle(mask, v, (src & ~(width - 1)) == (lane & ~(width - 1)) ? src : lane, f, l);
 }
@@ -134,13 +138,15 @@ void check_argument(const LaunchSite& site, size_t index, const Param& p) {
 }
 
 template <typename... P, typename... A>
-void launch(const LaunchSite& site, dim3 grid, dim3 block, size_t shared_bytes, void (*kernel)(P...),
-            A&&... args) {
+void launch(const LaunchSite& site, dim3 grid, dim3 block, size_t shared_bytes,
+            void (*kernel)(P...), A&&... args) {
   std::tuple<std::decay_t<P>...> params(std::forward<A>(args)...);
-  std::apply([&](const auto&... p) {
-    size_t i = 0;
-    (check_argument(site, i++, p), ...);
-  }, params);
+  std::apply(
+      [&](const auto&... p) {
+        size_t i = 0;
+        (check_argument(site, i++, p), ...);
+      },
+      params);
   launch_grid(site, reinterpret_cast<const void*>(kernel), grid, block, shared_bytes,
               [&] { std::apply(kernel, params); });
 }
