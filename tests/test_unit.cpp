@@ -10,6 +10,7 @@
 #include "core/ops.h"
 #include "core/optim/optimizer.h"
 #include "models/mlp.h"
+#include "models/zoo.h"
 
 using namespace nnlab;
 
@@ -210,4 +211,33 @@ TEST_CASE("optimizers: PyTorch's SGD momentum and Adam first steps, by hand") {
   CHECK(q.item() ==
         doctest::Approx(expected).epsilon(1e-9));  // step 1 left 0.99 up to eps's effect
   CHECK_THROWS_AS(optim::Sgd({param()}, SgdParams{-1, 0, 0, 0, false}), std::invalid_argument);
+}
+
+TEST_CASE("models: parameter counts of the reference notebooks' models") {
+  Backend& be = get_backend("cpu");
+  Generator gen(0);
+  auto count = [&](const std::string& name, Shape sample) {
+    return models::make_model(name, sample, 10, be, gen)->parameter_count();
+  };
+  CHECK(count("lenet", Shape{3, 32, 32}) == 62006);
+  CHECK(count("lenet", Shape{1, 28, 28}) == 61706);  // conv1 has 1 input channel
+  CHECK(count("resnet18", Shape{3, 224, 224}) == 11181642);
+  CHECK(count("resnet18-small", Shape{3, 32, 32}) == 11181642 - 9408 + 1728);  // 3x3 stem
+  int64_t small = count("cnn-small", Shape{3, 32, 32}), medium = count("cnn-medium", Shape{3, 32, 32}),
+          large = count("cnn-large", Shape{3, 32, 32});
+  MESSAGE("cnn-small " << small << ", cnn-medium " << medium << ", cnn-large " << large << " parameters");
+  CHECK(std::abs(small - 30000) < 3000);
+  CHECK(std::abs(medium - 410000) < 20000);
+  CHECK(std::abs(large - 6700000) < 200000);
+  CHECK_THROWS_WITH_AS(count("lenet", Shape{3, 64, 64}), doctest::Contains("model lenet needs 32x32 images"),
+                       std::invalid_argument);
+  auto resnet = models::make_model("resnet18", Shape{3, 64, 64}, 10, be, gen);
+  auto names = resnet->named_parameters();
+  CHECK(names[0].first == "0.weight");
+  bool has_downsample = false;
+  for (auto& [n, t] : names) has_downsample = has_downsample || n == "4.0.downsample.0.weight";
+  CHECK_FALSE(has_downsample);  // stage 1 keeps 64 channels and stride 1: identity shortcuts
+  for (auto& [n, t] : names) has_downsample = has_downsample || n == "5.0.downsample.0.weight";
+  CHECK(has_downsample);
+  CHECK(resnet->named_buffers().size() == 2 * 20);  // running mean and variance of 20 batch norms
 }

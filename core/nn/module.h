@@ -18,6 +18,9 @@ class Module {
   Tensor operator()(const Tensor& x) { return forward(x); }
 
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
+  // State that is not trained by gradients (batch norm's running statistics), as PyTorch's
+  // buffers: saved in checkpoints, not given to optimizers.
+  std::vector<std::pair<std::string, Tensor>> named_buffers() const;
   std::vector<Tensor> parameters() const;
   int64_t parameter_count() const;
   void zero_grad();  // sets every gradient to none, as PyTorch's default
@@ -28,6 +31,7 @@ class Module {
 
  protected:
   Tensor register_parameter(const std::string& name, Tensor t);
+  Tensor register_buffer(const std::string& name, Tensor t);
   template <typename M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     children_.emplace_back(name, m);
@@ -35,10 +39,10 @@ class Module {
   }
 
  private:
-  void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
+  void collect(const std::string& prefix, bool buffers, std::vector<std::pair<std::string, Tensor>>& out) const;
   void summarize(const std::string& name, int depth, std::string& out) const;
 
-  std::vector<std::pair<std::string, Tensor>> params_;
+  std::vector<std::pair<std::string, Tensor>> params_, buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };
