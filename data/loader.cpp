@@ -25,7 +25,13 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions opt
                                 std::to_string(options_.batch_size));
   if (options_.workers < 0) throw std::invalid_argument("DataLoader: workers must be >= 0");
   if (options_.prefetch < 1) throw std::invalid_argument("DataLoader: prefetch must be >= 1");
-  size_t channels = size_t(dataset_->sample_shape()[0]);
+  const Transforms& t = options_.transforms;
+  int64_t source_channels = dataset_->sample_shape()[0];
+  if (t.pad < 0 || t.crop_padding < 0) throw std::invalid_argument("DataLoader: padding must be >= 0");
+  if (t.channels != 0 && t.channels != source_channels && !(source_channels == 1 && t.channels == 3))
+    throw std::invalid_argument("DataLoader: cannot turn " + std::to_string(source_channels) + " channels into " +
+                                std::to_string(t.channels) + " (only 1 -> 3 by replication)");
+  size_t channels = size_t(sample_shape()[0]);
   for (auto* v : {&options_.normalize.mean, &options_.normalize.std}) {
     if (v->size() == 1) v->resize(channels, v->front());
     if (v->size() != channels)
@@ -47,6 +53,32 @@ int64_t DataLoader::samples() const {
   return options_.limit > 0 ? std::min(n, options_.limit) : n;
 }
 
+Shape DataLoader::sample_shape() const {
+  Shape s = dataset_->sample_shape();
+  const Transforms& t = options_.transforms;
+  return Shape{t.channels ? t.channels : s[0], s[1] + 2 * t.pad, s[2] + 2 * t.pad};
+}
+
+void DataLoader::transform(int64_t sample, const std::vector<uint8_t>& in, std::vector<uint8_t>& out) const {
+  const Transforms& t = options_.transforms;
+  Shape src = dataset_->sample_shape(), dst = sample_shape();
+  int64_t c_in = src[0], h_in = src[1], w_in = src[2], c = dst[0], h = dst[1], w = dst[2];
+  // Random choices for this sample and epoch: crop offsets and flip.
+  philox::Uint4 r = philox::philox4x32_10(uint64_t(epoch_) << 40 | uint64_t(sample), options_.seed ^ 0x5eedc0de);
+  int64_t span = 2 * t.crop_padding + 1;
+  int64_t dy = t.crop_padding ? int64_t(r.x % uint64_t(span)) - t.crop_padding : 0;
+  int64_t dx = t.crop_padding ? int64_t(r.y % uint64_t(span)) - t.crop_padding : 0;
+  bool flip = t.random_flip && (r.z & 1);
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x) {
+        // Output (y, x) reads the padded image at (y + dy, x + dx), mirrored when flipped.
+        int64_t sx = (flip ? w - 1 - x : x) + dx - t.pad, sy = y + dy - t.pad;
+        bool inside = sy >= 0 && sy < h_in && sx >= 0 && sx < w_in;
+        out[size_t((ch * h + y) * w + x)] = inside ? in[size_t(((c_in == 1 ? 0 : ch) * h_in + sy) * w_in + sx)] : 0;
+      }
+}
+
 int64_t DataLoader::batches_per_epoch() const {
   int64_t n = samples(), b = options_.batch_size;
   return options_.drop_last ? n / b : (n + b - 1) / b;
@@ -54,6 +86,7 @@ int64_t DataLoader::batches_per_epoch() const {
 
 void DataLoader::start_epoch(int64_t epoch) {
   stop_workers();
+  epoch_ = epoch;
   int64_t n = samples();
   if (options_.shuffle) {
     order_ = shuffled_order(n, options_.seed, epoch);
@@ -73,17 +106,23 @@ void DataLoader::start_epoch(int64_t epoch) {
 Batch DataLoader::assemble(int64_t batch_index) const {
   int64_t begin = batch_index * options_.batch_size;
   int64_t count = std::min<int64_t>(options_.batch_size, int64_t(order_.size()) - begin);
-  Shape sample = dataset_->sample_shape();
+  Shape sample = sample_shape();
   int64_t c = sample[0], plane = sample[1] * sample[2], per_sample = c * plane;
+  const Transforms& t = options_.transforms;
+  bool identity = t.pad == 0 && (t.channels == 0 || t.channels == dataset_->sample_shape()[0]) &&
+                  t.crop_padding == 0 && !t.random_flip;
   Batch batch;
   batch.index = batch_index;
   batch.shape = Shape{count, c, sample[1], sample[2]};
   batch.images.resize(size_t(count * per_sample));
   batch.labels.resize(size_t(count));
+  std::vector<uint8_t> raw(static_cast<size_t>(dataset_->sample_shape().numel()));
   std::vector<uint8_t> pixels(static_cast<size_t>(per_sample));
   const auto& norm = options_.normalize;
   for (int64_t i = 0; i < count; ++i) {
-    batch.labels[size_t(i)] = dataset_->get(order_[size_t(begin + i)], pixels.data());
+    int64_t index = order_[size_t(begin + i)];
+    batch.labels[size_t(i)] = dataset_->get(index, identity ? pixels.data() : raw.data());
+    if (!identity) transform(index, raw, pixels);
     // __restrict: uint8_t may alias anything, which would keep this loop from vectorising.
     float* __restrict out = batch.images.data() + i * per_sample;
     const uint8_t* __restrict in = pixels.data();

@@ -20,6 +20,18 @@ struct Normalize {  // x = (pixel / 255 - mean[c]) / std[c]; one value applies t
   std::vector<float> mean{0.0f}, std{1.0f};
 };
 
+// Per-sample transforms, applied in this order on the workers: zero padding on every side
+// (Fashion-MNIST's 28x28 to LeNet's 32x32), grey to RGB by replication, torchvision's
+// RandomCrop(size, padding=crop_padding), RandomHorizontalFlip(0.5), then Normalize. Random
+// choices come from Philox keyed by (seed, epoch, sample index): the same whatever the worker
+// count or batch position.
+struct Transforms {
+  int64_t pad = 0;
+  int64_t channels = 0;  // 0: keep the dataset's; 3 from 1 replicates the grey channel
+  int64_t crop_padding = 0;  // > 0: random crop after padding by this much
+  bool random_flip = false;
+};
+
 struct LoaderOptions {
   int64_t batch_size = 64;
   bool shuffle = true;
@@ -29,6 +41,7 @@ struct LoaderOptions {
   int prefetch = 4;   // batches that may be ready ahead of the consumer
   int64_t limit = 0;  // use only the first `limit` samples (0: all)
   Normalize normalize;
+  Transforms transforms;
 };
 
 struct Batch {
@@ -49,11 +62,14 @@ class DataLoader {
   std::optional<Batch> next();      // the next batch in order, or nullopt at the epoch's end
   int64_t batches_per_epoch() const;
   int64_t samples() const;  // samples used per epoch (after `limit`)
+  Shape sample_shape() const;  // {c, h, w} after the transforms
   const Dataset& dataset() const { return *dataset_; }
   const LoaderOptions& options() const { return options_; }
 
  private:
   Batch assemble(int64_t batch_index) const;
+  // Applies the transforms to one sample's pixels (in: dataset shape, out: sample_shape()).
+  void transform(int64_t sample, const std::vector<uint8_t>& in, std::vector<uint8_t>& out) const;
   void worker_loop();
   void stop_workers();
 
@@ -61,6 +77,7 @@ class DataLoader {
   LoaderOptions options_;
   std::vector<int64_t> order_;
   int64_t next_to_hand_out_ = 0;
+  int64_t epoch_ = 0;
   bool epoch_started_ = false;
 
   // Shared with the workers, under mutex_.

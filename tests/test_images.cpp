@@ -1,0 +1,180 @@
+// Data: CIFAR-10's binary files (small ones generated in the exact format), image folders
+// (PNG, BMP, JPEG written here), and the DataLoader's transforms.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "data/cifar10.h"
+#include "data/image_folder.h"
+#include "data/loader.h"
+
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb/stb_image_write.h>
+
+using namespace nnlab;
+using namespace nnlab::data;
+namespace fs = std::filesystem;
+
+namespace {
+struct TempDir {
+  explicit TempDir(const std::string& name)
+      : path((fs::temp_directory_path() / ("nnlab_" + name + "_" + std::to_string(::getpid()))).string()) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string path;
+};
+
+// `records` CIFAR records whose label is i % 10 and whose pixels are (i + p) % 256.
+void write_cifar(const std::string& path, int records, int bad_label_at = -1) {
+  std::ofstream out(path, std::ios::binary);
+  for (int i = 0; i < records; ++i) {
+    out.put(char(i == bad_label_at ? 10 : i % 10));
+    for (int p = 0; p < 3072; ++p) out.put(char((i + p) % 256));
+  }
+}
+
+void write_png(const std::string& path, int w, int h, int channels, uint8_t value) {
+  std::vector<uint8_t> px(size_t(w * h * channels), value);
+  REQUIRE(stbi_write_png(path.c_str(), w, h, channels, px.data(), w * channels));
+}
+}  // namespace
+
+TEST_CASE("CIFAR-10: binary batches load, and damaged ones name the file") {
+  TempDir dir("cifar");
+  for (int b = 1; b <= 5; ++b) write_cifar(dir.path + "/data_batch_" + std::to_string(b) + ".bin", 4);
+  write_cifar(dir.path + "/test_batch.bin", 3);
+  Cifar10 train(dir.path, Split::Train), test(dir.path, Split::Test);
+  CHECK(train.size() == 20);
+  CHECK(test.size() == 3);
+  std::vector<uint8_t> px(3072);
+  CHECK(train.get(6, px.data()) == 2);  // record 2 of data_batch_2
+  CHECK(px[0] == 2);
+  CHECK(px[1024] == uint8_t((2 + 1024) % 256));  // green plane starts at 1024
+  write_cifar(dir.path + "/test_batch.bin", 3, 1);
+  CHECK_THROWS_WITH_AS(Cifar10(dir.path, Split::Test), doctest::Contains("test_batch.bin: label 10 in record 1"), DataError);
+  { std::ofstream(dir.path + "/test_batch.bin", std::ios::binary) << "short"; }
+  CHECK_THROWS_WITH_AS(Cifar10(dir.path, Split::Test),
+                       doctest::Contains("test_batch.bin: 5 bytes, expected a whole number of 3073-byte records"), DataError);
+  fs::remove(dir.path + "/data_batch_3.bin");
+  CHECK_THROWS_WITH_AS(Cifar10(dir.path, Split::Train), doctest::Contains("data_batch_3.bin: no such file"), DataError);
+}
+
+TEST_CASE("CIFAR-10: the real files, where scripts/fetch_cifar10 has put them") {
+  std::string dir = std::string(getenv("HOME") ? getenv("HOME") : ".") + "/.cache/nnlab/cifar10";
+  if (const char* env = getenv("NNLAB_DATA")) dir = std::string(env) + "/cifar10";
+  if (!fs::exists(dir + "/test_batch.bin")) {
+    MESSAGE("skipping: no CIFAR-10 in " << dir << " (run scripts/fetch_cifar10)");
+    return;
+  }
+  Cifar10 test(dir, Split::Test);
+  CHECK(test.size() == 10000);
+  std::vector<uint8_t> px(3072);
+  CHECK(test.get(0, px.data()) == 3);  // cat, CIFAR-10's first test image
+}
+
+TEST_CASE("ImageFolder: sorted classes, any format, resizing and channel conversion") {
+  TempDir dir("folder");
+  fs::create_directories(dir.path + "/zebra");
+  fs::create_directories(dir.path + "/ant");
+  write_png(dir.path + "/zebra/b.png", 8, 6, 3, 200);
+  write_png(dir.path + "/zebra/a.png", 4, 4, 1, 50);
+  std::vector<uint8_t> rgb(16 * 16 * 3, 90);
+  REQUIRE(stbi_write_bmp((dir.path + "/ant/x.BMP").c_str(), 16, 16, 3, rgb.data()));
+  REQUIRE(stbi_write_jpg((dir.path + "/ant/y.jpg").c_str(), 16, 16, 3, rgb.data(), 95));
+  { std::ofstream(dir.path + "/ant/notes.txt") << "ignored: not an image extension"; }
+  ImageFolder folder(dir.path, {5, 3, false});
+  CHECK(folder.class_names() == std::vector<std::string>{"ant", "zebra"});
+  CHECK(folder.size() == 4);
+  CHECK(folder.sample_shape() == Shape{3, 5, 5});
+  std::vector<uint8_t> px(75);
+  CHECK(folder.get(0, px.data()) == 0);  // ant/x.BMP
+  CHECK(px[0] == 90);
+  CHECK(folder.get(2, px.data()) == 1);  // zebra/a.png: grey replicated to RGB
+  CHECK((px[0] == 50 && px[25] == 50 && px[50] == 50));
+  ImageFolder grey(dir.path, {4, 1, false});
+  std::vector<uint8_t> g(16);
+  grey.get(3, g.data());  // zebra/b.png, RGB 200 -> luma 200
+  CHECK(g[0] == 200);
+}
+
+TEST_CASE("ImageFolder: bad folders and unreadable images are reported by path") {
+  TempDir dir("badfolder");
+  CHECK_THROWS_WITH_AS(ImageFolder(dir.path + "/missing", {}), doctest::Contains("missing: no such directory"), DataError);
+  CHECK_THROWS_WITH_AS(ImageFolder(dir.path, {}), doctest::Contains("no class directories"), DataError);
+  fs::create_directories(dir.path + "/cats");
+  fs::create_directories(dir.path + "/dogs");
+  write_png(dir.path + "/cats/1.png", 4, 4, 3, 1);
+  CHECK_THROWS_WITH_AS(ImageFolder(dir.path, {}), doctest::Contains("class 'dogs' has no readable image"), DataError);
+  write_png(dir.path + "/dogs/1.png", 4, 4, 3, 1);
+  { std::ofstream(dir.path + "/dogs/2.png") << "not really a png"; }
+  CHECK_THROWS_WITH_AS(ImageFolder(dir.path, {}), doctest::Contains("dogs/2.png: not a readable PNG, JPEG or BMP"),
+                       DataError);
+  ImageFolder skipping(dir.path, {4, 3, true});
+  CHECK(skipping.size() == 2);
+  CHECK(skipping.skipped() == 1);
+  CHECK(skipping.describe().find("1 unreadable files skipped") != std::string::npos);
+}
+
+namespace {
+struct Gradient : Dataset {  // one 1x4x4 sample: pixel (y, x) = 10 * y + x + 1
+  int64_t size() const override { return 8; }
+  Shape sample_shape() const override { return Shape{1, 4, 4}; }
+  int64_t classes() const override { return 2; }
+  int32_t get(int64_t i, uint8_t* px) const override {
+    for (int p = 0; p < 16; ++p) px[p] = uint8_t(10 * (p / 4) + p % 4 + 1);
+    return int32_t(i % 2);
+  }
+  std::string describe() const override { return "gradient"; }
+};
+
+std::vector<Batch> all_batches(DataLoader& l, int64_t epoch) {
+  l.start_epoch(epoch);
+  std::vector<Batch> out;
+  while (auto b = l.next()) out.push_back(std::move(*b));
+  return out;
+}
+}  // namespace
+
+TEST_CASE("transforms: padding, grey to RGB, random crop and flip, identical for any worker count") {
+  auto data = std::make_shared<Gradient>();
+  LoaderOptions o;
+  o.batch_size = 8;
+  o.shuffle = false;
+  o.normalize = {{0.0f}, {1.0f / 255.0f}};  // values stay in pixel units
+  o.transforms.pad = 2;
+  o.transforms.channels = 3;
+  DataLoader padded(data, o);
+  CHECK(padded.sample_shape() == Shape{3, 8, 8});
+  Batch b = all_batches(padded, 0)[0];
+  CHECK(b.images[0] == 0.0f);                                 // padding
+  CHECK(b.images[size_t(2 * 8 + 2)] == 1.0f);                 // pixel (0, 0) moved to (2, 2)
+  CHECK(b.images[size_t(64 + 5 * 8 + 5)] == 34.0f);           // green channel replicates grey
+  o.transforms = {};
+  o.transforms.crop_padding = 1;
+  o.transforms.random_flip = true;
+  DataLoader augmented(data, o);
+  auto first = all_batches(augmented, 0);
+  bool some_flip_or_shift = false;
+  for (int64_t i = 0; i < 8; ++i) {
+    const float* img = first[0].images.data() + i * 16;
+    some_flip_or_shift = some_flip_or_shift || img[5] != 12.0f;
+    for (int p = 0; p < 16; ++p) CHECK((img[p] == 0.0f || (img[p] >= 1 && img[p] <= 34)));
+  }
+  CHECK(some_flip_or_shift);
+  CHECK(all_batches(augmented, 1)[0].images != first[0].images);  // another epoch, other draws
+  o.workers = 3;
+  o.batch_size = 3;
+  DataLoader parallel(data, o);
+  o.workers = 0;
+  DataLoader serial(data, o);
+  auto a = all_batches(parallel, 4), s = all_batches(serial, 4);
+  REQUIRE(a.size() == s.size());
+  for (size_t i = 0; i < a.size(); ++i) CHECK(a[i].images == s[i].images);
+  o.transforms = {};
+  o.transforms.channels = 2;
+  CHECK_THROWS_WITH_AS(DataLoader(data, o), doctest::Contains("cannot turn 1 channels into 2"), std::invalid_argument);
+}
