@@ -10,7 +10,11 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/optim/optimizer.h"
+#include <filesystem>
+
+#include "data/cifar10.h"
 #include "data/idx.h"
+#include "data/image_folder.h"
 #include "data/loader.h"
 #include "data/paths.h"
 #include "models/zoo.h"
@@ -23,12 +27,41 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::shared_ptr<data::Dataset> load_split(const std::string& name, data::Split split) {
-  if (name == "mnist" || name == "fashion-mnist")
-    return std::make_shared<data::MnistIdx>(data::dataset_dir(name), split,
-                                            name == "mnist" ? "MNIST" : "Fashion-MNIST");
-  throw std::invalid_argument("--data: unknown dataset '" + name +
-                              "'; known: mnist, fashion-mnist");
+// `c.data` is NAME or NAME:DIR.
+std::shared_ptr<data::Dataset> load_split(const ExperimentConfig& c, data::Split split) {
+  size_t colon = c.data.find(':');
+  std::string name = c.data.substr(0, colon), dir = colon == std::string::npos ? "" : c.data.substr(colon + 1);
+  if ((name == "mnist" || name == "fashion-mnist") && dir.empty())
+    return std::make_shared<data::MnistIdx>(data::dataset_dir(name), split, name == "mnist" ? "MNIST" : "Fashion-MNIST");
+  if (name == "cifar10") return std::make_shared<data::Cifar10>(dir.empty() ? data::dataset_dir("cifar10") : dir, split);
+  if (name == "folder" && !dir.empty()) {
+    std::string sub = split == data::Split::Train ? "train" : (std::filesystem::is_directory(dir + "/val") ? "val" : "test");
+    data::ImageFolderOptions o;
+    o.size = c.image_size > 0 ? c.image_size : 64;
+    o.channels = c.channels > 0 ? c.channels : 3;
+    return std::make_shared<data::ImageFolder>(dir + "/" + sub, o);
+  }
+  throw std::invalid_argument("--data: unknown dataset '" + c.data +
+                              "'; known: mnist, fashion-mnist, cifar10, cifar10:DIR, folder:DIR");
+}
+
+// Padding and channel replication that bring fixed-size data to --image-size / --channels,
+// and the --augment transforms on the training set.
+data::Transforms transforms_for(const ExperimentConfig& c, const data::Dataset& d, bool training) {
+  data::Transforms t;
+  Shape s = d.sample_shape();
+  if (c.image_size > 0 && c.image_size != s[1] && c.data.rfind("folder:", 0) != 0) {
+    if (c.image_size < s[1] || (c.image_size - s[1]) % 2 != 0)
+      throw std::invalid_argument("--image-size " + std::to_string(c.image_size) + ": " + d.describe() +
+                                  " can only be padded evenly to a larger size");
+    t.pad = (c.image_size - s[1]) / 2;
+  }
+  if (c.channels > 0 && c.channels != s[0]) t.channels = c.channels;
+  if (training && c.augment) {
+    t.crop_padding = 4;
+    t.random_flip = true;
+  }
+  return t;
 }
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const ExperimentConfig& c,
@@ -44,6 +77,11 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const ExperimentConfig& c,
   p.lr = c.lr;
   p.weight_decay = c.weight_decay;
   return std::make_unique<optim::Adam>(std::move(params), p);
+}
+
+// The MLP ends in LogSoftmax (the MNIST notebook's NLL loss); the CNNs end in logits.
+Tensor loss_of(const std::string& model, const Tensor& out, const Tensor& labels) {
+  return model == "mlp" ? ops::nll_loss(out, labels) : ops::cross_entropy(out, labels);
 }
 
 Tensor upload(const data::Batch& b, Backend& backend, Tensor* labels) {
@@ -84,7 +122,10 @@ void validate(const ExperimentConfig& c) {
     fail("--workers must be in [0, 64], got " + std::to_string(c.workers));
   if (c.threads < 0 || c.threads > 256)
     fail("--threads must be in [0, 256], got " + std::to_string(c.threads));
-  if (!(c.norm_std > 0)) fail("--norm-std must be > 0, got " + std::to_string(c.norm_std));
+  for (float v : c.norm_std)
+    if (!(v > 0)) fail("--norm-std values must be > 0, got " + std::to_string(v));
+  if (c.image_size < 0 || c.image_size > 4096) fail("--image-size must be in [0, 4096], got " + std::to_string(c.image_size));
+  if (c.channels != 0 && c.channels != 1 && c.channels != 3) fail("--channels must be 1 or 3, got " + std::to_string(c.channels));
   if (c.limit < 0) fail("--limit must be >= 0, got " + std::to_string(c.limit));
 }
 
@@ -108,13 +149,18 @@ RunResult run_experiment(const ExperimentConfig& c, const Announce& announce,
   train_options.seed = c.seed;
   train_options.workers = c.workers;
   train_options.limit = c.limit;
-  train_options.normalize = {{c.norm_mean}, {c.norm_std}};
+  train_options.normalize = {c.norm_mean, c.norm_std};
+  auto train_set = load_split(c, data::Split::Train);
+  auto test_set = load_split(c, data::Split::Test);
+  if (test_set->classes() != train_set->classes())
+    throw data::DataError("the test split has " + std::to_string(test_set->classes()) + " classes, the training split " +
+                          std::to_string(train_set->classes()));
+  train_options.transforms = transforms_for(c, *train_set, true);
   data::LoaderOptions test_options = train_options;
+  test_options.transforms = transforms_for(c, *test_set, false);
   test_options.shuffle = false;
   test_options.limit = 0;
-  test_options.batch_size = 1000;
-  auto train_set = load_split(c.data, data::Split::Train);
-  auto test_set = load_split(c.data, data::Split::Test);
+  test_options.batch_size = std::min<int64_t>(c.batch_size, 256);
   data::DataLoader train(train_set, train_options), test(test_set, test_options);
 
   Generator gen(c.seed);
@@ -144,7 +190,7 @@ RunResult run_experiment(const ExperimentConfig& c, const Announce& announce,
     while (auto batch = train.next()) {
       Tensor labels;
       Tensor x = upload(*batch, backend, &labels);
-      Tensor loss = ops::nll_loss(model->forward(x), labels);
+      Tensor loss = loss_of(c.model, model->forward(x), labels);
       optimizer->zero_grad();
       loss.backward();
       optimizer->step();

@@ -7,8 +7,14 @@
 namespace nnlab::apps {
 
 void add_recipe_flags(CLI::App& app, ExperimentConfig& c) {
-  app.add_option("--model", c.model, "model: mlp")->capture_default_str();
-  app.add_option("--data", c.data, "dataset: mnist | fashion-mnist")->capture_default_str();
+  app.add_option("--model", c.model, "mlp | lenet | resnet18 | resnet18-small | cnn-small | cnn-medium | cnn-large")
+      ->capture_default_str();
+  app.add_option("--data", c.data, "mnist | fashion-mnist | cifar10 | cifar10:DIR | folder:DIR")
+      ->capture_default_str();
+  app.add_option("--image-size", c.image_size, "pad fixed-size data to, or resize folder images to, this size")
+      ->capture_default_str();
+  app.add_option("--channels", c.channels, "1 or 3 (0: the data's own)")->capture_default_str();
+  app.add_flag("--augment", c.augment, "random crop (padding 4) and horizontal flip while training");
   app.add_option("--epochs", c.epochs, "training epochs")->capture_default_str();
   app.add_option("--batch-size", c.batch_size, "images per batch")->capture_default_str();
   app.add_option("--lr", c.lr, "learning rate")->capture_default_str();
@@ -20,9 +26,10 @@ void add_recipe_flags(CLI::App& app, ExperimentConfig& c) {
       ->capture_default_str();
   app.add_option("--threads", c.threads, "compute threads of the cpu backend (0: all cores)")
       ->capture_default_str();
-  app.add_option("--norm-mean", c.norm_mean, "normalisation: x = (pixel/255 - mean) / std")
+  app.add_option("--norm-mean", c.norm_mean, "x = (pixel/255 - mean) / std; one value or one per channel")
+      ->delimiter(',')
       ->capture_default_str();
-  app.add_option("--norm-std", c.norm_std, "normalisation std (> 0)")->capture_default_str();
+  app.add_option("--norm-std", c.norm_std, "one value or one per channel, each > 0")->delimiter(',')->capture_default_str();
   app.add_option("--limit", c.limit, "train on the first N training images (0: all)")
       ->capture_default_str();
 }
