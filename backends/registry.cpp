@@ -14,17 +14,20 @@ struct Entry {
   std::function<Backend&()> instance;
 };
 
+// Backends are created on first use and never destroyed: a tensor held in a static (a test
+// fixture, a cache) may outlive any function-local object, and its storage must still find
+// its backend's allocator at exit.
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> table = {
       {"reference", [] { return std::string(); },
        []() -> Backend& {
-         static reference::ReferenceBackend b;
-         return b;
+         static auto* b = new reference::ReferenceBackend;  // never destroyed: see above
+         return *b;
        }},
       {"cpu", [] { return std::string(); },
        []() -> Backend& {
-         static eigen::CpuBackend b;
-         return b;
+         static auto* b = new eigen::CpuBackend;
+         return *b;
        }},
   };
   return table;
