@@ -19,36 +19,47 @@ Geometry geometry(const Tensor& x, const Tensor& w, const Tensor& y) {
   return {x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3), y.dim(2), y.dim(3)};
 }
 
-// Calls f(row, col, input offset or -1 for padding) over the unrolled matrix of one image.
+// Calls f(row, col, in, count, step) for every run of the unrolled matrix of one image: `count`
+// columns starting at `col` of row `row` read the input at in, in + step, ... The rest of each
+// row is padding. Runs are computed per (row, output row) instead of testing every element.
 template <typename F>
-void for_each_unrolled(const Geometry& g, const Window2d& win, F f) {
+void for_each_run(const Geometry& g, const Window2d& win, F f) {
   for (int64_t c = 0; c < g.c; ++c)
     for (int64_t r = 0; r < g.r; ++r)
       for (int64_t s = 0; s < g.s; ++s) {
-        int64_t row = (c * g.r + r) * g.s + s;
+        int64_t row = (c * g.r + r) * g.s + s, x_off = s * win.dilation_w - win.pad_w;
+        // Valid output columns q: 0 <= q * stride + x_off < w.
+        int64_t q0 = x_off >= 0 ? 0 : (-x_off + win.stride_w - 1) / win.stride_w;
+        int64_t q1 = g.w - x_off <= 0 ? 0 : std::min(g.q, (g.w - x_off + win.stride_w - 1) / win.stride_w);
         for (int64_t p = 0; p < g.p; ++p) {
           int64_t ih = p * win.stride_h - win.pad_h + r * win.dilation_h;
-          for (int64_t q = 0; q < g.q; ++q) {
-            int64_t iw = q * win.stride_w - win.pad_w + s * win.dilation_w;
-            bool inside = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
-            f(row, p * g.q + q, inside ? (c * g.h + ih) * g.w + iw : -1);
-          }
+          if (ih < 0 || ih >= g.h || q1 <= q0) continue;
+          f(row, p * g.q + q0, (c * g.h + ih) * g.w + q0 * win.stride_w + x_off, q1 - q0, win.stride_w);
         }
       }
 }
 
 template <typename T>
 void im2col(const T* image, const Geometry& g, const Window2d& win, T* col) {
-  for_each_unrolled(g, win, [&](int64_t row, int64_t j, int64_t at) {
-    col[row * g.cols() + j] = at < 0 ? T(0) : image[at];
+  std::fill(col, col + g.rows() * g.cols(), T(0));  // padding
+  for_each_run(g, win, [&](int64_t row, int64_t j, int64_t in, int64_t count, int64_t step) {
+    T* out = col + row * g.cols() + j;
+    const T* src = image + in;
+    if (step == 1) {
+      std::copy(src, src + count, out);
+    } else {
+      for (int64_t i = 0; i < count; ++i) out[i] = src[i * step];
+    }
   });
 }
 
 template <typename T>
 void col2im(const T* col, const Geometry& g, const Window2d& win, T* image) {
   std::fill(image, image + g.c * g.h * g.w, T(0));
-  for_each_unrolled(g, win, [&](int64_t row, int64_t j, int64_t at) {
-    if (at >= 0) image[at] += col[row * g.cols() + j];
+  for_each_run(g, win, [&](int64_t row, int64_t j, int64_t in, int64_t count, int64_t step) {
+    const T* src = col + row * g.cols() + j;
+    T* out = image + in;
+    for (int64_t i = 0; i < count; ++i) out[i * step] += src[i];
   });
 }
 

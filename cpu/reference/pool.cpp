@@ -1,4 +1,5 @@
 // Reference max and average pooling over NCHW planes.
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -33,7 +34,8 @@ void ReferenceBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, cons
     for_each_window(x, y, win, [&](int64_t pl, int64_t o, int64_t ih, int64_t iw) {
       if (ih < 0 || ih >= H || iw < 0 || iw >= W) return;  // padding never wins
       double v = x.data<T>()[(pl * H + ih) * W + iw];
-      if (where[size_t(o)] < 0 || v > best[size_t(o)]) {  // the first maximum wins ties
+      // The first maximum wins ties; NaN wins, so that it propagates as in PyTorch.
+      if (where[size_t(o)] < 0 || v > best[size_t(o)] || std::isnan(v)) {
         best[size_t(o)] = v;
         where[size_t(o)] = int32_t(ih * W + iw);
       }
