@@ -57,57 +57,62 @@ def lenet():
                          nn.ReLU(), nn.Linear(84, 10))
 
 
-for case, model, shape in (("lenet", lenet(), (2, 3, 32, 32)), ("resnet18", resnet18(), (2, 3, 64, 64))):
-    for name, p in model.named_parameters():
-        put(f"{case}/param/{name}", p)
-    for name, b in model.named_buffers():
-        if not name.endswith("num_batches_tracked"):
-            put(f"{case}/buffer/{name}", b)
-    x, labels = torch.randn(shape), torch.randint(0, 10, (shape[0],), dtype=torch.int32)
-    model.train()
-    out = model(x)
-    loss = F.cross_entropy(out, labels.long())
-    loss.backward()
-    put(f"{case}/input", x)
-    put(f"{case}/labels", labels)
-    put(f"{case}/output", out)
-    put(f"{case}/loss", loss.reshape(1))
-    for name, p in model.named_parameters():
-        put(f"{case}/grad/{name}", p.grad)
-    for name, b in model.named_buffers():
-        if not name.endswith("num_batches_tracked"):
-            put(f"{case}/buffer_after/{name}", b)
+def main():
+    for case, model, shape in (("lenet", lenet(), (2, 3, 32, 32)), ("resnet18", resnet18(), (2, 3, 64, 64))):
+        for name, p in model.named_parameters():
+            put(f"{case}/param/{name}", p)
+        for name, b in model.named_buffers():
+            if not name.endswith("num_batches_tracked"):
+                put(f"{case}/buffer/{name}", b)
+        x, labels = torch.randn(shape), torch.randint(0, 10, (shape[0],), dtype=torch.int32)
+        model.train()
+        out = model(x)
+        loss = F.cross_entropy(out, labels.long())
+        loss.backward()
+        put(f"{case}/input", x)
+        put(f"{case}/labels", labels)
+        put(f"{case}/output", out)
+        put(f"{case}/loss", loss.reshape(1))
+        for name, p in model.named_parameters():
+            put(f"{case}/grad/{name}", p.grad)
+        for name, b in model.named_buffers():
+            if not name.endswith("num_batches_tracked"):
+                put(f"{case}/buffer_after/{name}", b)
 
-ops = {
-    "conv2d_dilated": ([(2, 3, 9, 9), (4, 3, 3, 3), (4,)], lambda x, w, b: F.conv2d(x, w, b, 1, 2, 2)),
-    "conv2d_stride2_odd": ([(2, 2, 7, 5), (3, 2, 3, 3), (3,)], lambda x, w, b: F.conv2d(x, w, b, 2, 1)),
-    "max_pool2d_k3s2p1": ([(2, 3, 7, 5)], lambda x: F.max_pool2d(x, 3, 2, 1)),
-    "avg_pool2d_k3s1p1": ([(2, 3, 5, 4)], lambda x: F.avg_pool2d(x, 3, 1, 1)),
-    "batch_norm2d_train": ([(3, 4, 3, 2), (4,), (4,)],
-                           lambda x, w, b: F.batch_norm(x, torch.zeros(4), torch.ones(4), w, b, True, 0.1, 1e-5)),
-    "log_softmax": ([(4, 7)], lambda x: F.log_softmax(x, 1)),
-    "linear": ([(4, 6), (3, 6), (3,)], lambda x, w, b: F.linear(x, w, b)),
-}
-for name, (shapes, fn) in ops.items():
-    inputs = [torch.randn(s, requires_grad=True) for s in shapes]
-    out = fn(*inputs)
-    weights = torch.rand(out.shape) + 0.5
-    (out * weights).sum().backward()
-    put(f"op/{name}/weights", weights)
-    put(f"op/{name}/output", out)
-    for i, t in enumerate(inputs):
-        put(f"op/{name}/in/{i}", t)
-        put(f"op/{name}/grad/{i}", t.grad)
+    ops = {
+        "conv2d_dilated": ([(2, 3, 9, 9), (4, 3, 3, 3), (4,)], lambda x, w, b: F.conv2d(x, w, b, 1, 2, 2)),
+        "conv2d_stride2_odd": ([(2, 2, 7, 5), (3, 2, 3, 3), (3,)], lambda x, w, b: F.conv2d(x, w, b, 2, 1)),
+        "max_pool2d_k3s2p1": ([(2, 3, 7, 5)], lambda x: F.max_pool2d(x, 3, 2, 1)),
+        "avg_pool2d_k3s1p1": ([(2, 3, 5, 4)], lambda x: F.avg_pool2d(x, 3, 1, 1)),
+        "batch_norm2d_train": ([(3, 4, 3, 2), (4,), (4,)],
+                               lambda x, w, b: F.batch_norm(x, torch.zeros(4), torch.ones(4), w, b, True, 0.1, 1e-5)),
+        "log_softmax": ([(4, 7)], lambda x: F.log_softmax(x, 1)),
+        "linear": ([(4, 6), (3, 6), (3,)], lambda x, w, b: F.linear(x, w, b)),
+    }
+    for name, (shapes, fn) in ops.items():
+        inputs = [torch.randn(s, requires_grad=True) for s in shapes]
+        out = fn(*inputs)
+        weights = torch.rand(out.shape) + 0.5
+        (out * weights).sum().backward()
+        put(f"op/{name}/weights", weights)
+        put(f"op/{name}/output", out)
+        for i, t in enumerate(inputs):
+            put(f"op/{name}/in/{i}", t)
+            put(f"op/{name}/grad/{i}", t.grad)
 
-header, blobs, offset = {}, [], 0
-for name, t in tensors.items():
-    data = t.numpy().tobytes()
-    dtype = {torch.float32: "F32", torch.int32: "I32"}[t.dtype]
-    header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-    blobs.append(data)
-    offset += len(data)
-text = json.dumps(header).encode()
-text += b" " * ((8 - len(text) % 8) % 8)
-with open(sys.argv[1], "wb") as f:
-    f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
-print(f"torch_parity: {len(tensors)} tensors from PyTorch {torch.__version__}")
+    header, blobs, offset = {}, [], 0
+    for name, t in tensors.items():
+        data = t.numpy().tobytes()
+        dtype = {torch.float32: "F32", torch.int32: "I32"}[t.dtype]
+        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(sys.argv[1], "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+    print(f"torch_parity: {len(tensors)} tensors from PyTorch {torch.__version__}")
+
+
+if __name__ == "__main__":
+    main()

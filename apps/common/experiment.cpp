@@ -165,7 +165,7 @@ RunResult run_experiment(const ExperimentConfig& c, const Announce& announce,
 
   Generator gen(c.seed);
   auto model =
-      models::make_model(c.model, train_set->sample_shape(), train_set->classes(), backend, gen);
+      models::make_model(c.model, train.sample_shape(), train_set->classes(), backend, gen);
   auto optimizer = make_optimizer(c, model->parameters());
 
   RunResult result;
