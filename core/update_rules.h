@@ -1,5 +1,5 @@
-// The per-element update rules of torch.optim.SGD and torch.optim.Adam, written once and
-// used by every backend's sgd_update / adam_update (CPU loops and CUDA kernels alike).
+// The per-element update rules of torch.optim.SGD and torch.optim.Adam and of batch norm's
+// running statistics, written once and used by every backend (CPU loops and CUDA kernels).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -33,6 +33,17 @@ NNLAB_HOST_DEVICE inline T adam(T param, T grad, T& m, T& v, double lr, double b
   v = T(vn);
   double bc1 = 1.0 - pow(beta1, double(step)), bc2 = 1.0 - pow(beta2, double(step));
   return T(double(param) - lr / bc1 * mn / (sqrt(vn) / sqrt(bc2) + eps));
+}
+
+// Batch norm's running statistics after a training step, as torch.nn.BatchNorm2d: an
+// exponential average with weight `momentum`, the variance unbiased (count / (count - 1)).
+template <typename T>
+NNLAB_HOST_DEVICE inline void update_running_stats(T& running_mean, T& running_var,
+                                                   double batch_mean, double sum_squared_deviations,
+                                                   int64_t count, double momentum) {
+  double unbiased = count > 1 ? sum_squared_deviations / double(count - 1) : sum_squared_deviations;
+  running_mean = T((1 - momentum) * double(running_mean) + momentum * batch_mean);
+  running_var = T((1 - momentum) * double(running_var) + momentum * unbiased);
 }
 
 }  // namespace nnlab::rules

@@ -12,9 +12,11 @@
 #include "data/idx.h"
 #include "data/loader.h"
 #include "data/paths.h"
+#include "tests/data_helpers.h"
 
 using namespace nnlab;
 using namespace nnlab::data;
+using nnlab::testing::all_batches;
 namespace fs = std::filesystem;
 
 namespace {
@@ -187,12 +189,6 @@ struct Counting : Dataset {
   int64_t fail_at = -1;
 };
 
-std::vector<Batch> epoch(DataLoader& loader, int64_t e) {
-  loader.start_epoch(e);
-  std::vector<Batch> out;
-  while (auto b = loader.next()) out.push_back(std::move(*b));
-  return out;
-}
 }  // namespace
 
 TEST_CASE("DataLoader: identical batches for any worker count, seeded shuffles") {
@@ -201,21 +197,21 @@ TEST_CASE("DataLoader: identical batches for any worker count, seeded shuffles")
   o.batch_size = 64;
   o.seed = 5;
   DataLoader serial(data, o);
-  std::vector<Batch> want = epoch(serial, 2);
+  std::vector<Batch> want = all_batches(serial, 2);
   REQUIRE(want.size() == 16);  // 15 full batches and one of 43
   CHECK(want.back().shape == Shape{43, 2, 1, 3});
   for (int workers : {1, 2, 5}) {
     o.workers = workers;
     o.prefetch = 3;
     DataLoader parallel(data, o);
-    std::vector<Batch> got = epoch(parallel, 2);
+    std::vector<Batch> got = all_batches(parallel, 2);
     REQUIRE(got.size() == want.size());
     for (size_t i = 0; i < got.size(); ++i) {
       CHECK(got[i].index == int64_t(i));
       CHECK(got[i].images == want[i].images);
       CHECK(got[i].labels == want[i].labels);
     }
-    epoch(parallel, 3);  // a loader runs several epochs
+    all_batches(parallel, 3);  // a loader runs several epochs
   }
   // Every sample appears once per epoch; another epoch has another order.
   std::vector<int> seen(1003, 0);
@@ -224,7 +220,7 @@ TEST_CASE("DataLoader: identical batches for any worker count, seeded shuffles")
       seen[size_t(std::lround(b.images[size_t(i * 6)] * 255) +
                   256 * std::lround(b.images[size_t(i * 6 + 1)] * 255))]++;
   CHECK(std::count(seen.begin(), seen.end(), 1) == 1003);
-  CHECK(epoch(serial, 3)[0].labels != want[0].labels);
+  CHECK(all_batches(serial, 3)[0].labels != want[0].labels);
   CHECK(shuffled_order(10, 1, 0) == shuffled_order(10, 1, 0));
   CHECK(shuffled_order(10, 1, 0) != shuffled_order(10, 2, 0));
 }
@@ -237,7 +233,7 @@ TEST_CASE("DataLoader: drop_last, limit, no shuffle, normalisation") {
   o.shuffle = false;
   o.normalize = {{0.5f}, {0.25f}};
   DataLoader loader(data, o);
-  auto batches = epoch(loader, 0);
+  auto batches = all_batches(loader, 0);
   CHECK(batches.size() == 3);
   CHECK(batches[1].labels[0] == 2);                                          // sample 32
   CHECK(batches[0].images[2] == doctest::Approx((2 / 255.0 - 0.5) / 0.25));  // pixel 2 of sample 0
@@ -245,7 +241,7 @@ TEST_CASE("DataLoader: drop_last, limit, no shuffle, normalisation") {
   o.drop_last = false;
   DataLoader limited(data, o);
   CHECK(limited.batches_per_epoch() == 1);
-  CHECK(epoch(limited, 0)[0].shape[0] == 10);
+  CHECK(all_batches(limited, 0)[0].shape[0] == 10);
   o.batch_size = 0;
   CHECK_THROWS_WITH_AS(DataLoader(data, o), doctest::Contains("batch size must be >= 1, got 0"),
                        std::invalid_argument);

@@ -9,18 +9,21 @@
 #include "data/cifar10.h"
 #include "data/image_folder.h"
 #include "data/loader.h"
+#include "tests/data_helpers.h"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb/stb_image_write.h>
 
 using namespace nnlab;
 using namespace nnlab::data;
+using nnlab::testing::all_batches;
 namespace fs = std::filesystem;
 
 namespace {
 struct TempDir {
   explicit TempDir(const std::string& name)
-      : path((fs::temp_directory_path() / ("nnlab_" + name + "_" + std::to_string(::getpid()))).string()) {
+      : path((fs::temp_directory_path() / ("nnlab_" + name + "_" + std::to_string(::getpid())))
+                 .string()) {
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -45,7 +48,8 @@ void write_png(const std::string& path, int w, int h, int channels, uint8_t valu
 
 TEST_CASE("CIFAR-10: binary batches load, and damaged ones name the file") {
   TempDir dir("cifar");
-  for (int b = 1; b <= 5; ++b) write_cifar(dir.path + "/data_batch_" + std::to_string(b) + ".bin", 4);
+  for (int b = 1; b <= 5; ++b)
+    write_cifar(dir.path + "/data_batch_" + std::to_string(b) + ".bin", 4);
   write_cifar(dir.path + "/test_batch.bin", 3);
   Cifar10 train(dir.path, Split::Train), test(dir.path, Split::Test);
   CHECK(train.size() == 20);
@@ -55,12 +59,16 @@ TEST_CASE("CIFAR-10: binary batches load, and damaged ones name the file") {
   CHECK(px[0] == 2);
   CHECK(px[1024] == uint8_t((2 + 1024) % 256));  // green plane starts at 1024
   write_cifar(dir.path + "/test_batch.bin", 3, 1);
-  CHECK_THROWS_WITH_AS(Cifar10(dir.path, Split::Test), doctest::Contains("test_batch.bin: label 10 in record 1"), DataError);
-  { std::ofstream(dir.path + "/test_batch.bin", std::ios::binary) << "short"; }
   CHECK_THROWS_WITH_AS(Cifar10(dir.path, Split::Test),
-                       doctest::Contains("test_batch.bin: 5 bytes, expected a whole number of 3073-byte records"), DataError);
+                       doctest::Contains("test_batch.bin: label 10 in record 1"), DataError);
+  { std::ofstream(dir.path + "/test_batch.bin", std::ios::binary) << "short"; }
+  CHECK_THROWS_WITH_AS(
+      Cifar10(dir.path, Split::Test),
+      doctest::Contains("test_batch.bin: 5 bytes, expected a whole number of 3073-byte records"),
+      DataError);
   fs::remove(dir.path + "/data_batch_3.bin");
-  CHECK_THROWS_WITH_AS(Cifar10(dir.path, Split::Train), doctest::Contains("data_batch_3.bin: no such file"), DataError);
+  CHECK_THROWS_WITH_AS(Cifar10(dir.path, Split::Train),
+                       doctest::Contains("data_batch_3.bin: no such file"), DataError);
 }
 
 TEST_CASE("CIFAR-10: the real files, where scripts/fetch_cifar10 has put them") {
@@ -103,16 +111,19 @@ TEST_CASE("ImageFolder: sorted classes, any format, resizing and channel convers
 
 TEST_CASE("ImageFolder: bad folders and unreadable images are reported by path") {
   TempDir dir("badfolder");
-  CHECK_THROWS_WITH_AS(ImageFolder(dir.path + "/missing", {}), doctest::Contains("missing: no such directory"), DataError);
-  CHECK_THROWS_WITH_AS(ImageFolder(dir.path, {}), doctest::Contains("no class directories"), DataError);
+  CHECK_THROWS_WITH_AS(ImageFolder(dir.path + "/missing", {}),
+                       doctest::Contains("missing: no such directory"), DataError);
+  CHECK_THROWS_WITH_AS(ImageFolder(dir.path, {}), doctest::Contains("no class directories"),
+                       DataError);
   fs::create_directories(dir.path + "/cats");
   fs::create_directories(dir.path + "/dogs");
   write_png(dir.path + "/cats/1.png", 4, 4, 3, 1);
-  CHECK_THROWS_WITH_AS(ImageFolder(dir.path, {}), doctest::Contains("class 'dogs' has no readable image"), DataError);
+  CHECK_THROWS_WITH_AS(ImageFolder(dir.path, {}),
+                       doctest::Contains("class 'dogs' has no readable image"), DataError);
   write_png(dir.path + "/dogs/1.png", 4, 4, 3, 1);
   { std::ofstream(dir.path + "/dogs/2.png") << "not really a png"; }
-  CHECK_THROWS_WITH_AS(ImageFolder(dir.path, {}), doctest::Contains("dogs/2.png: not a readable PNG, JPEG or BMP"),
-                       DataError);
+  CHECK_THROWS_WITH_AS(ImageFolder(dir.path, {}),
+                       doctest::Contains("dogs/2.png: not a readable PNG, JPEG or BMP"), DataError);
   ImageFolder skipping(dir.path, {4, 3, true});
   CHECK(skipping.size() == 2);
   CHECK(skipping.skipped() == 1);
@@ -131,15 +142,10 @@ struct Gradient : Dataset {  // one 1x4x4 sample: pixel (y, x) = 10 * y + x + 1
   std::string describe() const override { return "gradient"; }
 };
 
-std::vector<Batch> all_batches(DataLoader& l, int64_t epoch) {
-  l.start_epoch(epoch);
-  std::vector<Batch> out;
-  while (auto b = l.next()) out.push_back(std::move(*b));
-  return out;
-}
 }  // namespace
 
-TEST_CASE("transforms: padding, grey to RGB, random crop and flip, identical for any worker count") {
+TEST_CASE(
+    "transforms: padding, grey to RGB, random crop and flip, identical for any worker count") {
   auto data = std::make_shared<Gradient>();
   LoaderOptions o;
   o.batch_size = 8;
@@ -150,9 +156,9 @@ TEST_CASE("transforms: padding, grey to RGB, random crop and flip, identical for
   DataLoader padded(data, o);
   CHECK(padded.sample_shape() == Shape{3, 8, 8});
   Batch b = all_batches(padded, 0)[0];
-  CHECK(b.images[0] == 0.0f);                                 // padding
-  CHECK(b.images[size_t(2 * 8 + 2)] == 1.0f);                 // pixel (0, 0) moved to (2, 2)
-  CHECK(b.images[size_t(64 + 5 * 8 + 5)] == 34.0f);           // green channel replicates grey
+  CHECK(b.images[0] == 0.0f);                        // padding
+  CHECK(b.images[size_t(2 * 8 + 2)] == 1.0f);        // pixel (0, 0) moved to (2, 2)
+  CHECK(b.images[size_t(64 + 5 * 8 + 5)] == 34.0f);  // green channel replicates grey
   o.transforms = {};
   o.transforms.crop_padding = 1;
   o.transforms.random_flip = true;
@@ -176,5 +182,6 @@ TEST_CASE("transforms: padding, grey to RGB, random crop and flip, identical for
   for (size_t i = 0; i < a.size(); ++i) CHECK(a[i].images == s[i].images);
   o.transforms = {};
   o.transforms.channels = 2;
-  CHECK_THROWS_WITH_AS(DataLoader(data, o), doctest::Contains("cannot turn 1 channels into 2"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(DataLoader(data, o), doctest::Contains("cannot turn 1 channels into 2"),
+                       std::invalid_argument);
 }

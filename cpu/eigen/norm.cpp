@@ -2,6 +2,7 @@
 // sums accumulate in double per channel, in a fixed order.
 #include <cmath>
 
+#include "core/update_rules.h"
 #include "cpu/eigen/backend.h"
 #include "cpu/eigen/common.h"
 
@@ -31,11 +32,8 @@ void CpuBackend::batch_norm_forward(const Tensor& x, const Tensor& weight, const
           for (int64_t i = 0; i < n; ++i)
             sq += (in(i).template cast<double>() - mean).square().sum();
           var = sq / double(count);
-          double unbiased = count > 1 ? sq / double(count - 1) : var;
-          running_mean.data<T>()[ch] =
-              T((1 - momentum) * double(running_mean.data<T>()[ch]) + momentum * mean);
-          running_var.data<T>()[ch] =
-              T((1 - momentum) * double(running_var.data<T>()[ch]) + momentum * unbiased);
+          rules::update_running_stats(running_mean.data<T>()[ch], running_var.data<T>()[ch], mean,
+                                      sq, count, momentum);
         }
         double invstd = 1.0 / std::sqrt(var + eps);
         save_mean.data<T>()[ch] = T(mean);

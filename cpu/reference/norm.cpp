@@ -1,6 +1,7 @@
 // Reference batch normalisation over (n, h, w) per channel, in double.
 #include <cmath>
 
+#include "core/update_rules.h"
 #include "cpu/dispatch.h"
 #include "cpu/reference/backend.h"
 
@@ -26,11 +27,8 @@ void ReferenceBackend::batch_norm_forward(const Tensor& x, const Tensor& weight,
         for (int64_t i = 0; i < n; ++i)
           for (int64_t j = 0; j < plane; ++j) sq += (X[at(i, j)] - mean) * (X[at(i, j)] - mean);
         var = sq / double(count);
-        double unbiased = count > 1 ? sq / double(count - 1) : var;
-        running_mean.data<T>()[ch] =
-            T((1 - momentum) * double(running_mean.data<T>()[ch]) + momentum * mean);
-        running_var.data<T>()[ch] =
-            T((1 - momentum) * double(running_var.data<T>()[ch]) + momentum * unbiased);
+        rules::update_running_stats(running_mean.data<T>()[ch], running_var.data<T>()[ch], mean, sq,
+                                    count, momentum);
       }
       double invstd = 1.0 / std::sqrt(var + eps), g = weight.data<T>()[ch], b = bias.data<T>()[ch];
       save_mean.data<T>()[ch] = T(mean);
