@@ -9,6 +9,9 @@
 #include <algorithm>
 #include <array>
 #include <boost/context/detail/fcontext.hpp>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
 #include <exception>
 #include <map>
 #include <mutex>
@@ -23,6 +26,20 @@ namespace ctx = boost::context::detail;
 thread_local ThreadContext* current = nullptr;
 
 namespace {
+// AddressSanitizer must be told about every switch between stacks, or it takes the fibers'
+// stacks for corruption. Without ASan these are empty and vanish.
+#if defined(__SANITIZE_ADDRESS__)
+void sanitizer_start_switch(void** fake_stack, const void* bottom, size_t size) {
+  __sanitizer_start_switch_fiber(fake_stack, bottom, size);
+}
+void sanitizer_finish_switch(void* fake_stack, const void** old_bottom, size_t* old_size) {
+  __sanitizer_finish_switch_fiber(fake_stack, old_bottom, old_size);
+}
+#else
+void sanitizer_start_switch(void**, const void*, size_t) {}
+void sanitizer_finish_switch(void*, const void**, size_t*) {}
+#endif
+
 Schedule g_schedule = Schedule::Fifo;
 uint64_t g_seed = 0;
 bool g_strict = true;
@@ -73,6 +90,9 @@ enum class State { Ready, AtBarrier, AtWarp, Done };
 struct Block;
 struct Fiber {
   ctx::fcontext_t context = nullptr;
+  const void* stack_bottom = nullptr;  // its usable stack, for the sanitizer
+  size_t stack_size = 0;
+  void* sanitizer_fake_stack = nullptr;
   State state = State::Ready;
   const char* file = "";  // where it waits
   int line = 0;
@@ -86,6 +106,8 @@ struct Block {
   const std::function<void()>* body;
   std::vector<Fiber> fibers;
   ctx::fcontext_t scheduler = nullptr;
+  const void* scheduler_stack_bottom = nullptr;  // learnt at the first switch, for the sanitizer
+  size_t scheduler_stack_size = 0;
   std::vector<std::array<uint64_t, 32>> warp_slots[2];  // double-buffered lane values per warp
   std::exception_ptr error;
   Fiber* running = nullptr;
@@ -106,12 +128,16 @@ void yield(Fiber& f, State state, const char* file, int line) {
   f.state = state;
   f.file = file;
   f.line = line;
-  ctx::transfer_t t = ctx::jump_fcontext(f.block->scheduler, nullptr);
-  f.block->scheduler = t.fctx;
+  Block& b = *f.block;
+  sanitizer_start_switch(&f.sanitizer_fake_stack, b.scheduler_stack_bottom, b.scheduler_stack_size);
+  ctx::transfer_t t = ctx::jump_fcontext(b.scheduler, nullptr);
+  sanitizer_finish_switch(f.sanitizer_fake_stack, &b.scheduler_stack_bottom, &b.scheduler_stack_size);
+  b.scheduler = t.fctx;
 }
 
 void fiber_main(ctx::transfer_t t) {
   Fiber& f = *static_cast<Fiber*>(t.data);
+  sanitizer_finish_switch(nullptr, &f.block->scheduler_stack_bottom, &f.block->scheduler_stack_size);
   f.block->scheduler = t.fctx;
   try {
     (*f.block->body)();
@@ -119,13 +145,18 @@ void fiber_main(ctx::transfer_t t) {
     if (!f.block->error) f.block->error = std::current_exception();
   }
   f.state = State::Done;
+  // A null fake stack tells the sanitizer this fiber is gone.
+  sanitizer_start_switch(nullptr, f.block->scheduler_stack_bottom, f.block->scheduler_stack_size);
   ctx::jump_fcontext(f.block->scheduler, nullptr);  // never resumed again
 }
 
 void resume(Block& b, Fiber& f) {
   current = &f.tc;
   b.running = &f;
+  void* fake_stack = nullptr;
+  sanitizer_start_switch(&fake_stack, f.stack_bottom, f.stack_size);
   ctx::transfer_t t = ctx::jump_fcontext(f.context, &f);
+  sanitizer_finish_switch(fake_stack, nullptr, nullptr);
   f.context = t.fctx;
   b.running = nullptr;
 }
@@ -203,6 +234,8 @@ void run_block(Block& b, uint64_t block_linear) {
   for (size_t i = 0; i < b.fibers.size(); ++i) {
     Stack& s = t_stacks.get(i);
     b.fibers[i].context = ctx::make_fcontext(s.top(), s.size, fiber_main);
+    b.fibers[i].stack_bottom = static_cast<char*>(s.top()) - kStackBytes;  // above the guard page
+    b.fibers[i].stack_size = kStackBytes;
   }
   for (uint64_t pass = 0;; ++pass) {
     for (size_t i : pass_order(b.fibers.size(), block_linear, pass)) {
