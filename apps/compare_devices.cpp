@@ -58,9 +58,12 @@ int main(int argc, char** argv) {
   CLI::App app("Run the same training on every backend and compare time, accuracy and memory.",
                "compare_devices");
   ExperimentConfig config;
-  std::vector<std::string> backends = nnlab::available_backends();
+  // Every available backend but the simulator, whose times are CPU times of a simulation.
+  std::vector<std::string> backends;
+  for (const auto& b : nnlab::available_backends())
+    if (b != "cuda-sim") backends.push_back(b);
   std::string csv_path, json_path;
-  app.add_option("--backends", backends, "backends to run, in order")
+  app.add_option("--backends", backends, "backends to run, in order (cuda-sim only when named)")
       ->delimiter(',')
       ->capture_default_str();
   add_recipe_flags(app, config);
@@ -68,6 +71,10 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "also write every epoch as JSON to this path");
   return run_app(app, argc, argv, [&] {
     for (const auto& b : backends) nnlab::get_backend(b);  // reject unknown names before any run
+    for (const auto& b : nnlab::known_backends()) {
+      std::string why = nnlab::unavailable_reason(b);
+      if (!why.empty()) std::printf("# %s: not available (%s)\n", b.c_str(), why.c_str());
+    }
     std::vector<RunResult> runs;
     for (const auto& b : backends) {
       ExperimentConfig c = config;

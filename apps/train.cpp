@@ -9,7 +9,7 @@ using namespace nnlab::apps;
 int main(int argc, char** argv) {
   CLI::App app("Train one model on one backend and report each epoch.", "train");
   ExperimentConfig config;
-  app.add_option("--backend", config.backend, "reference | cpu")->capture_default_str();
+  app.add_option("--backend", config.backend, "reference | cpu | cuda | cuda-sim")->capture_default_str();
   add_recipe_flags(app, config);
   return run_app(app, argc, argv, [&] {
     bool header_printed = false;

@@ -5,6 +5,7 @@
 
 #include "cpu/eigen/backend.h"
 #include "cpu/reference/backend.h"
+#include "kernels/backends.h"
 
 namespace nnlab {
 namespace {
@@ -29,6 +30,20 @@ const std::vector<Entry>& entries() {
          static auto* b = new eigen::CpuBackend;
          return *b;
        }},
+#ifdef NNLAB_HAVE_CUDA
+      {"cuda", [] { return cuda_kernels::unavailable_reason(); },
+       []() -> Backend& { return cuda_kernels::backend(); }},
+#else
+      {"cuda",
+       [] {
+         return std::string("this build has no CUDA: nvcc was not found when it was configured");
+       },
+       []() -> Backend& {
+         throw std::logic_error("cuda backend requested from a build without CUDA");
+       }},
+#endif
+      {"cuda-sim", [] { return sim_kernels::unavailable_reason(); },
+       []() -> Backend& { return sim_kernels::backend(); }},
   };
   return table;
 }

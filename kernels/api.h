@@ -16,3 +16,41 @@ void softmax_rows(const float* x, float* y, int rows, int cols);
 
 // elementwise.cu: y = alpha * x + y.
 void axpy(float alpha, const float* x, float* y, int n);
+
+// elementwise.cu, with the MLP's other per-element ops.
+void add(const float* a, const float* b, float* out, int64_t n);
+void mul(const float* a, const float* b, float* out, int64_t n);
+void scale(const float* x, float alpha, float* out, int64_t n);
+void expand_scalar(const float* scalar, float alpha, float* out, int64_t n);  // out[i] = alpha * scalar[0]
+void relu_forward(const float* x, float* y, int64_t n);
+void relu_backward(const float* dy, const float* y, float* dx, int64_t n);
+void bias_add(float* y, const float* bias, int64_t rows, int64_t cols);
+void fill(float* x, float value, int64_t n);
+void fill_int(int* x, int value, int64_t n);
+// Philox counter offset + i for element i: the same numbers as the CPU backends.
+void fill_uniform(float* x, int64_t n, double low, double high, uint64_t seed, uint64_t offset);
+void fill_normal(float* x, int64_t n, double mean, double std, uint64_t seed, uint64_t offset);
+
+// optim.cu: one fused kernel per parameter tensor, core/update_rules.h's arithmetic.
+void sgd_update(float* param, const float* grad, float* momentum_buf, int64_t n, double lr, double momentum,
+                double dampening, double weight_decay, bool nesterov, bool first_step);
+void adam_update(float* param, const float* grad, float* m, float* v, int64_t n, double lr, double beta1,
+                 double beta2, double eps, double weight_decay, int64_t step);
+
+// gemm.cu: c = alpha * op(a) @ op(b) + beta * c, row-major, op(x) = x or x^T; c is m x n.
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          const float* b, float beta, float* c);
+
+// reduce.cu: out[j] = sum_i x[i, j] over `rows` rows of `cols` (one thread per column).
+void sum_dim0(const float* x, int64_t rows, int64_t cols, float* out);
+
+// softmax.cu, row-wise over [rows, cols]; labels are int32 in [0, cols), checked on the host.
+void log_softmax_forward(const float* x, float* y, int64_t rows, int64_t cols);
+void log_softmax_backward(const float* dy, const float* y, float* dx, int64_t rows, int64_t cols);
+// out[0] = -mean_i logp[i, labels[i]]; `scratch` holds rows + reduce_partials(rows) floats.
+void nll_loss_forward(const float* logp, const int* labels, int64_t rows, int64_t cols, float* scratch, float* out);
+void nll_loss_backward(const float* dout, const int* labels, float* dlogp, int64_t rows, int64_t cols);
+void cross_entropy_backward(const float* dout, const float* logp, const int* labels, float* dlogits, int64_t rows,
+                            int64_t cols);
+void argmax(const float* x, int* out, int64_t rows, int64_t cols);
+

@@ -37,7 +37,20 @@ __global__ void sum_kernel(const float* x, int n, float* out) {
   v = block_sum(v);
   if (threadIdx.x == 0) out[blockIdx.x] = v;
 }
+// One thread per column walks down the rows: adjacent threads read adjacent addresses
+// (coalesced), and each sum has one fixed order.
+__global__ void sum_dim0_kernel(const float* x, int64_t rows, int64_t cols, float* out) {
+  int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (j >= cols) return;
+  float acc = 0.0f;
+  for (int64_t i = 0; i < rows; ++i) acc += x[i * cols + j];
+  out[j] = acc;
+}
 }  // namespace
+
+void sum_dim0(const float* x, int64_t rows, int64_t cols, float* out) {
+  if (cols > 0) NNLAB_LAUNCH(sum_dim0_kernel, dim3(unsigned((cols + kThreads - 1) / kThreads)), dim3(kThreads), 0, x, rows, cols, out);
+}
 
 int reduce_partials(int n) {
   int blocks = (n + kThreads - 1) / kThreads;

@@ -77,6 +77,14 @@ TEST_CASE("golden run: cpu reruns bit for bit, for any thread count, and agrees 
   }
 }
 
+TEST_CASE("golden run: the hand-written kernels on the simulator agree with the recorded losses") {
+  std::vector<float> losses = first_losses("cuda-sim", int(kGoldenLosses.size()));
+  for (size_t i = 0; i < losses.size(); ++i) {
+    CAPTURE(i);
+    CHECK(losses[i] == doctest::Approx(kGoldenLosses[i]).epsilon(1e-4));
+  }
+}
+
 TEST_CASE("end to end: Adam on 5000 MNIST images for 2 epochs exceeds 88% test accuracy") {
   apps::ExperimentConfig c;
   c.backend = "cpu";

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <unistd.h>
 
 namespace nnlab::sim::runtime {
 namespace {
@@ -98,9 +99,15 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) 
   *ms = std::chrono::duration<float, std::milli>(end->when - start->when).count();
   return cudaSuccess;
 }
-cudaError_t cudaGetLastError() {
+cudaError_t cudaGetLastError() {  // simulator errors are thrown at once
   return cudaSuccess;
-}  // simulator errors are thrown at once
+}
+cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {  // the host's memory
+  size_t page = size_t(sysconf(_SC_PAGESIZE));
+  *total_bytes = size_t(sysconf(_SC_PHYS_PAGES)) * page;
+  *free_bytes = size_t(sysconf(_SC_AVPHYS_PAGES)) * page;
+  return cudaSuccess;
+}
 const char* cudaGetErrorString(cudaError_t error) {
   switch (error) {
     case cudaSuccess:

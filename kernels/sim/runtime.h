@@ -45,6 +45,7 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
 cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);  // host clock
 cudaError_t cudaGetLastError();
+cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes);  // the host's memory
 const char* cudaGetErrorString(cudaError_t error);
 template <typename K>
 cudaError_t cudaFuncSetAttribute(K* kernel, cudaFuncAttribute attr, int value);

@@ -1,0 +1,293 @@
+// The backend over the hand-written kernels, written once against the CUDA runtime API: with
+// nvcc it is `cuda`, and compiled as C++ over kernels/sim/runtime.h it is `cuda-sim`, so the
+// host code the GPU runs is the code the simulator tests. Device memory goes through a caching
+// allocator (cudaMalloc synchronises and is slow); every runtime call is checked and reported
+// with the caller's file and line. Ops without kernels yet are refused by supports().
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/backend.h"
+#include "kernels/backends.h"
+#include "kernels/portable.h"
+
+namespace nnlab::NNLAB_KERNELS {
+#include "kernels/api.h"
+
+namespace {
+void check(cudaError_t err, const char* call, const char* file, int line) {
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string(call) + " failed at " + file + ":" + std::to_string(line) +
+                             ": " + cudaGetErrorString(err));
+}
+#define NNLAB_CUDA_CHECK(call) check((call), #call, __FILE__, __LINE__)
+
+#ifdef NNLAB_SIM
+constexpr const char* kName = "cuda-sim";
+#else
+constexpr const char* kName = "cuda";
+#endif
+
+class DeviceAllocator : public CachingAllocator {
+ public:
+  ~DeviceAllocator() override { empty_cache(); }
+
+ protected:
+  void* raw_allocate(size_t bytes) override {
+    void* ptr = nullptr;
+    cudaError_t err = cudaMalloc(&ptr, bytes);
+    if (err != cudaSuccess) {
+      size_t free_bytes = 0, total = 0;
+      cudaMemGetInfo(&free_bytes, &total);
+      throw std::runtime_error(std::string(kName) + ": out of device memory allocating " +
+                               std::to_string(bytes) + " bytes (" + std::to_string(free_bytes) +
+                               " of " + std::to_string(total) +
+                               " free); try a smaller --batch-size");
+    }
+    return ptr;
+  }
+  void raw_free(void* ptr) override { NNLAB_CUDA_CHECK(cudaFree(ptr)); }
+};
+
+const std::vector<Op>& implemented_ops() {
+  static const std::vector<Op> ops = {Op::Gemm,
+                                      Op::BiasAdd,
+                                      Op::SumDim0,
+                                      Op::Add,
+                                      Op::Mul,
+                                      Op::Scale,
+                                      Op::ExpandScalar,
+                                      Op::ReluForward,
+                                      Op::ReluBackward,
+                                      Op::Sum,
+                                      Op::LogSoftmaxForward,
+                                      Op::LogSoftmaxBackward,
+                                      Op::NllLossForward,
+                                      Op::NllLossBackward,
+                                      Op::CrossEntropyBackward,
+                                      Op::Argmax,
+                                      Op::Fill,
+                                      Op::FillUniform,
+                                      Op::FillNormal,
+                                      Op::SgdUpdate,
+                                      Op::AdamUpdate};
+  return ops;
+}
+
+float* f(const Tensor& t) {
+  return t.data<float>();
+}
+int* i32(const Tensor& t) {
+  return t.data<int32_t>();
+}
+
+class GpuBackend : public Backend {
+ public:
+  std::string name() const override { return kName; }
+  std::string device() const override {
+#ifdef NNLAB_SIM
+    return "CPU simulation of the CUDA execution model (not a GPU timing)";
+#else
+    cudaDeviceProp prop{};
+    NNLAB_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    return std::string(prop.name) + ", " + std::to_string(prop.multiProcessorCount) +
+           " SMs, compute capability " + std::to_string(prop.major) + "." +
+           std::to_string(prop.minor);
+#endif
+  }
+  bool is_gpu() const override {
+#ifdef NNLAB_SIM
+    return false;
+#else
+    return true;
+#endif
+  }
+  bool supports(Op op, DType dtype) const override {
+    bool known = false;
+    for (Op o : implemented_ops()) known = known || o == op;
+    return known && (dtype == DType::F32 || (op == Op::Fill && dtype == DType::I32));
+  }
+  Allocator& allocator() override {
+    return allocator_;
+  }
+  void copy_from_host(void* dst, const void* src, size_t bytes) override {
+    if (bytes) NNLAB_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+  }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override {
+    if (bytes) NNLAB_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+  }
+  void copy(void* dst, const void* src, size_t bytes) override {
+    if (bytes) NNLAB_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+  }
+  void synchronize() override {
+    NNLAB_CUDA_CHECK(cudaDeviceSynchronize());
+  }
+
+  void gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b, double beta,
+            const Tensor& c) override {
+    int64_t k = ta ? a.dim(0) : a.dim(1);
+    NNLAB_KERNELS::gemm(ta, tb, c.dim(0), c.dim(1), k, float(alpha), f(a), f(b), float(beta), f(c));
+  }
+  void bias_add(const Tensor& y, const Tensor& bias) override {
+    NNLAB_KERNELS::bias_add(f(y), f(bias), y.dim(0), y.dim(1));
+  }
+  void sum_dim0(const Tensor& x, const Tensor& out) override {
+    NNLAB_KERNELS::sum_dim0(f(x), x.dim(0), x.dim(1), f(out));
+  }
+  void add(const Tensor& a, const Tensor& b, const Tensor& out) override {
+    NNLAB_KERNELS::add(f(a), f(b), f(out), a.numel());
+  }
+  void mul(const Tensor& a, const Tensor& b, const Tensor& out) override {
+    NNLAB_KERNELS::mul(f(a), f(b), f(out), a.numel());
+  }
+  void scale(const Tensor& x, double alpha, const Tensor& out) override {
+    NNLAB_KERNELS::scale(f(x), float(alpha), f(out), x.numel());
+  }
+  void expand_scalar(const Tensor& scalar, double alpha, const Tensor& out) override {
+    NNLAB_KERNELS::expand_scalar(f(scalar), float(alpha), f(out), out.numel());
+  }
+  void relu_forward(const Tensor& x, const Tensor& y) override {
+    NNLAB_KERNELS::relu_forward(f(x), f(y), x.numel());
+  }
+  void relu_backward(const Tensor& dy, const Tensor& y, const Tensor& dx) override {
+    NNLAB_KERNELS::relu_backward(f(dy), f(y), f(dx), dy.numel());
+  }
+  void sum(const Tensor& x, const Tensor& out) override {
+    Tensor partials = Tensor::empty(Shape{reduce_partials(int(x.numel()))}, DType::F32, *this);
+    NNLAB_KERNELS::sum(f(x), int(x.numel()), f(partials), f(out));
+  }
+  void log_softmax_forward(const Tensor& x, const Tensor& y) override {
+    NNLAB_KERNELS::log_softmax_forward(f(x), f(y), x.dim(0), x.dim(1));
+  }
+  void log_softmax_backward(const Tensor& dy, const Tensor& y, const Tensor& dx) override {
+    NNLAB_KERNELS::log_softmax_backward(f(dy), f(y), f(dx), dy.dim(0), dy.dim(1));
+  }
+  void nll_loss_forward(const Tensor& logp, const Tensor& labels, const Tensor& out) override {
+    check_labels(labels, logp.dim(1));
+    int64_t rows = logp.dim(0);
+    Tensor scratch = Tensor::empty(Shape{rows + reduce_partials(int(rows))}, DType::F32, *this);
+    NNLAB_KERNELS::nll_loss_forward(f(logp), i32(labels), rows, logp.dim(1), f(scratch), f(out));
+  }
+  void nll_loss_backward(const Tensor& dout, const Tensor& labels, const Tensor& dlogp) override {
+    check_labels(labels, dlogp.dim(1));
+    NNLAB_KERNELS::nll_loss_backward(f(dout), i32(labels), f(dlogp), dlogp.dim(0), dlogp.dim(1));
+  }
+  void cross_entropy_backward(const Tensor& dout, const Tensor& logp, const Tensor& labels,
+                              const Tensor& dlogits) override {
+    check_labels(labels, logp.dim(1));
+    NNLAB_KERNELS::cross_entropy_backward(f(dout), f(logp), i32(labels), f(dlogits), logp.dim(0),
+                                          logp.dim(1));
+  }
+  void argmax(const Tensor& x, const Tensor& out) override {
+    NNLAB_KERNELS::argmax(f(x), i32(out), x.dim(0), x.dim(1));
+  }
+  void fill(const Tensor& t, double value) override {
+    if (t.dtype() == DType::I32)
+      NNLAB_KERNELS::fill_int(i32(t), int(value), t.numel());
+    else
+      NNLAB_KERNELS::fill(f(t), float(value), t.numel());
+  }
+  void fill_uniform(const Tensor& t, double low, double high, uint64_t seed,
+                    uint64_t offset) override {
+    NNLAB_KERNELS::fill_uniform(f(t), t.numel(), low, high, seed, offset);
+  }
+  void fill_normal(const Tensor& t, double mean, double std, uint64_t seed,
+                   uint64_t offset) override {
+    NNLAB_KERNELS::fill_normal(f(t), t.numel(), mean, std, seed, offset);
+  }
+  void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buf, const SgdParams& p,
+                  bool first_step) override {
+    NNLAB_KERNELS::sgd_update(f(param), f(grad), f(buf), param.numel(), p.lr, p.momentum,
+                              p.dampening, p.weight_decay, p.nesterov, first_step);
+  }
+  void adam_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
+                   const AdamParams& p, int64_t step) override {
+    NNLAB_KERNELS::adam_update(f(param), f(grad), f(m), f(v), param.numel(), p.lr, p.beta1, p.beta2,
+                               p.eps, p.weight_decay, step);
+  }
+
+  // Ops without kernels yet: supports() says no, and core/ops asks before calling.
+  void conv2d_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                      const Window2d&) override {
+    missing(Op::Conv2dForward);
+  }
+  void conv2d_backward_data(const Tensor&, const Tensor&, const Tensor&, const Window2d&) override {
+    missing(Op::Conv2dBackwardData);
+  }
+  void conv2d_backward_filter(const Tensor&, const Tensor&, const Tensor&,
+                              const Window2d&) override {
+    missing(Op::Conv2dBackwardFilter);
+  }
+  void channel_sum(const Tensor&, const Tensor&) override {
+    missing(Op::ChannelSum);
+  }
+  void max_pool2d_forward(const Tensor&, const Tensor&, const Tensor&, const Window2d&) override {
+    missing(Op::MaxPool2dForward);
+  }
+  void max_pool2d_backward(const Tensor&, const Tensor&, const Tensor&) override {
+    missing(Op::MaxPool2dBackward);
+  }
+  void avg_pool2d_forward(const Tensor&, const Tensor&, const Window2d&) override {
+    missing(Op::AvgPool2dForward);
+  }
+  void avg_pool2d_backward(const Tensor&, const Tensor&, const Window2d&) override {
+    missing(Op::AvgPool2dBackward);
+  }
+  void batch_norm_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                          bool, double, double, const Tensor&, const Tensor&,
+                          const Tensor&) override {
+    missing(Op::BatchNormForward);
+  }
+  void batch_norm_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                           const Tensor&, bool, const Tensor&, const Tensor&,
+                           const Tensor&) override {
+    missing(Op::BatchNormBackward);
+  }
+  void dropout_mask(const Tensor&, double, uint64_t, uint64_t) override {
+    missing(Op::DropoutMask);
+  }
+
+ private:
+  [[noreturn]] void missing(Op op) const {
+    require_op(*this, op, DType::F32);
+    throw std::logic_error("unreachable");
+  }
+
+  // Labels are checked on the host (a kernel cannot report which one is wrong): one small copy.
+  void check_labels(const Tensor& labels, int64_t classes) {
+    std::vector<int32_t> host(static_cast<size_t>(labels.numel()));
+    copy_to_host(host.data(), labels.raw(), labels.bytes());
+    for (size_t i = 0; i < host.size(); ++i)
+      if (host[i] < 0 || host[i] >= classes)
+        throw std::out_of_range("label " + std::to_string(host[i]) + " at batch index " +
+                                std::to_string(i) + " is outside [0, " + std::to_string(classes) +
+                                ")");
+  }
+
+  DeviceAllocator allocator_;
+};
+}  // namespace
+
+Backend& backend() {
+  static auto* b =
+      new GpuBackend;  // never destroyed, as the CPU backends (see backends/registry.cpp)
+  return *b;
+}
+
+std::string unavailable_reason() {
+#ifdef NNLAB_SIM
+  return "";
+#else
+  static const std::string reason = [] {  // asked once: the answer cannot change
+    int count = 0;                        // left untouched when the call fails
+    cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess)
+      return std::string("no usable GPU: CUDA error ") + std::to_string(int(err)) + ", " +
+             cudaGetErrorString(err);
+    return std::string(count == 0 ? "no GPU found" : "");
+  }();
+  return reason;
+#endif
+}
+
+}  // namespace nnlab::NNLAB_KERNELS

@@ -1,0 +1,19 @@
+// The backends over the hand-written kernels (kernels/backend.cu), for the registry: `cuda`
+// from the nvcc build, `cuda-sim` from the simulator's. Each is created on first use and
+// never destroyed.
+#pragma once
+#include <string>
+
+namespace nnlab {
+class Backend;
+}
+
+namespace nnlab::cuda_kernels {
+Backend& backend();
+std::string unavailable_reason();  // "" when a GPU is usable; otherwise why not
+}  // namespace nnlab::cuda_kernels
+
+namespace nnlab::sim_kernels {
+Backend& backend();
+std::string unavailable_reason();  // always ""
+}  // namespace nnlab::sim_kernels

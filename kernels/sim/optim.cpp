@@ -1,0 +1,2 @@
+// The simulator build of kernels/optim.cu (compiled as C++ with NNLAB_SIM).
+#include "kernels/optim.cu"
