@@ -48,6 +48,28 @@ const char* op_name(Op op) {
       return "sgd_update";
     case Op::AdamUpdate:
       return "adam_update";
+    case Op::Conv2dForward:
+      return "conv2d_forward";
+    case Op::Conv2dBackwardData:
+      return "conv2d_backward_data";
+    case Op::Conv2dBackwardFilter:
+      return "conv2d_backward_filter";
+    case Op::ChannelSum:
+      return "channel_sum";
+    case Op::MaxPool2dForward:
+      return "max_pool2d_forward";
+    case Op::MaxPool2dBackward:
+      return "max_pool2d_backward";
+    case Op::AvgPool2dForward:
+      return "avg_pool2d_forward";
+    case Op::AvgPool2dBackward:
+      return "avg_pool2d_backward";
+    case Op::BatchNormForward:
+      return "batch_norm_forward";
+    case Op::BatchNormBackward:
+      return "batch_norm_backward";
+    case Op::DropoutMask:
+      return "dropout_mask";
   }
   return "?";
 }

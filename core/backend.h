@@ -133,7 +133,8 @@ class Backend {
   // padding never wins (it is -infinity). dx is written, overlapping windows accumulate.
   virtual void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices,
                                   const Window2d& win) = 0;
-  virtual void max_pool2d_backward(const Tensor& dy, const Tensor& indices, const Tensor& dx) = 0;
+  virtual void max_pool2d_backward(const Tensor& dy, const Tensor& indices, const Tensor& dx,
+                                   const Window2d& win) = 0;
   // Average pooling counts padding in the divisor (PyTorch's count_include_pad=True).
   virtual void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Window2d& win) = 0;
   virtual void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Window2d& win) = 0;
@@ -156,54 +157,38 @@ class Backend {
 
 // The compute-op overrides, declared once for every backend class: a backend header writes
 // NNLAB_BACKEND_COMPUTE_OPS inside its class and defines each op in the op family's file.
-#define NNLAB_BACKEND_COMPUTE_OPS                                                                 \
-  void gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a, const Tensor& b,           \
-            double beta, const Tensor& c) override;                                               \
-  void bias_add(const Tensor& y, const Tensor& bias) override;                                    \
-  void sum_dim0(const Tensor& x, const Tensor& out) override;                                     \
-  void add(const Tensor& a, const Tensor& b, const Tensor& out) override;                         \
-  void mul(const Tensor& a, const Tensor& b, const Tensor& out) override;                         \
-  void scale(const Tensor& x, double alpha, const Tensor& out) override;                          \
-  void expand_scalar(const Tensor& scalar, double alpha, const Tensor& out) override;             \
-  void relu_forward(const Tensor& x, const Tensor& y) override;                                   \
-  void relu_backward(const Tensor& dy, const Tensor& y, const Tensor& dx) override;               \
-  void sum(const Tensor& x, const Tensor& out) override;                                          \
-  void log_softmax_forward(const Tensor& x, const Tensor& y) override;                            \
-  void log_softmax_backward(const Tensor& dy, const Tensor& y, const Tensor& dx) override;        \
-  void nll_loss_forward(const Tensor& logp, const Tensor& labels, const Tensor& out) override;    \
+#define NNLAB_BACKEND_COMPUTE_OPS \
+  void gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a, const Tensor& b, double beta, const Tensor& c) override; \
+  void bias_add(const Tensor& y, const Tensor& bias) override; \
+  void sum_dim0(const Tensor& x, const Tensor& out) override; \
+  void add(const Tensor& a, const Tensor& b, const Tensor& out) override; \
+  void mul(const Tensor& a, const Tensor& b, const Tensor& out) override; \
+  void scale(const Tensor& x, double alpha, const Tensor& out) override; \
+  void expand_scalar(const Tensor& scalar, double alpha, const Tensor& out) override; \
+  void relu_forward(const Tensor& x, const Tensor& y) override; \
+  void relu_backward(const Tensor& dy, const Tensor& y, const Tensor& dx) override; \
+  void sum(const Tensor& x, const Tensor& out) override; \
+  void log_softmax_forward(const Tensor& x, const Tensor& y) override; \
+  void log_softmax_backward(const Tensor& dy, const Tensor& y, const Tensor& dx) override; \
+  void nll_loss_forward(const Tensor& logp, const Tensor& labels, const Tensor& out) override; \
   void nll_loss_backward(const Tensor& dout, const Tensor& labels, const Tensor& dlogp) override; \
-  void cross_entropy_backward(const Tensor& dout, const Tensor& logp, const Tensor& labels,       \
-                              const Tensor& dlogits) override;                                    \
-  void argmax(const Tensor& x, const Tensor& out) override;                                       \
-  void fill(const Tensor& t, double value) override;                                              \
-  void fill_uniform(const Tensor& t, double low, double high, uint64_t seed, uint64_t offset)     \
-      override;                                                                                   \
-  void fill_normal(const Tensor& t, double mean, double std, uint64_t seed, uint64_t offset)      \
-      override;                                                                                   \
-  void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buf,            \
-                  const SgdParams& p, bool first_step) override;                                  \
-  void adam_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,     \
-                   const AdamParams& p, int64_t step) override;                                   \
-  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,      \
-                      const Window2d& win) override;                                              \
-  void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,                  \
-                            const Window2d& win) override;                                        \
-  void conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw,                \
-                              const Window2d& win) override;                                      \
-  void channel_sum(const Tensor& x, const Tensor& out) override;                                  \
-  void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices,                \
-                          const Window2d& win) override;                                          \
-  void max_pool2d_backward(const Tensor& dy, const Tensor& indices, const Tensor& dx) override;   \
-  void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Window2d& win) override;        \
-  void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Window2d& win) override;     \
-  void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,              \
-                          const Tensor& running_mean, const Tensor& running_var, bool training,   \
-                          double momentum, double eps, const Tensor& y, const Tensor& save_mean,  \
-                          const Tensor& save_invstd) override;                                    \
-  void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,               \
-                           const Tensor& save_mean, const Tensor& save_invstd,                    \
-                           bool batch_statistics, const Tensor& dx, const Tensor& dweight,        \
-                           const Tensor& dbias) override;                                         \
+  void cross_entropy_backward(const Tensor& dout, const Tensor& logp, const Tensor& labels, const Tensor& dlogits) override; \
+  void argmax(const Tensor& x, const Tensor& out) override; \
+  void fill(const Tensor& t, double value) override; \
+  void fill_uniform(const Tensor& t, double low, double high, uint64_t seed, uint64_t offset) override; \
+  void fill_normal(const Tensor& t, double mean, double std, uint64_t seed, uint64_t offset) override; \
+  void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buf, const SgdParams& p, bool first_step) override; \
+  void adam_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, const AdamParams& p, int64_t step) override; \
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y, const Window2d& win) override; \
+  void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, const Window2d& win) override; \
+  void conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw, const Window2d& win) override; \
+  void channel_sum(const Tensor& x, const Tensor& out) override; \
+  void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices, const Window2d& win) override; \
+  void max_pool2d_backward(const Tensor& dy, const Tensor& indices, const Tensor& dx, const Window2d& win) override; \
+  void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Window2d& win) override; \
+  void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Window2d& win) override; \
+  void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean, const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd) override; \
+  void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd, bool batch_statistics, const Tensor& dx, const Tensor& dweight, const Tensor& dbias) override; \
   void dropout_mask(const Tensor& mask, double p, uint64_t seed, uint64_t offset) override;
 
 // Throws std::runtime_error "backend 'X' does not support op Y for dtype Z" unless supported.

@@ -23,10 +23,10 @@ Tensor max_pool2d(const Tensor& x, const Window2d& win) {
   Shape in = x.shape();
   return record(
       y, "max_pool2d", {x},
-      [indices, in](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& grads) {
+      [indices, in, win](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& grads) {
         require_op(g.backend(), Op::MaxPool2dBackward, g.dtype());
         grads[0] = Tensor::empty(in, g.dtype(), g.backend());
-        g.backend().max_pool2d_backward(g, indices, grads[0]);
+        g.backend().max_pool2d_backward(g, indices, grads[0], win);
       });
 }
 

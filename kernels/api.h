@@ -54,3 +54,34 @@ void cross_entropy_backward(const float* dout, const float* logp, const int* lab
                             int64_t cols);
 void argmax(const float* x, int* out, int64_t rows, int64_t cols);
 
+
+// conv.cu, NCHW, groups 1: im2col + the tiled GEMM per image. Geometry of one convolution:
+struct ConvShape {
+  int64_t n, c, h, w, k, r, s, p, q;  // batch, in channels, in size, out channels, kernel, out size
+  int64_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
+};
+// `col` holds c*r*s*p*q floats (one image's unrolled receptive fields).
+void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& g, float* col);
+void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& g, float* col);
+void conv2d_backward_filter(const float* dy, const float* x, float* dw, const ConvShape& g, float* col);
+void channel_sum(const float* x, int64_t n, int64_t c, int64_t plane, float* out);  // [n, c, plane] -> [c]
+
+// pool.cu: planes = n * c; windows as Window2d's fields (kernel, stride, padding).
+struct PoolShape {
+  int64_t planes, h, w, p, q, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
+};
+void max_pool2d_forward(const float* x, float* y, int* indices, const PoolShape& g);
+void max_pool2d_backward(const float* dy, const int* indices, float* dx, const PoolShape& g);
+void avg_pool2d_forward(const float* x, float* y, const PoolShape& g);
+void avg_pool2d_backward(const float* dy, float* dx, const PoolShape& g);
+
+// norm.cu: batch norm over (n, plane) per channel.
+void batch_norm_forward(const float* x, const float* weight, const float* bias, float* running_mean,
+                        float* running_var, bool training, double momentum, double eps, float* y, float* save_mean,
+                        float* save_invstd, int64_t n, int64_t c, int64_t plane);
+void batch_norm_backward(const float* dy, const float* x, const float* weight, const float* save_mean,
+                         const float* save_invstd, bool batch_statistics, float* dx, float* dweight, float* dbias,
+                         int64_t n, int64_t c, int64_t plane);
+
+// fill.cu: mask[i] = 0 with probability p, else 1 / (1 - p) (Philox counter offset + i).
+void dropout_mask(float* mask, int64_t n, double p, uint64_t seed, uint64_t offset);

@@ -2,7 +2,7 @@
 // nvcc it is `cuda`, and compiled as C++ over kernels/sim/runtime.h it is `cuda-sim`, so the
 // host code the GPU runs is the code the simulator tests. Device memory goes through a caching
 // allocator (cudaMalloc synchronises and is slow); every runtime call is checked and reported
-// with the caller's file and line. Ops without kernels yet are refused by supports().
+// with the caller's file and line. supports() answers from the list of ops with kernels.
 #include <cstring>
 #include <string>
 #include <vector>
@@ -50,6 +50,8 @@ class DeviceAllocator : public CachingAllocator {
 };
 
 const std::vector<Op>& implemented_ops() {
+  // Every op of the interface has a kernel now; the list stays so that supports() answers
+  // from what is implemented, not from an assumption.
   static const std::vector<Op> ops = {Op::Gemm,
                                       Op::BiasAdd,
                                       Op::SumDim0,
@@ -70,7 +72,18 @@ const std::vector<Op>& implemented_ops() {
                                       Op::FillUniform,
                                       Op::FillNormal,
                                       Op::SgdUpdate,
-                                      Op::AdamUpdate};
+                                      Op::AdamUpdate,
+                                      Op::Conv2dForward,
+                                      Op::Conv2dBackwardData,
+                                      Op::Conv2dBackwardFilter,
+                                      Op::ChannelSum,
+                                      Op::MaxPool2dForward,
+                                      Op::MaxPool2dBackward,
+                                      Op::AvgPool2dForward,
+                                      Op::AvgPool2dBackward,
+                                      Op::BatchNormForward,
+                                      Op::BatchNormBackward,
+                                      Op::DropoutMask};
   return ops;
 }
 
@@ -206,51 +219,76 @@ class GpuBackend : public Backend {
                                p.eps, p.weight_decay, step);
   }
 
-  // Ops without kernels yet: supports() says no, and core/ops asks before calling.
-  void conv2d_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                      const Window2d&) override {
-    missing(Op::Conv2dForward);
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                      const Window2d& win) override {
+    ConvShape g = conv_shape(x, w, y, win);
+    Tensor col = unrolled(g);
+    NNLAB_KERNELS::conv2d_forward(f(x), f(w), bias.defined() ? f(bias) : nullptr, f(y), g, f(col));
   }
-  void conv2d_backward_data(const Tensor&, const Tensor&, const Tensor&, const Window2d&) override {
-    missing(Op::Conv2dBackwardData);
+  void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,
+                            const Window2d& win) override {
+    ConvShape g = conv_shape(dx, w, dy, win);
+    Tensor col = unrolled(g);
+    NNLAB_KERNELS::conv2d_backward_data(f(dy), f(w), f(dx), g, f(col));
   }
-  void conv2d_backward_filter(const Tensor&, const Tensor&, const Tensor&,
-                              const Window2d&) override {
-    missing(Op::Conv2dBackwardFilter);
+  void conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw,
+                              const Window2d& win) override {
+    ConvShape g = conv_shape(x, dw, dy, win);
+    Tensor col = unrolled(g);
+    NNLAB_KERNELS::conv2d_backward_filter(f(dy), f(x), f(dw), g, f(col));
   }
-  void channel_sum(const Tensor&, const Tensor&) override {
-    missing(Op::ChannelSum);
+  void channel_sum(const Tensor& x, const Tensor& out) override {
+    int64_t n = x.dim(0), c = x.dim(1);
+    NNLAB_KERNELS::channel_sum(f(x), n, c, n * c > 0 ? x.numel() / (n * c) : 0, f(out));
   }
-  void max_pool2d_forward(const Tensor&, const Tensor&, const Tensor&, const Window2d&) override {
-    missing(Op::MaxPool2dForward);
+  void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices,
+                          const Window2d& win) override {
+    NNLAB_KERNELS::max_pool2d_forward(f(x), f(y), i32(indices), pool_shape(x, y, win));
   }
-  void max_pool2d_backward(const Tensor&, const Tensor&, const Tensor&) override {
-    missing(Op::MaxPool2dBackward);
+  void max_pool2d_backward(const Tensor& dy, const Tensor& indices, const Tensor& dx,
+                           const Window2d& win) override {
+    NNLAB_KERNELS::max_pool2d_backward(f(dy), i32(indices), f(dx), pool_shape(dx, dy, win));
   }
-  void avg_pool2d_forward(const Tensor&, const Tensor&, const Window2d&) override {
-    missing(Op::AvgPool2dForward);
+  void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Window2d& win) override {
+    NNLAB_KERNELS::avg_pool2d_forward(f(x), f(y), pool_shape(x, y, win));
   }
-  void avg_pool2d_backward(const Tensor&, const Tensor&, const Window2d&) override {
-    missing(Op::AvgPool2dBackward);
+  void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Window2d& win) override {
+    NNLAB_KERNELS::avg_pool2d_backward(f(dy), f(dx), pool_shape(dx, dy, win));
   }
-  void batch_norm_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                          bool, double, double, const Tensor&, const Tensor&,
-                          const Tensor&) override {
-    missing(Op::BatchNormForward);
+  void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                          const Tensor& running_mean, const Tensor& running_var, bool training,
+                          double momentum, double eps, const Tensor& y, const Tensor& save_mean,
+                          const Tensor& save_invstd) override {
+    NNLAB_KERNELS::batch_norm_forward(f(x), f(weight), f(bias), f(running_mean), f(running_var),
+                                      training, momentum, eps, f(y), f(save_mean), f(save_invstd),
+                                      x.dim(0), x.dim(1), x.dim(2) * x.dim(3));
   }
-  void batch_norm_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                           const Tensor&, bool, const Tensor&, const Tensor&,
-                           const Tensor&) override {
-    missing(Op::BatchNormBackward);
+  void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
+                           const Tensor& save_mean, const Tensor& save_invstd,
+                           bool batch_statistics, const Tensor& dx, const Tensor& dweight,
+                           const Tensor& dbias) override {
+    NNLAB_KERNELS::batch_norm_backward(f(dy), f(x), f(weight), f(save_mean), f(save_invstd),
+                                       batch_statistics, f(dx), f(dweight), f(dbias), x.dim(0),
+                                       x.dim(1), x.dim(2) * x.dim(3));
   }
-  void dropout_mask(const Tensor&, double, uint64_t, uint64_t) override {
-    missing(Op::DropoutMask);
+  void dropout_mask(const Tensor& mask, double p, uint64_t seed, uint64_t offset) override {
+    NNLAB_KERNELS::dropout_mask(f(mask), mask.numel(), p, seed, offset);
   }
 
  private:
-  [[noreturn]] void missing(Op op) const {
-    require_op(*this, op, DType::F32);
-    throw std::logic_error("unreachable");
+  static ConvShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& y,
+                              const Window2d& win) {
+    return {x.dim(0),     x.dim(1),  x.dim(2),  x.dim(3),       w.dim(0),
+            w.dim(2),     w.dim(3),  y.dim(2),  y.dim(3),       win.stride_h,
+            win.stride_w, win.pad_h, win.pad_w, win.dilation_h, win.dilation_w};
+  }
+  static PoolShape pool_shape(const Tensor& in, const Tensor& out, const Window2d& win) {
+    return {in.dim(0) * in.dim(1), in.dim(2),    in.dim(3),    out.dim(2), out.dim(3), win.kernel_h,
+            win.kernel_w,          win.stride_h, win.stride_w, win.pad_h,  win.pad_w};
+  }
+  // One image's unrolled receptive fields, from the caching allocator.
+  Tensor unrolled(const ConvShape& g) {
+    return Tensor::empty(Shape{g.c * g.r * g.s * g.p * g.q}, DType::F32, *this);
   }
 
   // Labels are checked on the host (a kernel cannot report which one is wrong): one small copy.

@@ -8,7 +8,9 @@ namespace nnlab::NNLAB_KERNELS {
 namespace {
 constexpr int kThreads = 256;
 
-dim3 blocks_for(int64_t n) { return dim3(unsigned((n + kThreads - 1) / kThreads)); }
+dim3 blocks_for(int64_t n) {
+  return dim3(unsigned((n + kThreads - 1) / kThreads));
+}
 
 __global__ void axpy_kernel(float alpha, const float* x, float* y, int n) {
   int i = int(blockIdx.x * blockDim.x + threadIdx.x);
@@ -62,7 +64,8 @@ void scale(const float* x, float alpha, float* out, int64_t n) {
   if (n > 0) NNLAB_LAUNCH(scale_kernel, blocks_for(n), dim3(kThreads), 0, x, alpha, out, n);
 }
 void expand_scalar(const float* scalar, float alpha, float* out, int64_t n) {
-  if (n > 0) NNLAB_LAUNCH(expand_scalar_kernel, blocks_for(n), dim3(kThreads), 0, scalar, alpha, out, n);
+  if (n > 0)
+    NNLAB_LAUNCH(expand_scalar_kernel, blocks_for(n), dim3(kThreads), 0, scalar, alpha, out, n);
 }
 void relu_forward(const float* x, float* y, int64_t n) {
   if (n > 0) NNLAB_LAUNCH(relu_forward_kernel, blocks_for(n), dim3(kThreads), 0, x, y, n);
@@ -71,11 +74,13 @@ void relu_backward(const float* dy, const float* y, float* dx, int64_t n) {
   if (n > 0) NNLAB_LAUNCH(relu_backward_kernel, blocks_for(n), dim3(kThreads), 0, dy, y, dx, n);
 }
 void bias_add(float* y, const float* bias, int64_t rows, int64_t cols) {
-  if (rows * cols > 0) NNLAB_LAUNCH(bias_add_kernel, blocks_for(rows * cols), dim3(kThreads), 0, y, bias, rows, cols);
+  if (rows * cols > 0)
+    NNLAB_LAUNCH(bias_add_kernel, blocks_for(rows * cols), dim3(kThreads), 0, y, bias, rows, cols);
 }
 
 void axpy(float alpha, const float* x, float* y, int n) {
-  NNLAB_LAUNCH(axpy_kernel, dim3(unsigned((n + kThreads - 1) / kThreads)), dim3(kThreads), 0, alpha, x, y, n);
+  NNLAB_LAUNCH(axpy_kernel, dim3(unsigned((n + kThreads - 1) / kThreads)), dim3(kThreads), 0, alpha,
+               x, y, n);
 }
 
 }  // namespace nnlab::NNLAB_KERNELS

@@ -14,7 +14,8 @@ namespace {
 constexpr int kTile = 32;
 
 __global__ void sgemm_naive_kernel(const float* a, const float* b, float* c, int m, int n, int k) {
-  int row = int(blockIdx.y * blockDim.y + threadIdx.y), col = int(blockIdx.x * blockDim.x + threadIdx.x);
+  int row = int(blockIdx.y * blockDim.y + threadIdx.y),
+      col = int(blockIdx.x * blockDim.x + threadIdx.x);
   if (row >= m || col >= n) return;
   float acc = 0.0f;
   for (int p = 0; p < k; ++p) acc += a[row * k + p] * b[p * n + col];
@@ -38,8 +39,8 @@ __global__ void sgemm_tiled_kernel(const float* a, const float* b, float* c, int
 }
 
 // c = alpha * op(a) @ op(b) + beta * c; a is m x k after op, b is k x n after op.
-__global__ void gemm_tiled_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                                  const float* b, float beta, float* c) {
+__global__ void gemm_tiled_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                                  const float* a, const float* b, float beta, float* c) {
   __shared__ float a_tile[kTile][kTile];
   __shared__ float b_tile[kTile][kTile];
   int tx = int(threadIdx.x), ty = int(threadIdx.y);
@@ -59,7 +60,9 @@ __global__ void gemm_tiled_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_
   }
 }
 
-dim3 tiles(int m, int n) { return dim3(unsigned((n + kTile - 1) / kTile), unsigned((m + kTile - 1) / kTile)); }
+dim3 tiles(int m, int n) {
+  return dim3(unsigned((n + kTile - 1) / kTile), unsigned((m + kTile - 1) / kTile));
+}
 }  // namespace
 
 void sgemm_naive(const float* a, const float* b, float* c, int m, int n, int k) {
@@ -70,11 +73,11 @@ void sgemm_tiled(const float* a, const float* b, float* c, int m, int n, int k) 
   NNLAB_LAUNCH(sgemm_tiled_kernel, tiles(m, n), dim3(kTile, kTile), 0, a, b, c, m, n, k);
 }
 
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, const float* b,
-          float beta, float* c) {
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          const float* b, float beta, float* c) {
   if (m == 0 || n == 0) return;
-  NNLAB_LAUNCH(gemm_tiled_kernel, tiles(int(m), int(n)), dim3(kTile, kTile), 0, trans_a, trans_b, m, n, k, alpha, a,
-               b, beta, c);
+  NNLAB_LAUNCH(gemm_tiled_kernel, tiles(int(m), int(n)), dim3(kTile, kTile), 0, trans_a, trans_b, m,
+               n, k, alpha, a, b, beta, c);
 }
 
 }  // namespace nnlab::NNLAB_KERNELS

@@ -45,7 +45,8 @@ __global__ void softmax_rows_kernel(const float* x, float* y, int cols) {
     local_sum += row[j];
   }
   float total = block_reduce(local_sum, scratch, [](float a, float b) { return a + b; });
-  for (int j = int(threadIdx.x); j < cols; j += kThreads) y[size_t(blockIdx.x) * size_t(cols) + size_t(j)] = row[j] / total;
+  for (int j = int(threadIdx.x); j < cols; j += kThreads)
+    y[size_t(blockIdx.x) * size_t(cols) + size_t(j)] = row[j] / total;
 }
 __global__ void log_softmax_kernel(const float* x, float* y, int64_t rows, int64_t cols) {
   int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -59,28 +60,33 @@ __global__ void log_softmax_kernel(const float* x, float* y, int64_t rows, int64
 }
 
 // dx = dy - softmax * sum(dy) per row, with softmax = exp(y).
-__global__ void log_softmax_backward_kernel(const float* dy, const float* y, float* dx, int64_t rows, int64_t cols) {
+__global__ void log_softmax_backward_kernel(const float* dy, const float* y, float* dx,
+                                            int64_t rows, int64_t cols) {
   int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (r >= rows) return;
   float total = 0.0f;
   for (int64_t j = 0; j < cols; ++j) total += dy[r * cols + j];
-  for (int64_t j = 0; j < cols; ++j) dx[r * cols + j] = dy[r * cols + j] - expf(y[r * cols + j]) * total;
+  for (int64_t j = 0; j < cols; ++j)
+    dx[r * cols + j] = dy[r * cols + j] - expf(y[r * cols + j]) * total;
 }
 
-__global__ void pick_kernel(const float* logp, const int* labels, int64_t rows, int64_t cols, float* picked) {
+__global__ void pick_kernel(const float* logp, const int* labels, int64_t rows, int64_t cols,
+                            float* picked) {
   int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (r < rows) picked[r] = logp[r * cols + labels[r]];
 }
 
-__global__ void nll_backward_kernel(const float* dout, const int* labels, float* dlogp, int64_t rows, int64_t cols) {
+__global__ void nll_backward_kernel(const float* dout, const int* labels, float* dlogp,
+                                    int64_t rows, int64_t cols) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= rows * cols) return;
   int64_t r = i / cols;
   dlogp[i] = (i % cols == labels[r]) ? -dout[0] / float(rows) : 0.0f;
 }
 
-__global__ void cross_entropy_backward_kernel(const float* dout, const float* logp, const int* labels, float* dlogits,
-                                              int64_t rows, int64_t cols) {
+__global__ void cross_entropy_backward_kernel(const float* dout, const float* logp,
+                                              const int* labels, float* dlogits, int64_t rows,
+                                              int64_t cols) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= rows * cols) return;
   int64_t r = i / cols;
@@ -98,27 +104,35 @@ __global__ void argmax_kernel(const float* x, int* out, int64_t rows, int64_t co
   out[r] = int(best);
 }
 
-dim3 per_row(int64_t rows) { return dim3(unsigned((rows + kThreads - 1) / kThreads)); }
+dim3 per_row(int64_t rows) {
+  return dim3(unsigned((rows + kThreads - 1) / kThreads));
+}
 }  // namespace
 
 void log_softmax_forward(const float* x, float* y, int64_t rows, int64_t cols) {
-  if (rows > 0) NNLAB_LAUNCH(log_softmax_kernel, per_row(rows), dim3(kThreads), 0, x, y, rows, cols);
+  if (rows > 0)
+    NNLAB_LAUNCH(log_softmax_kernel, per_row(rows), dim3(kThreads), 0, x, y, rows, cols);
 }
 void log_softmax_backward(const float* dy, const float* y, float* dx, int64_t rows, int64_t cols) {
-  if (rows > 0) NNLAB_LAUNCH(log_softmax_backward_kernel, per_row(rows), dim3(kThreads), 0, dy, y, dx, rows, cols);
+  if (rows > 0)
+    NNLAB_LAUNCH(log_softmax_backward_kernel, per_row(rows), dim3(kThreads), 0, dy, y, dx, rows,
+                 cols);
 }
-void nll_loss_forward(const float* logp, const int* labels, int64_t rows, int64_t cols, float* scratch, float* out) {
+void nll_loss_forward(const float* logp, const int* labels, int64_t rows, int64_t cols,
+                      float* scratch, float* out) {
   NNLAB_LAUNCH(pick_kernel, per_row(rows), dim3(kThreads), 0, logp, labels, rows, cols, scratch);
   sum(scratch, int(rows), scratch + rows, out);
   scale(out, -1.0f / float(rows), out, 1);
 }
-void nll_loss_backward(const float* dout, const int* labels, float* dlogp, int64_t rows, int64_t cols) {
-  NNLAB_LAUNCH(nll_backward_kernel, per_row(rows * cols), dim3(kThreads), 0, dout, labels, dlogp, rows, cols);
-}
-void cross_entropy_backward(const float* dout, const float* logp, const int* labels, float* dlogits, int64_t rows,
-                            int64_t cols) {
-  NNLAB_LAUNCH(cross_entropy_backward_kernel, per_row(rows * cols), dim3(kThreads), 0, dout, logp, labels, dlogits,
+void nll_loss_backward(const float* dout, const int* labels, float* dlogp, int64_t rows,
+                       int64_t cols) {
+  NNLAB_LAUNCH(nll_backward_kernel, per_row(rows * cols), dim3(kThreads), 0, dout, labels, dlogp,
                rows, cols);
+}
+void cross_entropy_backward(const float* dout, const float* logp, const int* labels, float* dlogits,
+                            int64_t rows, int64_t cols) {
+  NNLAB_LAUNCH(cross_entropy_backward_kernel, per_row(rows * cols), dim3(kThreads), 0, dout, logp,
+               labels, dlogits, rows, cols);
 }
 void argmax(const float* x, int* out, int64_t rows, int64_t cols) {
   if (rows > 0) NNLAB_LAUNCH(argmax_kernel, per_row(rows), dim3(kThreads), 0, x, out, rows, cols);

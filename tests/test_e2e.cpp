@@ -13,22 +13,25 @@
 #include "data/idx.h"
 #include "data/loader.h"
 #include "data/paths.h"
-#include "models/mlp.h"
+#include "models/zoo.h"
 
 using namespace nnlab;
 
 namespace {
-// The losses of the first `steps` SGD steps (lr 0.01, batch 64, seed 0) of the notebook's MLP.
-std::vector<float> first_losses(const std::string& backend_name, int steps, int threads = 0) {
+// The losses of the first `steps` SGD steps (lr 0.01, seed 0) of a model on MNIST: the
+// notebook's MLP at batch 64 by default, or LeNet's MNIST variant.
+std::vector<float> first_losses(const std::string& backend_name, int steps, int threads = 0,
+                                const std::string& model = "mlp", int64_t batch = 64) {
   Backend& be = get_backend(backend_name);
   int before = be.threads();
   if (threads > 0) be.set_threads(threads);
   auto train = std::make_shared<data::MnistIdx>(data::dataset_dir("mnist"), data::Split::Train);
   data::LoaderOptions o;
   o.seed = 0;
+  o.batch_size = batch;
   data::DataLoader loader(train, o);
   Generator gen(0);
-  auto mlp = models::make_mlp(784, {128}, 10, be, gen);
+  auto mlp = models::make_model(model, Shape{1, 28, 28}, 10, be, gen);
   SgdParams p;
   p.lr = 0.01;
   optim::Sgd sgd(mlp->parameters(), p);
@@ -38,7 +41,8 @@ std::vector<float> first_losses(const std::string& backend_name, int steps, int 
     auto b = loader.next();
     Tensor x = Tensor::from_host(b->images, b->shape, be);
     Tensor y = Tensor::from_host(b->labels, Shape{b->shape[0]}, be);
-    Tensor loss = ops::nll_loss(mlp->forward(x), y);
+    Tensor out = mlp->forward(x);
+    Tensor loss = model == "mlp" ? ops::nll_loss(out, y) : ops::cross_entropy(out, y);
     sgd.zero_grad();
     loss.backward();
     sgd.step();
@@ -82,6 +86,14 @@ TEST_CASE("golden run: the hand-written kernels on the simulator agree with the 
   for (size_t i = 0; i < losses.size(); ++i) {
     CAPTURE(i);
     CHECK(losses[i] == doctest::Approx(kGoldenLosses[i]).epsilon(1e-4));
+  }
+}
+
+TEST_CASE("golden run: LeNet's first losses on the simulator agree with cpu") {
+  std::vector<float> cpu = first_losses("cpu", 3, 0, "lenet", 16), sim = first_losses("cuda-sim", 3, 0, "lenet", 16);
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    CAPTURE(i);
+    CHECK(sim[i] == doctest::Approx(cpu[i]).epsilon(1e-4));
   }
 }
 

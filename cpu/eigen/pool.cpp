@@ -97,7 +97,8 @@ void CpuBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Tens
   });
 }
 
-void CpuBackend::max_pool2d_backward(const Tensor& dy, const Tensor& indices, const Tensor& dx) {
+void CpuBackend::max_pool2d_backward(const Tensor& dy, const Tensor& indices, const Tensor& dx,
+                                           const Window2d&) {
   Planes d = planes_of(dx, dy);
   cpu::dispatch_float(dy.dtype(), "max_pool2d_backward", [&](auto zero) {
     using T = decltype(zero);

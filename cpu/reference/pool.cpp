@@ -48,7 +48,8 @@ void ReferenceBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, cons
 }
 
 void ReferenceBackend::max_pool2d_backward(const Tensor& dy, const Tensor& indices,
-                                           const Tensor& dx) {
+                                           const Tensor& dx,
+                                           const Window2d&) {
   int64_t plane_in = dx.dim(2) * dx.dim(3), plane_out = dy.dim(2) * dy.dim(3);
   cpu::dispatch_float(dy.dtype(), "max_pool2d_backward", [&](auto zero) {
     using T = decltype(zero);
