@@ -38,6 +38,10 @@ void adam_update(float* param, const float* grad, float* m, float* v, int64_t n,
                  double beta2, double eps, double weight_decay, int64_t step);
 
 // gemm.cu: c = alpha * op(a) @ op(b) + beta * c, row-major, op(x) = x or x^T; c is m x n.
+// The teaching versions side by side; gemm() uses the register-blocked one (fastest on GPUs).
+enum class GemmVariant { Naive, Tiled, RegisterBlocked };
+void gemm_variant(GemmVariant variant, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float* a, const float* b, float beta, float* c);
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           const float* b, float beta, float* c);
 

@@ -123,17 +123,29 @@ class GpuBackend : public Backend {
   Allocator& allocator() override {
     return allocator_;
   }
+  // One compute stream for every launch and copy, created with the backend.
+  GpuBackend() {
+    NNLAB_CUDA_CHECK(cudaStreamCreate(&stream_));
+#ifndef NNLAB_SIM
+    current_stream() = stream_;  // NNLAB_LAUNCH launches on it
+#endif
+  }
+  // From pageable host memory the runtime stages the data before returning, so the caller may
+  // free `src` at once; the copy is ordered with the kernels on the stream.
   void copy_from_host(void* dst, const void* src, size_t bytes) override {
-    if (bytes) NNLAB_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+    if (bytes) NNLAB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
   }
   void copy_to_host(void* dst, const void* src, size_t bytes) override {
-    if (bytes) NNLAB_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+    if (!bytes) return;
+    NNLAB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+    NNLAB_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the caller reads `dst` next
   }
   void copy(void* dst, const void* src, size_t bytes) override {
-    if (bytes) NNLAB_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+    if (bytes)
+      NNLAB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
   }
   void synchronize() override {
-    NNLAB_CUDA_CHECK(cudaDeviceSynchronize());
+    NNLAB_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
 
   void gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b, double beta,
@@ -303,6 +315,7 @@ class GpuBackend : public Backend {
   }
 
   DeviceAllocator allocator_;
+  cudaStream_t stream_ = nullptr;
 };
 }  // namespace
 

@@ -2,7 +2,11 @@
 //   naive  one thread per output element, reading A and B from global memory;
 //   tiled  32x32 blocks stage 32x32 tiles of A and B in shared memory, so each global value
 //          is read once per tile instead of once per multiply-add; two __syncthreads per
-//          tile: after loading (the tile is complete) and after using it (before overwrite).
+//          tile: after loading (the tile is complete) and after using it (before overwrite);
+//   register-blocked  64x64 block tiles with a 16-deep k slice; each of 256 threads keeps a
+//          4x4 tile of C in registers and reuses each shared value 4 times from registers,
+//          so shared-memory traffic per multiply-add drops 4x. (Vectorised float4 loads would
+//          be the next step; they need 16-byte alignment that odd sizes and transposes break.)
 // Out-of-range tile elements load as zero, so any m, n, k works. The backend's gemm (transpose
 // flags, alpha, beta) is the tiled version reading op(a) and op(b) through index functions.
 #include "kernels/portable.h"
@@ -60,6 +64,61 @@ __global__ void gemm_tiled_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_
   }
 }
 
+constexpr int kBlockM = 64, kBlockN = 64, kBlockK = 16, kThreadM = 4, kThreadN = 4;
+
+__global__ void gemm_blocked_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                                    const float* a, const float* b, float beta, float* c) {
+  __shared__ float a_tile[kBlockK][kBlockM];  // k-major: a thread's 4 rows are adjacent
+  __shared__ float b_tile[kBlockK][kBlockN];
+  int tx = int(threadIdx.x), ty = int(threadIdx.y), tid = ty * 16 + tx;
+  int64_t row0 = int64_t(blockIdx.y) * kBlockM, col0 = int64_t(blockIdx.x) * kBlockN;
+  float acc[kThreadM][kThreadN];
+  for (int i = 0; i < kThreadM; ++i)
+    for (int j = 0; j < kThreadN; ++j) acc[i][j] = 0.0f;
+  for (int64_t t = 0; t < k; t += kBlockK) {
+    for (int l = tid; l < kBlockM * kBlockK; l += 256) {  // 4 loads of A and of B per thread
+      int r = l / kBlockK, kk = l % kBlockK;
+      int64_t gr = row0 + r, gk = t + kk;
+      a_tile[kk][r] = (gr < m && gk < k) ? (ta ? a[gk * m + gr] : a[gr * k + gk]) : 0.0f;
+    }
+    for (int l = tid; l < kBlockK * kBlockN; l += 256) {
+      int kk = l / kBlockN, cc = l % kBlockN;
+      int64_t gk = t + kk, gc = col0 + cc;
+      b_tile[kk][cc] = (gk < k && gc < n) ? (tb ? b[gc * k + gk] : b[gk * n + gc]) : 0.0f;
+    }
+    __syncthreads();
+    for (int kk = 0; kk < kBlockK; ++kk) {
+      float ra[kThreadM], rb[kThreadN];
+      for (int i = 0; i < kThreadM; ++i) ra[i] = a_tile[kk][ty * kThreadM + i];
+      for (int j = 0; j < kThreadN; ++j) rb[j] = b_tile[kk][tx * kThreadN + j];
+      for (int i = 0; i < kThreadM; ++i)
+        for (int j = 0; j < kThreadN; ++j) acc[i][j] += ra[i] * rb[j];
+    }
+    __syncthreads();
+  }
+  for (int i = 0; i < kThreadM; ++i)
+    for (int j = 0; j < kThreadN; ++j) {
+      int64_t r = row0 + ty * kThreadM + i, col = col0 + tx * kThreadN + j;
+      if (r < m && col < n) {
+        float prior = beta == 0.0f ? 0.0f : beta * c[r * n + col];  // beta 0 ignores NaN in c
+        c[r * n + col] = alpha * acc[i][j] + prior;
+      }
+    }
+}
+
+// c = alpha * op(a) @ op(b) + beta * c, one thread per element of c.
+__global__ void gemm_naive_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                                  const float* a, const float* b, float beta, float* c) {
+  int64_t row = int64_t(blockIdx.y) * blockDim.y + threadIdx.y,
+          col = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (row >= m || col >= n) return;
+  float acc = 0.0f;
+  for (int64_t p = 0; p < k; ++p)
+    acc += (ta ? a[p * m + row] : a[row * k + p]) * (tb ? b[col * k + p] : b[p * n + col]);
+  float prior = beta == 0.0f ? 0.0f : beta * c[row * n + col];
+  c[row * n + col] = alpha * acc + prior;
+}
+
 dim3 tiles(int m, int n) {
   return dim3(unsigned((n + kTile - 1) / kTile), unsigned((m + kTile - 1) / kTile));
 }
@@ -73,11 +132,31 @@ void sgemm_tiled(const float* a, const float* b, float* c, int m, int n, int k) 
   NNLAB_LAUNCH(sgemm_tiled_kernel, tiles(m, n), dim3(kTile, kTile), 0, a, b, c, m, n, k);
 }
 
+void gemm_variant(GemmVariant variant, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                  float alpha, const float* a, const float* b, float beta, float* c) {
+  if (m == 0 || n == 0) return;
+  switch (variant) {
+    case GemmVariant::Naive:
+      NNLAB_LAUNCH(gemm_naive_kernel, tiles(int(m), int(n)), dim3(kTile, kTile), 0, trans_a,
+                   trans_b, m, n, k, alpha, a, b, beta, c);
+      return;
+    case GemmVariant::Tiled:
+      NNLAB_LAUNCH(gemm_tiled_kernel, tiles(int(m), int(n)), dim3(kTile, kTile), 0, trans_a,
+                   trans_b, m, n, k, alpha, a, b, beta, c);
+      return;
+    case GemmVariant::RegisterBlocked:
+      NNLAB_LAUNCH(
+          gemm_blocked_kernel,
+          dim3(unsigned((n + kBlockN - 1) / kBlockN), unsigned((m + kBlockM - 1) / kBlockM)),
+          dim3(16, 16), 0, trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+      return;
+  }
+}
+
+// The backend's GEMM: the fastest variant on GPUs.
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           const float* b, float beta, float* c) {
-  if (m == 0 || n == 0) return;
-  NNLAB_LAUNCH(gemm_tiled_kernel, tiles(int(m), int(n)), dim3(kTile, kTile), 0, trans_a, trans_b, m,
-               n, k, alpha, a, b, beta, c);
+  gemm_variant(GemmVariant::RegisterBlocked, trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
 }
 
 }  // namespace nnlab::NNLAB_KERNELS

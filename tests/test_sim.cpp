@@ -258,3 +258,37 @@ TEST_CASE("kernels on the simulator: axpy on an odd size") {
   auto got = dy.host();
   for (size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == 2.5f * x[i] + y[i]);
 }
+
+TEST_CASE("kernels on the simulator: the three GEMM variants, every transpose, alpha and beta") {
+  using V = k::GemmVariant;
+  for (auto [m, n, kk] : {std::tuple{67, 45, 33}, std::tuple{1, 70, 17}, std::tuple{64, 64, 16}}) {
+    auto a = random_values(size_t(m * kk), 10), b = random_values(size_t(kk * n), 11),
+         c0 = random_values(size_t(m * n), 12);
+    DeviceBuffer<float> da(a), db(b), dc(c0);
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        // op(a)[i][p] and op(b)[p][j] read the same buffers as the kernel does.
+        std::vector<float> want(size_t(m * n));
+        for (int i = 0; i < m; ++i)
+          for (int j = 0; j < n; ++j) {
+            double acc = 0;
+            for (int p = 0; p < kk; ++p)
+              acc += double(ta ? a[size_t(p * m + i)] : a[size_t(i * kk + p)]) *
+                     (tb ? b[size_t(j * kk + p)] : b[size_t(p * n + j)]);
+            want[size_t(i * n + j)] = float(1.5 * acc - 0.5 * c0[size_t(i * n + j)]);
+          }
+        for_each_schedule([&](const NamedSchedule&) {
+          for (V v : {V::Naive, V::Tiled, V::RegisterBlocked}) {
+            CAPTURE(int(v));
+            CAPTURE(ta);
+            CAPTURE(tb);
+            cudaMemcpy(dc.ptr, c0.data(), c0.size() * 4, cudaMemcpyHostToDevice);
+            k::gemm_variant(v, ta, tb, m, n, kk, 1.5f, da.ptr, db.ptr, -0.5f, dc.ptr);
+            auto got = dc.host();
+            for (size_t i = 0; i < got.size(); ++i)
+              REQUIRE(got[i] == doctest::Approx(want[i]).epsilon(1e-4));
+          }
+        });
+      }
+  }
+}
