@@ -11,9 +11,6 @@ namespace nnlab::NNLAB_KERNELS {
 
 namespace {
 constexpr int kThreads = 256;
-dim3 blocks_for(int64_t n) {
-  return dim3(unsigned((n + kThreads - 1) / kThreads));
-}
 
 __global__ void im2col_kernel(const float* image, ConvShape g, float* col) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x, cols = g.p * g.q;
@@ -64,13 +61,13 @@ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
                     float* col) {
   int64_t rows = g.c * g.r * g.s, cols = g.p * g.q;
   for (int64_t i = 0; i < g.n; ++i) {
-    NNLAB_LAUNCH(im2col_kernel, blocks_for(rows * cols), dim3(kThreads), 0, x + i * g.c * g.h * g.w,
-                 g, col);
+    NNLAB_LAUNCH(im2col_kernel, blocks_for(rows * cols, kThreads), dim3(kThreads), 0,
+                 x + i * g.c * g.h * g.w, g, col);
     float* out = y + i * g.k * cols;
     gemm(false, false, g.k, cols, rows, 1.0f, w, col, 0.0f, out);
     if (bias)
-      NNLAB_LAUNCH(channel_bias_kernel, blocks_for(g.k * cols), dim3(kThreads), 0, out, bias, g.k,
-                   cols);
+      NNLAB_LAUNCH(channel_bias_kernel, blocks_for(g.k * cols, kThreads), dim3(kThreads), 0, out,
+                   bias, g.k, cols);
   }
 }
 
@@ -79,7 +76,7 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
   int64_t rows = g.c * g.r * g.s, cols = g.p * g.q;
   for (int64_t i = 0; i < g.n; ++i) {
     gemm(true, false, rows, cols, g.k, 1.0f, w, dy + i * g.k * cols, 0.0f, col);
-    NNLAB_LAUNCH(col2im_kernel, blocks_for(g.c * g.h * g.w), dim3(kThreads), 0, col, g,
+    NNLAB_LAUNCH(col2im_kernel, blocks_for(g.c * g.h * g.w, kThreads), dim3(kThreads), 0, col, g,
                  dx + i * g.c * g.h * g.w);
   }
 }
@@ -88,15 +85,16 @@ void conv2d_backward_filter(const float* dy, const float* x, float* dw, const Co
                             float* col) {
   int64_t rows = g.c * g.r * g.s, cols = g.p * g.q;
   for (int64_t i = 0; i < g.n; ++i) {
-    NNLAB_LAUNCH(im2col_kernel, blocks_for(rows * cols), dim3(kThreads), 0, x + i * g.c * g.h * g.w,
-                 g, col);
+    NNLAB_LAUNCH(im2col_kernel, blocks_for(rows * cols, kThreads), dim3(kThreads), 0,
+                 x + i * g.c * g.h * g.w, g, col);
     gemm(false, true, g.k, rows, cols, 1.0f, dy + i * g.k * cols, col, i == 0 ? 0.0f : 1.0f, dw);
   }
 }
 
 void channel_sum(const float* x, int64_t n, int64_t c, int64_t plane, float* out) {
   if (c > 0)
-    NNLAB_LAUNCH(channel_sum_kernel, blocks_for(c), dim3(kThreads), 0, x, n, c, plane, out);
+    NNLAB_LAUNCH(channel_sum_kernel, blocks_for(c, kThreads), dim3(kThreads), 0, x, n, c, plane,
+                 out);
 }
 
 }  // namespace nnlab::NNLAB_KERNELS

@@ -8,10 +8,6 @@ namespace nnlab::NNLAB_KERNELS {
 namespace {
 constexpr int kThreads = 256;
 
-dim3 blocks_for(int64_t n) {
-  return dim3(unsigned((n + kThreads - 1) / kThreads));
-}
-
 __global__ void axpy_kernel(float alpha, const float* x, float* y, int n) {
   int i = int(blockIdx.x * blockDim.x + threadIdx.x);
   if (i < n) y[i] = alpha * x[i] + y[i];
@@ -55,27 +51,31 @@ __global__ void bias_add_kernel(float* y, const float* bias, int64_t rows, int64
 }  // namespace
 
 void add(const float* a, const float* b, float* out, int64_t n) {
-  if (n > 0) NNLAB_LAUNCH(add_kernel, blocks_for(n), dim3(kThreads), 0, a, b, out, n);
+  if (n > 0) NNLAB_LAUNCH(add_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, a, b, out, n);
 }
 void mul(const float* a, const float* b, float* out, int64_t n) {
-  if (n > 0) NNLAB_LAUNCH(mul_kernel, blocks_for(n), dim3(kThreads), 0, a, b, out, n);
+  if (n > 0) NNLAB_LAUNCH(mul_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, a, b, out, n);
 }
 void scale(const float* x, float alpha, float* out, int64_t n) {
-  if (n > 0) NNLAB_LAUNCH(scale_kernel, blocks_for(n), dim3(kThreads), 0, x, alpha, out, n);
+  if (n > 0)
+    NNLAB_LAUNCH(scale_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, x, alpha, out, n);
 }
 void expand_scalar(const float* scalar, float alpha, float* out, int64_t n) {
   if (n > 0)
-    NNLAB_LAUNCH(expand_scalar_kernel, blocks_for(n), dim3(kThreads), 0, scalar, alpha, out, n);
+    NNLAB_LAUNCH(expand_scalar_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, scalar, alpha,
+                 out, n);
 }
 void relu_forward(const float* x, float* y, int64_t n) {
-  if (n > 0) NNLAB_LAUNCH(relu_forward_kernel, blocks_for(n), dim3(kThreads), 0, x, y, n);
+  if (n > 0) NNLAB_LAUNCH(relu_forward_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, x, y, n);
 }
 void relu_backward(const float* dy, const float* y, float* dx, int64_t n) {
-  if (n > 0) NNLAB_LAUNCH(relu_backward_kernel, blocks_for(n), dim3(kThreads), 0, dy, y, dx, n);
+  if (n > 0)
+    NNLAB_LAUNCH(relu_backward_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, dy, y, dx, n);
 }
 void bias_add(float* y, const float* bias, int64_t rows, int64_t cols) {
   if (rows * cols > 0)
-    NNLAB_LAUNCH(bias_add_kernel, blocks_for(rows * cols), dim3(kThreads), 0, y, bias, rows, cols);
+    NNLAB_LAUNCH(bias_add_kernel, blocks_for(rows * cols, kThreads), dim3(kThreads), 0, y, bias,
+                 rows, cols);
 }
 
 void axpy(float alpha, const float* x, float* y, int n) {

@@ -9,9 +9,6 @@ namespace nnlab::NNLAB_KERNELS {
 
 namespace {
 constexpr int kThreads = 256;
-dim3 blocks_for(int64_t n) {
-  return dim3(unsigned((n + kThreads - 1) / kThreads));
-}
 
 __global__ void fill_kernel(float* x, float value, int64_t n) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -40,22 +37,25 @@ __global__ void dropout_kernel(float* mask, int64_t n, double p, uint64_t seed, 
 
 void dropout_mask(float* mask, int64_t n, double p, uint64_t seed, uint64_t offset) {
   if (n > 0)
-    NNLAB_LAUNCH(dropout_kernel, blocks_for(n), dim3(kThreads), 0, mask, n, p, seed, offset);
+    NNLAB_LAUNCH(dropout_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, mask, n, p, seed,
+                 offset);
 }
 
 void fill(float* x, float value, int64_t n) {
-  if (n > 0) NNLAB_LAUNCH(fill_kernel, blocks_for(n), dim3(kThreads), 0, x, value, n);
+  if (n > 0) NNLAB_LAUNCH(fill_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, x, value, n);
 }
 void fill_int(int* x, int value, int64_t n) {
-  if (n > 0) NNLAB_LAUNCH(fill_int_kernel, blocks_for(n), dim3(kThreads), 0, x, value, n);
+  if (n > 0) NNLAB_LAUNCH(fill_int_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, x, value, n);
 }
 void fill_uniform(float* x, int64_t n, double low, double high, uint64_t seed, uint64_t offset) {
   if (n > 0)
-    NNLAB_LAUNCH(uniform_kernel, blocks_for(n), dim3(kThreads), 0, x, n, low, high, seed, offset);
+    NNLAB_LAUNCH(uniform_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, x, n, low, high, seed,
+                 offset);
 }
 void fill_normal(float* x, int64_t n, double mean, double std, uint64_t seed, uint64_t offset) {
   if (n > 0)
-    NNLAB_LAUNCH(normal_kernel, blocks_for(n), dim3(kThreads), 0, x, n, mean, std, seed, offset);
+    NNLAB_LAUNCH(normal_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, x, n, mean, std, seed,
+                 offset);
 }
 
 }  // namespace nnlab::NNLAB_KERNELS

@@ -8,16 +8,26 @@ namespace nnlab::NNLAB_KERNELS {
 
 namespace {
 constexpr int kThreads = 256;
-dim3 blocks_for(int64_t n) {
-  return dim3(unsigned((n + kThreads - 1) / kThreads));
-}
 
-// The outputs whose window covers input row (or column) x: [first, last].
-__device__ void covering(int64_t x, int64_t pad, int64_t kernel, int64_t stride, int64_t outputs,
-                         int64_t* first, int64_t* last) {
+// The outputs [p0, p1] x [q0, q1] whose window covers input pixel i (a flat index over all
+// planes), and that pixel's plane and position: what both backward gathers need.
+struct Covering {
+  int64_t plane, ih, iw, p0, p1, q0, q1;
+};
+__device__ inline void covering_range(int64_t x, int64_t pad, int64_t kernel, int64_t stride,
+                                      int64_t outputs, int64_t* first, int64_t* last) {
   int64_t hi = x + pad, lo = hi - kernel + 1;  // p * stride must lie in [lo, hi]
   *first = lo <= 0 ? 0 : (lo + stride - 1) / stride;
   *last = hi / stride < outputs - 1 ? hi / stride : outputs - 1;
+}
+__device__ inline Covering covering(int64_t i, const PoolShape& g) {
+  Covering c;
+  c.plane = i / (g.h * g.w);
+  c.ih = i / g.w % g.h;
+  c.iw = i % g.w;
+  covering_range(c.ih, g.pad_h, g.kernel_h, g.stride_h, g.p, &c.p0, &c.p1);
+  covering_range(c.iw, g.pad_w, g.kernel_w, g.stride_w, g.q, &c.q0, &c.q1);
+  return c;
 }
 
 __global__ void max_forward_kernel(const float* x, float* y, int* indices, PoolShape g) {
@@ -43,14 +53,12 @@ __global__ void max_forward_kernel(const float* x, float* y, int* indices, PoolS
 __global__ void max_backward_kernel(const float* dy, const int* indices, float* dx, PoolShape g) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= g.planes * g.h * g.w) return;
-  int64_t pl = i / (g.h * g.w), ih = i / g.w % g.h, iw = i % g.w, p0, p1, q0, q1;
-  covering(ih, g.pad_h, g.kernel_h, g.stride_h, g.p, &p0, &p1);
-  covering(iw, g.pad_w, g.kernel_w, g.stride_w, g.q, &q0, &q1);
+  Covering c = covering(i, g);
   float acc = 0.0f;
-  for (int64_t p = p0; p <= p1; ++p)
-    for (int64_t q = q0; q <= q1; ++q) {
-      int64_t o = (pl * g.p + p) * g.q + q;
-      if (indices[o] == int(ih * g.w + iw)) acc += dy[o];
+  for (int64_t p = c.p0; p <= c.p1; ++p)
+    for (int64_t q = c.q0; q <= c.q1; ++q) {
+      int64_t o = (c.plane * g.p + p) * g.q + q;
+      if (indices[o] == int(c.ih * g.w + c.iw)) acc += dy[o];
     }
   dx[i] = acc;
 }
@@ -71,29 +79,29 @@ __global__ void avg_forward_kernel(const float* x, float* y, PoolShape g) {
 __global__ void avg_backward_kernel(const float* dy, float* dx, PoolShape g) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= g.planes * g.h * g.w) return;
-  int64_t pl = i / (g.h * g.w), ih = i / g.w % g.h, iw = i % g.w, p0, p1, q0, q1;
-  covering(ih, g.pad_h, g.kernel_h, g.stride_h, g.p, &p0, &p1);
-  covering(iw, g.pad_w, g.kernel_w, g.stride_w, g.q, &q0, &q1);
+  Covering c = covering(i, g);
   float acc = 0.0f;
-  for (int64_t p = p0; p <= p1; ++p)
-    for (int64_t q = q0; q <= q1; ++q) acc += dy[(pl * g.p + p) * g.q + q];
+  for (int64_t p = c.p0; p <= c.p1; ++p)
+    for (int64_t q = c.q0; q <= c.q1; ++q) acc += dy[(c.plane * g.p + p) * g.q + q];
   dx[i] = acc / float(g.kernel_h * g.kernel_w);
 }
 }  // namespace
 
 void max_pool2d_forward(const float* x, float* y, int* indices, const PoolShape& g) {
-  NNLAB_LAUNCH(max_forward_kernel, blocks_for(g.planes * g.p * g.q), dim3(kThreads), 0, x, y,
-               indices, g);
+  NNLAB_LAUNCH(max_forward_kernel, blocks_for(g.planes * g.p * g.q, kThreads), dim3(kThreads), 0, x,
+               y, indices, g);
 }
 void max_pool2d_backward(const float* dy, const int* indices, float* dx, const PoolShape& g) {
-  NNLAB_LAUNCH(max_backward_kernel, blocks_for(g.planes * g.h * g.w), dim3(kThreads), 0, dy,
-               indices, dx, g);
+  NNLAB_LAUNCH(max_backward_kernel, blocks_for(g.planes * g.h * g.w, kThreads), dim3(kThreads), 0,
+               dy, indices, dx, g);
 }
 void avg_pool2d_forward(const float* x, float* y, const PoolShape& g) {
-  NNLAB_LAUNCH(avg_forward_kernel, blocks_for(g.planes * g.p * g.q), dim3(kThreads), 0, x, y, g);
+  NNLAB_LAUNCH(avg_forward_kernel, blocks_for(g.planes * g.p * g.q, kThreads), dim3(kThreads), 0, x,
+               y, g);
 }
 void avg_pool2d_backward(const float* dy, float* dx, const PoolShape& g) {
-  NNLAB_LAUNCH(avg_backward_kernel, blocks_for(g.planes * g.h * g.w), dim3(kThreads), 0, dy, dx, g);
+  NNLAB_LAUNCH(avg_backward_kernel, blocks_for(g.planes * g.h * g.w, kThreads), dim3(kThreads), 0,
+               dy, dx, g);
 }
 
 }  // namespace nnlab::NNLAB_KERNELS

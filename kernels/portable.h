@@ -9,6 +9,7 @@
 // launches on the current stream and reports a failed launch with the kernel's name and the
 // caller's file and line. A template kernel whose arguments hold a comma needs an alias.
 #pragma once
+#include <cstdint>
 
 #ifndef NNLAB_SIM  // ---------------------------------------------------------------- nvcc
 #include <cuda_runtime.h>
@@ -26,6 +27,8 @@ inline void check_launch(const char* kernel, const char* file, int line) {
     throw std::runtime_error(std::string("launch of kernel ") + kernel + " at " + file + ":" +
                              std::to_string(line) + " failed: " + cudaGetErrorString(err));
 }
+// Blocks of `threads` threads covering n elements, one thread each (the last block partly).
+inline dim3 blocks_for(int64_t n, int threads) { return dim3(unsigned((n + threads - 1) / threads)); }
 inline cudaStream_t& current_stream() {
   static cudaStream_t stream = nullptr;  // the backend sets its one compute stream
   return stream;
@@ -108,6 +111,8 @@ template <typename T> T atomicCAS(T* address, T compare, T value) {
   __atomic_compare_exchange(address, &compare, &value, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
   return compare;  // the old value, as CUDA returns it
 }
+// Blocks of `threads` threads covering n elements, one thread each (the last block partly).
+inline dim3 blocks_for(int64_t n, int threads) { return dim3(unsigned((n + threads - 1) / threads)); }
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 inline float __fdividef(float a, float b) { return a / b; }
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }

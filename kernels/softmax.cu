@@ -104,38 +104,38 @@ __global__ void argmax_kernel(const float* x, int* out, int64_t rows, int64_t co
   out[r] = int(best);
 }
 
-dim3 per_row(int64_t rows) {
-  return dim3(unsigned((rows + kThreads - 1) / kThreads));
-}
 }  // namespace
 
 void log_softmax_forward(const float* x, float* y, int64_t rows, int64_t cols) {
   if (rows > 0)
-    NNLAB_LAUNCH(log_softmax_kernel, per_row(rows), dim3(kThreads), 0, x, y, rows, cols);
+    NNLAB_LAUNCH(log_softmax_kernel, blocks_for(rows, kThreads), dim3(kThreads), 0, x, y, rows,
+                 cols);
 }
 void log_softmax_backward(const float* dy, const float* y, float* dx, int64_t rows, int64_t cols) {
   if (rows > 0)
-    NNLAB_LAUNCH(log_softmax_backward_kernel, per_row(rows), dim3(kThreads), 0, dy, y, dx, rows,
-                 cols);
+    NNLAB_LAUNCH(log_softmax_backward_kernel, blocks_for(rows, kThreads), dim3(kThreads), 0, dy, y,
+                 dx, rows, cols);
 }
 void nll_loss_forward(const float* logp, const int* labels, int64_t rows, int64_t cols,
                       float* scratch, float* out) {
-  NNLAB_LAUNCH(pick_kernel, per_row(rows), dim3(kThreads), 0, logp, labels, rows, cols, scratch);
+  NNLAB_LAUNCH(pick_kernel, blocks_for(rows, kThreads), dim3(kThreads), 0, logp, labels, rows, cols,
+               scratch);
   sum(scratch, int(rows), scratch + rows, out);
   scale(out, -1.0f / float(rows), out, 1);
 }
 void nll_loss_backward(const float* dout, const int* labels, float* dlogp, int64_t rows,
                        int64_t cols) {
-  NNLAB_LAUNCH(nll_backward_kernel, per_row(rows * cols), dim3(kThreads), 0, dout, labels, dlogp,
-               rows, cols);
+  NNLAB_LAUNCH(nll_backward_kernel, blocks_for(rows * cols, kThreads), dim3(kThreads), 0, dout,
+               labels, dlogp, rows, cols);
 }
 void cross_entropy_backward(const float* dout, const float* logp, const int* labels, float* dlogits,
                             int64_t rows, int64_t cols) {
-  NNLAB_LAUNCH(cross_entropy_backward_kernel, per_row(rows * cols), dim3(kThreads), 0, dout, logp,
-               labels, dlogits, rows, cols);
+  NNLAB_LAUNCH(cross_entropy_backward_kernel, blocks_for(rows * cols, kThreads), dim3(kThreads), 0,
+               dout, logp, labels, dlogits, rows, cols);
 }
 void argmax(const float* x, int* out, int64_t rows, int64_t cols) {
-  if (rows > 0) NNLAB_LAUNCH(argmax_kernel, per_row(rows), dim3(kThreads), 0, x, out, rows, cols);
+  if (rows > 0)
+    NNLAB_LAUNCH(argmax_kernel, blocks_for(rows, kThreads), dim3(kThreads), 0, x, out, rows, cols);
 }
 
 void softmax_rows(const float* x, float* y, int rows, int cols) {
