@@ -126,14 +126,34 @@ class GpuBackend : public Backend {
   // One compute stream for every launch and copy, created with the backend.
   GpuBackend() {
     NNLAB_CUDA_CHECK(cudaStreamCreate(&stream_));
+    for (Staging& s : staging_) NNLAB_CUDA_CHECK(cudaEventCreate(&s.copied));
 #ifndef NNLAB_SIM
     current_stream() = stream_;  // NNLAB_LAUNCH launches on it
 #endif
   }
-  // From pageable host memory the runtime stages the data before returning, so the caller may
-  // free `src` at once; the copy is ordered with the kernels on the stream.
+  // Large uploads (batches) go through two page-locked staging buffers: the host copies into
+  // one and queues an asynchronous copy on the stream, then returns without waiting for the
+  // device; a buffer is reused only after its event says its copy has finished. (From
+  // pageable memory, the runtime would first wait for the stream, on every batch.) Small
+  // uploads are copied directly: the runtime stages them before returning.
   void copy_from_host(void* dst, const void* src, size_t bytes) override {
-    if (bytes) NNLAB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
+    if (bytes < kStagedBytes) {
+      if (bytes)
+        NNLAB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
+      return;
+    }
+    Staging& s = staging_[next_staging_];
+    next_staging_ = 1 - next_staging_;
+    if (s.pending) NNLAB_CUDA_CHECK(cudaEventSynchronize(s.copied));
+    if (s.capacity < bytes) {
+      if (s.host) NNLAB_CUDA_CHECK(cudaFreeHost(s.host));
+      NNLAB_CUDA_CHECK(cudaMallocHost(&s.host, bytes));
+      s.capacity = bytes;
+    }
+    std::memcpy(s.host, src, bytes);
+    NNLAB_CUDA_CHECK(cudaMemcpyAsync(dst, s.host, bytes, cudaMemcpyHostToDevice, stream_));
+    NNLAB_CUDA_CHECK(cudaEventRecord(s.copied, stream_));
+    s.pending = true;
   }
   void copy_to_host(void* dst, const void* src, size_t bytes) override {
     if (!bytes) return;
@@ -314,8 +334,18 @@ class GpuBackend : public Backend {
                                 ")");
   }
 
+  static constexpr size_t kStagedBytes = 64 * 1024;
+  struct Staging {
+    void* host = nullptr;  // page-locked (cudaMallocHost)
+    size_t capacity = 0;
+    cudaEvent_t copied = nullptr;
+    bool pending = false;
+  };
+
   DeviceAllocator allocator_;
   cudaStream_t stream_ = nullptr;
+  Staging staging_[2];
+  int next_staging_ = 0;
 };
 }  // namespace
 

@@ -190,3 +190,20 @@ TEST_CASE("batch_norm2d: running statistics follow PyTorch's rule on every backe
     CHECK(e.to_host<float>()[0] == doctest::Approx((1 - 0.25) / std::sqrt(0.9 + 0.5 / 3.0 + 1e-5)));
   }
 }
+
+TEST_CASE("uploads: large copies through the staging buffers arrive intact, back to back") {
+  for (const std::string& name : backends_under_test()) {
+    CAPTURE(name);
+    Backend& be = get_backend(name);
+    // Five 400 KB uploads in a row reuse the two staging buffers of GPU backends.
+    std::vector<Tensor> uploaded;
+    std::vector<std::vector<float>> sent;
+    for (int i = 0; i < 5; ++i) {
+      std::vector<float> v(100000 + size_t(i));
+      for (size_t j = 0; j < v.size(); ++j) v[j] = float(i * 1000003 + int(j));
+      uploaded.push_back(Tensor::from_host(v, Shape{int64_t(v.size())}, be));
+      sent.push_back(std::move(v));
+    }
+    for (int i = 0; i < 5; ++i) CHECK(uploaded[size_t(i)].to_host<float>() == sent[size_t(i)]);
+  }
+}
