@@ -9,8 +9,13 @@ using namespace nnlab::apps;
 int main(int argc, char** argv) {
   CLI::App app("Train one model on one backend and report each epoch.", "train");
   ExperimentConfig config;
-  app.add_option("--backend", config.backend, "reference | cpu | cuda | cuda-sim")->capture_default_str();
+  app.add_option("--backend", config.backend, "reference | cpu | cuda | cuda-sim")
+      ->capture_default_str();
   add_recipe_flags(app, config);
+  app.add_option("--checkpoint", config.checkpoint,
+                 "save model and optimizer here after every epoch");
+  app.add_option("--resume", config.resume,
+                 "continue from this checkpoint (same model, optimizer, seed)");
   return run_app(app, argc, argv, [&] {
     bool header_printed = false;
     run_experiment(

@@ -2,12 +2,16 @@
 // match bit for bit on the CPU backends, and reference agree within float tolerance), and a
 // short training run that must clear a stated accuracy.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
 #include <iomanip>
 #include <sstream>
 
 #include "apps/common/experiment.h"
 #include "backends/registry.h"
+#include "core/checkpoint.h"
 #include "core/ops.h"
 #include "core/optim/optimizer.h"
 #include "data/idx.h"
@@ -90,7 +94,8 @@ TEST_CASE("golden run: the hand-written kernels on the simulator agree with the 
 }
 
 TEST_CASE("golden run: LeNet's first losses on the simulator agree with cpu") {
-  std::vector<float> cpu = first_losses("cpu", 3, 0, "lenet", 16), sim = first_losses("cuda-sim", 3, 0, "lenet", 16);
+  std::vector<float> cpu = first_losses("cpu", 3, 0, "lenet", 16),
+                     sim = first_losses("cuda-sim", 3, 0, "lenet", 16);
   for (size_t i = 0; i < cpu.size(); ++i) {
     CAPTURE(i);
     CHECK(sim[i] == doctest::Approx(cpu[i]).epsilon(1e-4));
@@ -110,4 +115,67 @@ TEST_CASE("end to end: Adam on 5000 MNIST images for 2 epochs exceeds 88% test a
   CHECK(r.final_accuracy() > 0.88);  // 90.0% when recorded; deterministic
   CHECK(r.epochs[1].train_loss < r.epochs[0].train_loss);
   CHECK(r.peak_bytes() > 0);
+}
+
+namespace {
+std::vector<char> file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+}  // namespace
+
+TEST_CASE("checkpoints: a resumed run is bit-identical to an uninterrupted one on cpu") {
+  for (const char* optimizer : {"sgd", "adam"}) {
+    CAPTURE(optimizer);
+    std::string dir = "/tmp/nnlab_ckpt_" + std::to_string(::getpid()) + "_" + optimizer;
+    apps::ExperimentConfig c;
+    c.backend = "cpu";
+    c.optimizer = optimizer;
+    c.lr = std::string(optimizer) == "sgd" ? 0.05 : 1e-3;
+    c.momentum =
+        std::string(optimizer) == "sgd" ? 0.9 : 0.0;  // SGD's momentum buffers are state too
+    c.limit = 1000;
+    c.epochs = 3;
+    c.checkpoint = dir + "_straight";
+    apps::run_experiment(c, nullptr, nullptr);
+    c.epochs = 1;
+    c.checkpoint = dir + "_first";
+    apps::run_experiment(c, nullptr, nullptr);
+    c.epochs = 3;
+    c.resume = dir + "_first";
+    c.checkpoint = dir + "_resumed";
+    apps::RunResult resumed = apps::run_experiment(c, nullptr, nullptr);
+    CHECK(resumed.epochs.size() == 2);  // epochs 2 and 3
+    CHECK(resumed.epochs.front().epoch == 2);
+    std::vector<char> straight = file_bytes(dir + "_straight"),
+                      continued = file_bytes(dir + "_resumed");
+    CHECK(straight.size() > 400000);
+    CHECK(straight == continued);  // every parameter, buffer and optimizer state, bit for bit
+    for (const char* suffix : {"_straight", "_first", "_resumed"})
+      std::remove((dir + suffix).c_str());
+  }
+}
+
+TEST_CASE("checkpoints: damaged or mismatched files are refused, naming the file and the entry") {
+  Backend& be = get_backend("cpu");
+  Generator gen(0);
+  auto mlp = models::make_model("mlp", Shape{1, 28, 28}, 10, be, gen);
+  optim::Sgd sgd(mlp->parameters(), SgdParams{});
+  std::string path = "/tmp/nnlab_ckpt_bad_" + std::to_string(::getpid());
+  save_checkpoint(path, *mlp, sgd, {1, "mlp", "sgd", 0});
+  CHECK(load_checkpoint(path, *mlp, sgd).epoch == 1);
+  auto lenet = models::make_model("lenet", Shape{1, 28, 28}, 10, be, gen);
+  optim::Sgd lenet_sgd(lenet->parameters(), SgdParams{});
+  CHECK_THROWS_WITH_AS(load_checkpoint(path, *lenet, lenet_sgd),
+                       doctest::Contains("no tensor \"param/0.weight\""), std::runtime_error);
+  std::vector<char> bytes = file_bytes(path);
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), std::streamsize(bytes.size() / 2));  // truncated
+  CHECK_THROWS_WITH_AS(load_checkpoint(path, *mlp, sgd),
+                       doctest::Contains((path + ": tensor").c_str()), std::runtime_error);
+  std::ofstream(path, std::ios::binary)
+      << "\xff\xff\xff\xff\xff\xff\xff\x7f{}";  // absurd header length
+  CHECK_THROWS_WITH_AS(load_checkpoint(path, *mlp, sgd), doctest::Contains("exceeds the file"),
+                       std::runtime_error);
+  std::remove(path.c_str());
 }

@@ -2,16 +2,16 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
 
 #include "backends/registry.h"
 #include "core/autograd.h"
+#include "core/checkpoint.h"
 #include "core/ops.h"
 #include "core/optim/optimizer.h"
-#include <filesystem>
-
 #include "data/cifar10.h"
 #include "data/idx.h"
 #include "data/image_folder.h"
@@ -30,12 +30,17 @@ double seconds_since(Clock::time_point start) {
 // `c.data` is NAME or NAME:DIR.
 std::shared_ptr<data::Dataset> load_split(const ExperimentConfig& c, data::Split split) {
   size_t colon = c.data.find(':');
-  std::string name = c.data.substr(0, colon), dir = colon == std::string::npos ? "" : c.data.substr(colon + 1);
+  std::string name = c.data.substr(0, colon),
+              dir = colon == std::string::npos ? "" : c.data.substr(colon + 1);
   if ((name == "mnist" || name == "fashion-mnist") && dir.empty())
-    return std::make_shared<data::MnistIdx>(data::dataset_dir(name), split, name == "mnist" ? "MNIST" : "Fashion-MNIST");
-  if (name == "cifar10") return std::make_shared<data::Cifar10>(dir.empty() ? data::dataset_dir("cifar10") : dir, split);
+    return std::make_shared<data::MnistIdx>(data::dataset_dir(name), split,
+                                            name == "mnist" ? "MNIST" : "Fashion-MNIST");
+  if (name == "cifar10")
+    return std::make_shared<data::Cifar10>(dir.empty() ? data::dataset_dir("cifar10") : dir, split);
   if (name == "folder" && !dir.empty()) {
-    std::string sub = split == data::Split::Train ? "train" : (std::filesystem::is_directory(dir + "/val") ? "val" : "test");
+    std::string sub = split == data::Split::Train
+                          ? "train"
+                          : (std::filesystem::is_directory(dir + "/val") ? "val" : "test");
     data::ImageFolderOptions o;
     o.size = c.image_size > 0 ? c.image_size : 64;
     o.channels = c.channels > 0 ? c.channels : 3;
@@ -52,8 +57,8 @@ data::Transforms transforms_for(const ExperimentConfig& c, const data::Dataset& 
   Shape s = d.sample_shape();
   if (c.image_size > 0 && c.image_size != s[1] && c.data.rfind("folder:", 0) != 0) {
     if (c.image_size < s[1] || (c.image_size - s[1]) % 2 != 0)
-      throw std::invalid_argument("--image-size " + std::to_string(c.image_size) + ": " + d.describe() +
-                                  " can only be padded evenly to a larger size");
+      throw std::invalid_argument("--image-size " + std::to_string(c.image_size) + ": " +
+                                  d.describe() + " can only be padded evenly to a larger size");
     t.pad = (c.image_size - s[1]) / 2;
   }
   if (c.channels > 0 && c.channels != s[0]) t.channels = c.channels;
@@ -124,8 +129,10 @@ void validate(const ExperimentConfig& c) {
     fail("--threads must be in [0, 256], got " + std::to_string(c.threads));
   for (float v : c.norm_std)
     if (!(v > 0)) fail("--norm-std values must be > 0, got " + std::to_string(v));
-  if (c.image_size < 0 || c.image_size > 4096) fail("--image-size must be in [0, 4096], got " + std::to_string(c.image_size));
-  if (c.channels != 0 && c.channels != 1 && c.channels != 3) fail("--channels must be 1 or 3, got " + std::to_string(c.channels));
+  if (c.image_size < 0 || c.image_size > 4096)
+    fail("--image-size must be in [0, 4096], got " + std::to_string(c.image_size));
+  if (c.channels != 0 && c.channels != 1 && c.channels != 3)
+    fail("--channels must be 1 or 3, got " + std::to_string(c.channels));
   if (c.limit < 0) fail("--limit must be >= 0, got " + std::to_string(c.limit));
 }
 
@@ -153,8 +160,8 @@ RunResult run_experiment(const ExperimentConfig& c, const Announce& announce,
   auto train_set = load_split(c, data::Split::Train);
   auto test_set = load_split(c, data::Split::Test);
   if (test_set->classes() != train_set->classes())
-    throw data::DataError("the test split has " + std::to_string(test_set->classes()) + " classes, the training split " +
-                          std::to_string(train_set->classes()));
+    throw data::DataError("the test split has " + std::to_string(test_set->classes()) +
+                          " classes, the training split " + std::to_string(train_set->classes()));
   train_options.transforms = transforms_for(c, *train_set, true);
   data::LoaderOptions test_options = train_options;
   test_options.transforms = transforms_for(c, *test_set, false);
@@ -180,9 +187,25 @@ RunResult run_experiment(const ExperimentConfig& c, const Announce& announce,
       " images, batch " + std::to_string(c.batch_size) + ", " + std::to_string(c.workers) +
       " loader workers");
 
+  int first_epoch = 1;
+  if (!c.resume.empty()) {
+    CheckpointInfo info = load_checkpoint(c.resume, *model, *optimizer);
+    if (info.model != c.model || info.optimizer != c.optimizer || info.seed != c.seed)
+      throw std::invalid_argument("--resume " + c.resume + ": the checkpoint is of model " +
+                                  info.model + ", optimizer " + info.optimizer + ", seed " +
+                                  std::to_string(info.seed) + "; this run asks for " + c.model +
+                                  ", " + c.optimizer + ", seed " + std::to_string(c.seed));
+    if (info.epoch >= c.epochs)
+      throw std::invalid_argument("--resume " + c.resume + ": the checkpoint has " +
+                                  std::to_string(info.epoch) + " epochs done; --epochs " +
+                                  std::to_string(c.epochs) + " leaves nothing to train");
+    first_epoch = int(info.epoch) + 1;
+    say("resumed from " + c.resume + " after epoch " + std::to_string(info.epoch));
+  }
+
   backend.synchronize();
   backend.allocator().reset_peak();
-  for (int epoch = 1; epoch <= c.epochs; ++epoch) {
+  for (int epoch = first_epoch; epoch <= c.epochs; ++epoch) {
     auto start = Clock::now();
     train.start_epoch(epoch - 1);
     double loss_sum = 0;
@@ -207,6 +230,8 @@ RunResult run_experiment(const ExperimentConfig& c, const Announce& announce,
     stats.test_accuracy = evaluate(*model, test, backend);
     stats.peak_bytes = backend.allocator().stats().peak_bytes;
     result.epochs.push_back(stats);
+    if (!c.checkpoint.empty())
+      save_checkpoint(c.checkpoint, *model, *optimizer, {epoch, c.model, c.optimizer, c.seed});
     if (on_epoch) on_epoch(stats);
   }
   return result;

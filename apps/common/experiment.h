@@ -13,9 +13,10 @@ struct ExperimentConfig {
   std::string model = "mlp";
   // mnist | fashion-mnist | cifar10 | cifar10:DIR | folder:DIR (DIR/train and DIR/val or DIR/test)
   std::string data = "mnist";
-  int64_t image_size = 0;  // 0: the data's own; larger pads MNIST-family and CIFAR images, sizes folders
-  int64_t channels = 0;    // 0: the data's own (folders: 3); 3 turns grey images into RGB
-  bool augment = false;    // random crop (padding 4) and horizontal flip on the training set
+  int64_t image_size =
+      0;  // 0: the data's own; larger pads MNIST-family and CIFAR images, sizes folders
+  int64_t channels = 0;  // 0: the data's own (folders: 3); 3 turns grey images into RGB
+  bool augment = false;  // random crop (padding 4) and horizontal flip on the training set
   std::string backend = "cpu";
   int epochs = 5;
   int64_t batch_size = 64;
@@ -24,8 +25,10 @@ struct ExperimentConfig {
   double momentum = 0, weight_decay = 0;
   uint64_t seed = 0;
   int workers = 0;
-  int threads = 0;    // 0: the backend's default
-  int64_t limit = 0;  // train on the first `limit` images (0: all)
+  int threads = 0;         // 0: the backend's default
+  int64_t limit = 0;       // train on the first `limit` images (0: all)
+  std::string checkpoint;  // save model + optimizer here after every epoch ("": never)
+  std::string resume;      // continue from this checkpoint, at the epoch after its own
   // x = (pixel / 255 - mean) / std, one value or one per channel; the MNIST notebook uses
   // ToTensor() alone (mean 0, std 1), the CIFAR-10 notebook Normalize(0.5, 0.5).
   std::vector<float> norm_mean{0.0f}, norm_std{1.0f};

@@ -73,4 +73,59 @@ std::string Adam::describe() const {
   return os.str();
 }
 
+namespace {
+// Copies `src` into `dst` after checking they match; the error names the state entry.
+void restore(const std::string& name, const Tensor& src, const Tensor& dst) {
+  check_shape(src, dst.shape(), "optimizer state", name.c_str());
+  check_dtype(src, dst.dtype(), "optimizer state", name.c_str());
+  std::vector<char> host(src.bytes());
+  src.backend().copy_to_host(host.data(), src.raw(), src.bytes());
+  dst.backend().copy_from_host(dst.raw(), host.data(), host.size());
+}
+
+const Tensor& find(const std::vector<std::pair<std::string, Tensor>>& tensors,
+                   const std::string& name) {
+  for (const auto& [n, t] : tensors)
+    if (n == name) return t;
+  throw std::invalid_argument("optimizer state: no entry \"" + name + "\"");
+}
+}  // namespace
+
+std::vector<std::pair<std::string, Tensor>> Sgd::state() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (size_t i = 0; i < momentum_.size(); ++i)
+    if (momentum_[i].defined()) out.emplace_back("momentum." + std::to_string(i), momentum_[i]);
+  return out;
+}
+
+void Sgd::load_state(const std::vector<std::pair<std::string, Tensor>>& tensors, int64_t) {
+  for (const auto& [name, t] : tensors) {
+    size_t i = name.rfind("momentum.", 0) == 0 ? std::stoul(name.substr(9)) : params_.size();
+    if (i >= params_.size())
+      throw std::invalid_argument("SGD state: unexpected entry \"" + name + "\"");
+    momentum_[i] = Tensor::empty(params_[i].shape(), params_[i].dtype(), params_[i].backend());
+    restore(name, t, momentum_[i]);
+  }
+}
+
+std::vector<std::pair<std::string, Tensor>> Adam::state() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (size_t i = 0; i < m_.size(); ++i) {
+    out.emplace_back("m." + std::to_string(i), m_[i]);
+    out.emplace_back("v." + std::to_string(i), v_[i]);
+  }
+  return out;
+}
+
+void Adam::load_state(const std::vector<std::pair<std::string, Tensor>>& tensors, int64_t steps) {
+  for (size_t i = 0; i < m_.size(); ++i) {
+    restore("m." + std::to_string(i), find(tensors, "m." + std::to_string(i)), m_[i]);
+    restore("v." + std::to_string(i), find(tensors, "v." + std::to_string(i)), v_[i]);
+  }
+  if (tensors.size() != 2 * m_.size())
+    throw std::invalid_argument("Adam state: " + std::to_string(tensors.size()) +
+                                " entries, expected " + std::to_string(2 * m_.size()));
+  step_ = steps;
+}
+
 }  // namespace nnlab::optim

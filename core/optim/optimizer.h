@@ -16,6 +16,12 @@ class Optimizer {
   virtual ~Optimizer() = default;
   virtual void step() = 0;
   virtual std::string describe() const = 0;
+  // The optimizer's state for checkpoints: named tensors ("momentum.3" for parameter 3) and a
+  // step count; load_state() takes what state() gave and checks every name and shape.
+  virtual std::vector<std::pair<std::string, Tensor>> state() const = 0;
+  virtual int64_t steps() const { return 0; }
+  virtual void load_state(const std::vector<std::pair<std::string, Tensor>>& tensors,
+                          int64_t steps) = 0;
   void zero_grad();  // gradients to none, as PyTorch's default set_to_none=True
   const std::vector<Tensor>& params() const { return params_; }
 
@@ -28,6 +34,9 @@ class Sgd : public Optimizer {
   Sgd(std::vector<Tensor> params, SgdParams p);
   void step() override;
   std::string describe() const override;
+  std::vector<std::pair<std::string, Tensor>> state() const override;
+  void load_state(const std::vector<std::pair<std::string, Tensor>>& tensors,
+                  int64_t steps) override;
 
  private:
   SgdParams p_;
@@ -39,6 +48,10 @@ class Adam : public Optimizer {
   Adam(std::vector<Tensor> params, AdamParams p);
   void step() override;
   std::string describe() const override;
+  std::vector<std::pair<std::string, Tensor>> state() const override;
+  int64_t steps() const override { return step_; }
+  void load_state(const std::vector<std::pair<std::string, Tensor>>& tensors,
+                  int64_t steps) override;
 
  private:
   AdamParams p_;
