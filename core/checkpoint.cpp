@@ -16,9 +16,7 @@ void restore(const std::string& path, const std::string& name, const Tensor& src
     throw std::runtime_error(path + ": \"" + name + "\" is " + src.shape().str() + " " +
                              dtype_name(src.dtype()) + ", the model needs " + dst.shape().str() +
                              " " + dtype_name(dst.dtype()));
-  std::vector<char> host(src.bytes());
-  src.backend().copy_to_host(host.data(), src.raw(), src.bytes());
-  dst.backend().copy_from_host(dst.raw(), host.data(), host.size());
+  dst.copy_from(src);
 }
 
 const std::string& field(const std::string& path, const std::map<std::string, std::string>& meta,

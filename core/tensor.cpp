@@ -96,14 +96,20 @@ double Tensor::item() const {
 
 Tensor Tensor::to(Backend& target) const {
   Tensor out = empty(shape(), dtype(), target);
-  if (&target == &backend()) {
-    target.copy(out.raw(), raw(), bytes());
+  out.copy_from(*this);
+  return out;
+}
+
+void Tensor::copy_from(const Tensor& src) const {
+  check_shape(src, shape(), "copy_from", "source");
+  check_dtype(src, dtype(), "copy_from", "source");
+  if (&src.backend() == &backend()) {
+    backend().copy(raw(), src.raw(), bytes());
   } else {  // through the host: backends only know their own memory and the host's
     std::vector<char> staging(bytes());
-    backend().copy_to_host(staging.data(), raw(), bytes());
-    target.copy_from_host(out.raw(), staging.data(), bytes());
+    src.backend().copy_to_host(staging.data(), src.raw(), bytes());
+    backend().copy_from_host(raw(), staging.data(), bytes());
   }
-  return out;
 }
 
 Tensor Tensor::clone() const {

@@ -65,6 +65,8 @@ class Tensor {
   double item() const;                // the value of a one-element tensor, as double
   Tensor to(Backend& backend) const;  // a copy on another backend (no autograd history)
   Tensor clone() const;               // a copy on the same backend (no autograd history)
+  // Overwrites this tensor's values with src's (same shape and dtype, any two backends).
+  void copy_from(const Tensor& src) const;
 
   // Views share storage; as views of an autograd op they carry the history.
   Tensor reshape(const Shape& shape) const;

@@ -78,9 +78,7 @@ namespace {
 void restore(const std::string& name, const Tensor& src, const Tensor& dst) {
   check_shape(src, dst.shape(), "optimizer state", name.c_str());
   check_dtype(src, dst.dtype(), "optimizer state", name.c_str());
-  std::vector<char> host(src.bytes());
-  src.backend().copy_to_host(host.data(), src.raw(), src.bytes());
-  dst.backend().copy_from_host(dst.raw(), host.data(), host.size());
+  dst.copy_from(src);
 }
 
 const Tensor& find(const std::vector<std::pair<std::string, Tensor>>& tensors,
