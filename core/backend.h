@@ -99,7 +99,8 @@ class Backend {
   // Row-wise over the last dimension of a [n, c] tensor.
   virtual void log_softmax_forward(const Tensor& x, const Tensor& y) = 0;
   virtual void log_softmax_backward(const Tensor& dy, const Tensor& y, const Tensor& dx) = 0;
-  // out[0] = -mean_n logp[n, labels[n]]; labels are int32 in [0, c).
+  // out[0] = -mean_n logp[n, labels[n]]; labels are int32 in [0, c) (core/ops checks them
+  // before any backend sees them).
   virtual void nll_loss_forward(const Tensor& logp, const Tensor& labels, const Tensor& out) = 0;
   virtual void nll_loss_backward(const Tensor& dout, const Tensor& labels, const Tensor& dlogp) = 0;
   // The fused backward of cross_entropy(logits) = nll(log_softmax(logits)):

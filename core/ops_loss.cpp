@@ -15,6 +15,14 @@ void check_labels(const Tensor& scores, const Tensor& labels, const char* op) {
   check_shape(labels, Shape{scores.dim(0)}, op, "labels");
   check_same_backend(scores, labels, op);
   if (scores.dim(0) == 0) throw std::invalid_argument(std::string(op) + ": empty batch");
+  // Checked here once for every backend (a GPU kernel cannot say which label is wrong); the
+  // backward rules reuse the same, already checked labels.
+  std::vector<int32_t> values = labels.to_host<int32_t>();
+  for (size_t i = 0; i < values.size(); ++i)
+    if (values[i] < 0 || values[i] >= scores.dim(1))
+      throw std::out_of_range(std::string(op) + ": label " + std::to_string(values[i]) +
+                              " at batch index " + std::to_string(i) + " is outside [0, " +
+                              std::to_string(scores.dim(1)) + ")");
 }
 
 Tensor log_softmax_no_grad(const Tensor& x) {

@@ -1,4 +1,4 @@
-// Helpers shared by the CPU backends: dtype dispatch and label validation.
+// Dtype dispatch shared by the CPU backends.
 #pragma once
 #include <stdexcept>
 #include <string>
@@ -21,15 +21,6 @@ void dispatch_float(DType dtype, const char* op, F&& f) {
       throw std::invalid_argument(std::string(op) + ": needs a floating tensor, got " +
                                   dtype_name(dtype));
   }
-}
-
-// labels[i], checked to lie in [0, classes): a bad label is an error naming its position.
-inline int32_t checked_label(const Tensor& labels, int64_t i, int64_t classes) {
-  int32_t label = labels.data<int32_t>()[i];
-  if (label < 0 || label >= classes)
-    throw std::out_of_range("label " + std::to_string(label) + " at batch index " +
-                            std::to_string(i) + " is outside [0, " + std::to_string(classes) + ")");
-  return label;
 }
 
 }  // namespace nnlab::cpu

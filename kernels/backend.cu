@@ -208,18 +208,15 @@ class GpuBackend : public Backend {
     NNLAB_KERNELS::log_softmax_backward(f(dy), f(y), f(dx), dy.dim(0), dy.dim(1));
   }
   void nll_loss_forward(const Tensor& logp, const Tensor& labels, const Tensor& out) override {
-    check_labels(labels, logp.dim(1));
     int64_t rows = logp.dim(0);
     Tensor scratch = Tensor::empty(Shape{rows + reduce_partials(int(rows))}, DType::F32, *this);
     NNLAB_KERNELS::nll_loss_forward(f(logp), i32(labels), rows, logp.dim(1), f(scratch), f(out));
   }
   void nll_loss_backward(const Tensor& dout, const Tensor& labels, const Tensor& dlogp) override {
-    check_labels(labels, dlogp.dim(1));
     NNLAB_KERNELS::nll_loss_backward(f(dout), i32(labels), f(dlogp), dlogp.dim(0), dlogp.dim(1));
   }
   void cross_entropy_backward(const Tensor& dout, const Tensor& logp, const Tensor& labels,
                               const Tensor& dlogits) override {
-    check_labels(labels, logp.dim(1));
     NNLAB_KERNELS::cross_entropy_backward(f(dout), f(logp), i32(labels), f(dlogits), logp.dim(0),
                                           logp.dim(1));
   }
@@ -321,17 +318,6 @@ class GpuBackend : public Backend {
   // One image's unrolled receptive fields, from the caching allocator.
   Tensor unrolled(const ConvShape& g) {
     return Tensor::empty(Shape{g.c * g.r * g.s * g.p * g.q}, DType::F32, *this);
-  }
-
-  // Labels are checked on the host (a kernel cannot report which one is wrong): one small copy.
-  void check_labels(const Tensor& labels, int64_t classes) {
-    std::vector<int32_t> host(static_cast<size_t>(labels.numel()));
-    copy_to_host(host.data(), labels.raw(), labels.bytes());
-    for (size_t i = 0; i < host.size(); ++i)
-      if (host[i] < 0 || host[i] >= classes)
-        throw std::out_of_range("label " + std::to_string(host[i]) + " at batch index " +
-                                std::to_string(i) + " is outside [0, " + std::to_string(classes) +
-                                ")");
   }
 
   static constexpr size_t kStagedBytes = 64 * 1024;
