@@ -17,8 +17,7 @@ void write_csv(const std::string& path, const std::vector<RunResult>& runs, doub
          "vs_cpu\n";
   for (const auto& r : runs) {
     double total = r.total_train_seconds();
-    double ips = 0;
-    for (const auto& e : r.epochs) ips += e.images_per_second / double(r.epochs.size());
+    double ips = r.mean_images_per_second();
     out << r.backend << ",\"" << r.device << "\"," << r.epochs.size() << "," << total << ","
         << total / double(r.epochs.size()) << "," << ips << "," << r.final_accuracy() << ","
         << r.peak_bytes() << "," << (cpu_seconds > 0 ? cpu_seconds / total : 0) << "\n";
@@ -95,8 +94,7 @@ int main(int argc, char** argv) {
     std::printf("\n%-10s %-42s %6s %9s %9s %10s %9s %11s %8s\n", "backend", "device", "epochs",
                 "total_s", "s/epoch", "images/s", "test_acc", "peak_mem", "vs_cpu");
     for (const auto& r : runs) {
-      double total = r.total_train_seconds(), ips = 0;
-      for (const auto& e : r.epochs) ips += e.images_per_second / double(r.epochs.size());
+      double total = r.total_train_seconds(), ips = r.mean_images_per_second();
       std::string speedup =
           cpu_seconds > 0 ? std::to_string(cpu_seconds / total).substr(0, 5) + "x" : "-";
       std::printf("%-10s %-42s %6zu %9.2f %9.3f %10.0f %8.2f%% %11s %8s\n", r.backend.c_str(),

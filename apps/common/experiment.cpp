@@ -142,6 +142,12 @@ double RunResult::total_train_seconds() const {
   return s;
 }
 
+double RunResult::mean_images_per_second() const {
+  double sum = 0;
+  for (const auto& e : epochs) sum += e.images_per_second;
+  return epochs.empty() ? 0 : sum / double(epochs.size());
+}
+
 RunResult run_experiment(const ExperimentConfig& c, const Announce& announce,
                          const OnEpoch& on_epoch) {
   validate(c);

@@ -49,6 +49,7 @@ struct RunResult {
   int64_t parameters = 0;
   std::vector<EpochStats> epochs;
   double total_train_seconds() const;
+  double mean_images_per_second() const;  // over the epochs
   double final_accuracy() const { return epochs.empty() ? 0 : epochs.back().test_accuracy; }
   size_t peak_bytes() const { return epochs.empty() ? 0 : epochs.back().peak_bytes; }
 };
