@@ -1,5 +1,9 @@
 #include "tests/op_cases.h"
 
+#include <doctest/doctest.h>
+
+#include <cmath>
+
 #include "core/backend.h"
 #include "core/ops.h"
 #include "core/philox.h"
@@ -181,6 +185,26 @@ std::vector<double> as_doubles(const Tensor& t) {
   if (t.dtype() == DType::F64) return t.to_host<double>();
   std::vector<float> f = t.to_host<float>();
   return {f.begin(), f.end()};
+}
+
+void check_close(const std::string& what, const std::vector<double>& got,
+                 const std::vector<double>& want, double rtol) {
+  REQUIRE(got.size() == want.size());
+  double scale = 1e-6;
+  for (double w : want) scale = std::max(scale, std::abs(w));
+  double worst = 0;
+  size_t worst_at = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    double err = std::abs(got[i] - want[i]);
+    if (!(err <= worst)) {
+      worst = err;
+      worst_at = i;
+    }
+  }
+  INFO(what << ": max abs error " << worst << " at element " << worst_at << " (got "
+            << (got.empty() ? 0 : got[worst_at]) << ", want " << (want.empty() ? 0 : want[worst_at])
+            << "), scale " << scale);
+  CHECK(worst <= rtol * scale);
 }
 
 }  // namespace nnlab::testing

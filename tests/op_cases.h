@@ -35,4 +35,9 @@ Tensor weighted_sum(const Tensor& out);
 // Values of any floating tensor as double, for comparisons.
 std::vector<double> as_doubles(const Tensor& t);
 
+// CHECKs max |got - want| <= rtol * max |want| (a NaN anywhere fails), reporting the worst
+// element; the comparison of every parity test, against reference or against PyTorch.
+void check_close(const std::string& what, const std::vector<double>& got,
+                 const std::vector<double>& want, double rtol = 1e-4);
+
 }  // namespace nnlab::testing

@@ -15,28 +15,6 @@ using namespace nnlab;
 using namespace nnlab::testing;
 
 namespace {
-// float32 with different summation orders: relative 1e-4 of the largest magnitude, as
-// tinygrad's helper_test_op (atol 1e-6 + rtol 1e-3) but scale-aware.
-void check_close(const std::string& what, const std::vector<double>& got,
-                 const std::vector<double>& want, double rtol = 1e-4) {
-  REQUIRE(got.size() == want.size());
-  double scale = 1e-6;
-  for (double w : want) scale = std::max(scale, std::abs(w));
-  double worst = 0;
-  size_t worst_at = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    double err = std::abs(got[i] - want[i]);
-    if (!(err <= worst)) {
-      worst = err;
-      worst_at = i;
-    }
-  }
-  INFO(what << ": max abs error " << worst << " at element " << worst_at << " (got "
-            << (got.empty() ? 0 : got[worst_at]) << ", want " << (want.empty() ? 0 : want[worst_at])
-            << "), scale " << scale);
-  CHECK(worst <= rtol * scale);
-}
-
 std::vector<std::string> backends_under_test() {
   std::vector<std::string> out;
   for (const auto& name : known_backends()) {

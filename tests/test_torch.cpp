@@ -15,6 +15,7 @@
 #include "core/ops.h"
 #include "core/safetensors.h"
 #include "models/zoo.h"
+#include "tests/op_cases.h"
 
 using namespace nnlab;
 
@@ -28,11 +29,14 @@ const std::map<std::string, Tensor>* torch_results() {
   if (tried) return g_reference;
   tried = true;
   if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0) {
-    MESSAGE("skipping PyTorch parity: /usr/bin/python3 cannot import torch (apt-get install python3-torch)");
+    MESSAGE(
+        "skipping PyTorch parity: /usr/bin/python3 cannot import torch (apt-get install "
+        "python3-torch)");
     return nullptr;
   }
   std::string out = "/tmp/nnlab_torch_parity_" + std::to_string(::getpid()) + ".safetensors";
-  std::string cmd = "/usr/bin/python3 " NNLAB_SOURCE_DIR "/tests/torch_parity.py " + out + " > /dev/null";
+  std::string cmd =
+      "/usr/bin/python3 " NNLAB_SOURCE_DIR "/tests/torch_parity.py " + out + " > /dev/null";
   REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, "tests/torch_parity.py failed");
   tensors = load_safetensors(out, get_backend("reference")).tensors;
   std::remove(out.c_str());
@@ -46,22 +50,11 @@ const Tensor& at(const std::string& name) {
   return it->second;
 }
 
-std::vector<double> values(const Tensor& t) {
-  std::vector<float> v = t.to_host<float>();
-  return {v.begin(), v.end()};
-}
-
-// max |got - want| <= rtol * max |want|, reported with the worst element.
+// The shared comparison (tests/op_cases.h), on tensors whose shapes must agree first.
 void check_close(const std::string& what, const Tensor& got, const Tensor& want, double rtol) {
-  REQUIRE_MESSAGE(got.shape() == want.shape(), what << ": shape " << got.shape().str() << " vs " << want.shape().str());
-  std::vector<double> g = values(got), w = values(want);
-  double scale = 1e-6, worst = 0;
-  size_t at_i = 0;
-  for (double v : w) scale = std::max(scale, std::abs(v));
-  for (size_t i = 0; i < g.size(); ++i)
-    if (std::abs(g[i] - w[i]) > worst) worst = std::abs(g[i] - w[i]), at_i = i;
-  INFO(what << ": max error " << worst << " at " << at_i << " (scale " << scale << ")");
-  CHECK(worst <= rtol * scale);
+  REQUIRE_MESSAGE(got.shape() == want.shape(),
+                  what << ": shape " << got.shape().str() << " vs " << want.shape().str());
+  testing::check_close(what, testing::as_doubles(got), testing::as_doubles(want), rtol);
 }
 
 void check_model(const std::string& name, const Shape& sample, Backend& be) {
@@ -70,12 +63,13 @@ void check_model(const std::string& name, const Shape& sample, Backend& be) {
   std::string prefix = name + "/";
   for (auto& [pname, p] : model->named_parameters()) {
     const Tensor& src = at(prefix + "param/" + pname);
-    REQUIRE_MESSAGE(src.shape() == p.shape(), pname << ": nnlab " << p.shape().str() << ", PyTorch " << src.shape().str());
-    be.copy_from_host(p.raw(), src.to_host<float>().data(), p.bytes());
+    REQUIRE_MESSAGE(src.shape() == p.shape(),
+                    pname << ": nnlab " << p.shape().str() << ", PyTorch " << src.shape().str());
+    p.copy_from(src);
   }
   for (auto& [bname, b] : model->named_buffers()) {
     const Tensor& src = at(prefix + "buffer/" + bname);
-    be.copy_from_host(b.raw(), src.to_host<float>().data(), b.bytes());
+    b.copy_from(src);
   }
   size_t torch_params = 0;
   for (auto& [key, t] : *g_reference) torch_params += key.rfind(prefix + "param/", 0) == 0;
@@ -86,11 +80,15 @@ void check_model(const std::string& name, const Shape& sample, Backend& be) {
   loss.backward();
   check_close(name + " logits", out, at(prefix + "output"), 1e-4);
   check_close(name + " loss", loss, at(prefix + "loss"), 1e-5);
-  for (auto& [pname, p] : model->named_parameters()) check_close(name + " grad " + pname, p.grad(), at(prefix + "grad/" + pname), 1e-3);
-  for (auto& [bname, b] : model->named_buffers()) check_close(name + " " + bname, b, at(prefix + "buffer_after/" + bname), 1e-5);
+  for (auto& [pname, p] : model->named_parameters())
+    check_close(name + " grad " + pname, p.grad(), at(prefix + "grad/" + pname), 1e-3);
+  for (auto& [bname, b] : model->named_buffers())
+    check_close(name + " " + bname, b, at(prefix + "buffer_after/" + bname), 1e-5);
 }
 
-std::vector<Backend*> cpu_backends() { return {&get_backend("reference"), &get_backend("cpu")}; }
+std::vector<Backend*> cpu_backends() {
+  return {&get_backend("reference"), &get_backend("cpu")};
+}
 }  // namespace
 
 TEST_CASE("PyTorch parity: LeNet forward, loss and every parameter gradient") {
@@ -118,10 +116,22 @@ TEST_CASE("PyTorch parity: single ops, forward and input gradients") {
     return ops::batch_norm2d(x[0], x[1], x[2], mean, var, true, 0.1, 1e-5);
   };
   std::map<std::string, std::pair<int, Fn>> cases = {
-      {"conv2d_dilated", {3, [](const std::vector<Tensor>& x) { return ops::conv2d(x[0], x[1], x[2], ops::window(1, 1, 2, 2)); }}},
-      {"conv2d_stride2_odd", {3, [](const std::vector<Tensor>& x) { return ops::conv2d(x[0], x[1], x[2], ops::window(1, 2, 1)); }}},
-      {"max_pool2d_k3s2p1", {1, [](const std::vector<Tensor>& x) { return ops::max_pool2d(x[0], ops::window(3, 2, 1)); }}},
-      {"avg_pool2d_k3s1p1", {1, [](const std::vector<Tensor>& x) { return ops::avg_pool2d(x[0], ops::window(3, 1, 1)); }}},
+      {"conv2d_dilated",
+       {3,
+        [](const std::vector<Tensor>& x) {
+          return ops::conv2d(x[0], x[1], x[2], ops::window(1, 1, 2, 2));
+        }}},
+      {"conv2d_stride2_odd",
+       {3,
+        [](const std::vector<Tensor>& x) {
+          return ops::conv2d(x[0], x[1], x[2], ops::window(1, 2, 1));
+        }}},
+      {"max_pool2d_k3s2p1",
+       {1,
+        [](const std::vector<Tensor>& x) { return ops::max_pool2d(x[0], ops::window(3, 2, 1)); }}},
+      {"avg_pool2d_k3s1p1",
+       {1,
+        [](const std::vector<Tensor>& x) { return ops::avg_pool2d(x[0], ops::window(3, 1, 1)); }}},
       {"batch_norm2d_train", {3, bn}},
       {"log_softmax", {1, [](const std::vector<Tensor>& x) { return ops::log_softmax(x[0]); }}},
       {"linear", {3, [](const std::vector<Tensor>& x) { return ops::linear(x[0], x[1], x[2]); }}},
@@ -131,11 +141,13 @@ TEST_CASE("PyTorch parity: single ops, forward and input gradients") {
       CAPTURE(be->name());
       CAPTURE(name);
       std::vector<Tensor> in;
-      for (int i = 0; i < c.first; ++i) in.push_back(at("op/" + name + "/in/" + std::to_string(i)).to(*be).set_requires_grad(true));
+      for (int i = 0; i < c.first; ++i)
+        in.push_back(at("op/" + name + "/in/" + std::to_string(i)).to(*be).set_requires_grad(true));
       Tensor out = c.second(in);
       check_close(name + " output", out, at("op/" + name + "/output"), 1e-5);
       ops::sum(ops::mul(out, at("op/" + name + "/weights").to(*be))).backward();
       for (int i = 0; i < c.first; ++i)
-        check_close(name + " grad " + std::to_string(i), in[size_t(i)].grad(), at("op/" + name + "/grad/" + std::to_string(i)), 1e-4);
+        check_close(name + " grad " + std::to_string(i), in[size_t(i)].grad(),
+                    at("op/" + name + "/grad/" + std::to_string(i)), 1e-4);
     }
 }
