@@ -48,7 +48,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 // reduce.cu: out[j] = sum_i x[i, j] over `rows` rows of `cols` (one thread per column).
 void sum_dim0(const float* x, int64_t rows, int64_t cols, float* out);
 
-// softmax.cu, row-wise over [rows, cols]; labels are int32 in [0, cols), checked on the host.
+// softmax.cu, row-wise over [rows, cols]; labels are int32 in [0, cols), checked by core/ops.
 void log_softmax_forward(const float* x, float* y, int64_t rows, int64_t cols);
 void log_softmax_backward(const float* dy, const float* y, float* dx, int64_t rows, int64_t cols);
 // out[0] = -mean_i logp[i, labels[i]]; `scratch` holds rows + reduce_partials(rows) floats.
