@@ -38,12 +38,16 @@ void adam_update(float* param, const float* grad, float* m, float* v, int64_t n,
                  double beta2, double eps, double weight_decay, int64_t step);
 
 // gemm.cu: c = alpha * op(a) @ op(b) + beta * c, row-major, op(x) = x or x^T; c is m x n.
-// The teaching versions side by side; gemm() uses the register-blocked one (fastest on GPUs).
-enum class GemmVariant { Naive, Tiled, RegisterBlocked };
+// The teaching versions side by side; gemm() uses the vectorised one, which falls back to
+// the register-blocked kernel when a dimension is not a multiple of 4 or a pointer unaligned.
+enum class GemmVariant { Naive, Tiled, RegisterBlocked, Vectorized };
 void gemm_variant(GemmVariant variant, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                   const float* a, const float* b, float beta, float* c);
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           const float* b, float beta, float* c);
+// Whether Vectorized runs its float4 kernel for these operands (else the register-blocked one).
+bool gemm_vectorizable(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
+                       const float* b, const float* c);
 
 // reduce.cu: out[j] = sum_i x[i, j] over `rows` rows of `cols` (one thread per column).
 void sum_dim0(const float* x, int64_t rows, int64_t cols, float* out);

@@ -113,6 +113,12 @@ template <typename T> T atomicCAS(T* address, T compare, T value) {
 }
 // Blocks of `threads` threads covering n elements, one thread each (the last block partly).
 inline dim3 blocks_for(int64_t n, int threads) { return dim3(unsigned((n + threads - 1) / threads)); }
+// CUDA's 16-byte vector type: alignas makes UBSan (scripts/sanitize undefined) report a
+// misaligned float4 access, which a GPU would fault on.
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 inline float __fdividef(float a, float b) { return a / b; }
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }

@@ -259,9 +259,11 @@ TEST_CASE("kernels on the simulator: axpy on an odd size") {
   for (size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == 2.5f * x[i] + y[i]);
 }
 
-TEST_CASE("kernels on the simulator: the three GEMM variants, every transpose, alpha and beta") {
+TEST_CASE("kernels on the simulator: the four GEMM variants, every transpose, alpha and beta") {
   using V = k::GemmVariant;
-  for (auto [m, n, kk] : {std::tuple{67, 45, 33}, std::tuple{1, 70, 17}, std::tuple{64, 64, 16}}) {
+  // Multiples of 4 take the float4 path in every transpose; the others its fallback.
+  for (auto [m, n, kk] : {std::tuple{67, 45, 33}, std::tuple{1, 70, 17}, std::tuple{64, 64, 16},
+                          std::tuple{68, 76, 36}, std::tuple{4, 132, 20}}) {
     auto a = random_values(size_t(m * kk), 10), b = random_values(size_t(kk * n), 11),
          c0 = random_values(size_t(m * n), 12);
     DeviceBuffer<float> da(a), db(b), dc(c0);
@@ -277,8 +279,10 @@ TEST_CASE("kernels on the simulator: the three GEMM variants, every transpose, a
                      (tb ? b[size_t(j * kk + p)] : b[size_t(p * n + j)]);
             want[size_t(i * n + j)] = float(1.5 * acc - 0.5 * c0[size_t(i * n + j)]);
           }
+        bool multiples_of_4 = m % 4 == 0 && n % 4 == 0 && kk % 4 == 0;
+        REQUIRE(k::gemm_vectorizable(ta, tb, m, n, kk, da.ptr, db.ptr, dc.ptr) == multiples_of_4);
         for_each_schedule([&](const NamedSchedule&) {
-          for (V v : {V::Naive, V::Tiled, V::RegisterBlocked}) {
+          for (V v : {V::Naive, V::Tiled, V::RegisterBlocked, V::Vectorized}) {
             CAPTURE(int(v));
             CAPTURE(ta);
             CAPTURE(tb);
