@@ -1,55 +1,192 @@
 // compare_devices: the same model, data, seed and recipe on every available backend in turn,
-// then one table (as the reference notebooks print it), optionally as CSV and JSON. With no
-// arguments it reproduces the MNIST notebook: MLP 784-128-10, SGD lr 0.01, batch 64, 5 epochs.
+// then one table as the reference notebooks print it (with the speed-up against cpu), the
+// per-epoch training loss of each backend, and optionally CSV, JSON and a PNG chart. With no
+// arguments it reproduces the MNIST notebook (--experiment mnist-mlp); --repeat N runs each
+// backend N times and reports the mean and the spread.
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "apps/common/flags.h"
+#include "apps/common/plot.h"
+#include "apps/common/report.h"
 #include "backends/registry.h"
 
 using namespace nnlab::apps;
 
 namespace {
-void write_csv(const std::string& path, const std::vector<RunResult>& runs, double cpu_seconds) {
-  std::ofstream out(path);
-  out << "backend,device,epochs,total_s,s_per_epoch,images_per_s,test_accuracy,peak_bytes,speedup_"
-         "vs_cpu\n";
-  for (const auto& r : runs) {
-    double total = r.total_train_seconds();
-    double ips = r.mean_images_per_second();
-    out << r.backend << ",\"" << r.device << "\"," << r.epochs.size() << "," << total << ","
-        << total / double(r.epochs.size()) << "," << ips << "," << r.final_accuracy() << ","
-        << r.peak_bytes() << "," << (cpu_seconds > 0 ? cpu_seconds / total : 0) << "\n";
+// Mean and sample standard deviation of one measurement over a backend's repeats.
+struct Spread {
+  double mean = 0, sd = 0;
+};
+template <typename F> Spread spread_of(const std::vector<RunResult>& runs, F value) {
+  Spread s;
+  for (const auto& r : runs) s.mean += value(r);
+  s.mean /= double(runs.size());
+  for (const auto& r : runs) s.sd += (value(r) - s.mean) * (value(r) - s.mean);
+  s.sd = runs.size() > 1 ? std::sqrt(s.sd / double(runs.size() - 1)) : 0;
+  return s;
+}
+
+// One backend's repeats of the same run.
+struct BackendRuns {
+  std::string backend;
+  std::vector<RunResult> runs;
+  Spread total_seconds() const {
+    return spread_of(runs, [](const RunResult& r) { return r.total_train_seconds(); });
   }
+  Spread accuracy() const {
+    return spread_of(runs, [](const RunResult& r) { return r.final_accuracy(); });
+  }
+  Spread images_per_second() const {
+    return spread_of(runs, [](const RunResult& r) { return r.mean_images_per_second(); });
+  }
+  double epoch_loss(size_t epoch) const {  // mean over the repeats
+    double sum = 0;
+    for (const auto& r : runs) sum += r.epochs[epoch].train_loss;
+    return sum / double(runs.size());
+  }
+};
+
+std::string with_spread(Spread s, const char* format, double scale = 1) {
+  char text[64];
+  std::snprintf(text, sizeof text, format, scale * s.mean);
+  std::string out = text;
+  if (s.sd > 0) {
+    std::snprintf(text, sizeof text, format, scale * s.sd);
+    out += " ±" + std::string(text);
+  }
+  return out;
+}
+
+void print_table(const std::vector<BackendRuns>& all, double cpu_seconds, int repeat) {
+  std::printf("\n%-10s %-40s %6s %16s %9s %10s %15s %11s %8s\n", "backend", "device", "epochs",
+              "total_s", "s/epoch", "images/s", "test_acc", "peak_mem", "vs_cpu");
+  for (const auto& b : all) {
+    const RunResult& first = b.runs.front();
+    Spread total = b.total_seconds();
+    std::string speedup = cpu_seconds > 0 ? std::to_string(cpu_seconds / total.mean).substr(0, 5) + "x" : "-";
+    std::printf("%-10s %-40s %6zu %16s %9.3f %10.0f %15s %11s %8s\n", b.backend.c_str(),
+                first.device.substr(0, 40).c_str(), first.epochs.size(),
+                with_spread(total, "%.2f").c_str(), total.mean / double(first.epochs.size()),
+                b.images_per_second().mean, (with_spread(b.accuracy(), "%.2f", 100) + "%").c_str(),
+                format_bytes(first.peak_bytes()).c_str(), speedup.c_str());
+  }
+  if (repeat > 1)
+    std::printf("(%d runs per backend: mean ± sample standard deviation)\n", repeat);
+}
+
+void print_loss_curves(const std::vector<BackendRuns>& all) {
+  std::printf("\ntrain loss per epoch%s\n%-6s", all.front().runs.size() > 1 ? " (mean of the runs)" : "",
+              "epoch");
+  for (const auto& b : all) std::printf(" %12s", b.backend.c_str());
+  std::printf("\n");
+  const RunResult& first = all.front().runs.front();
+  for (size_t e = 0; e < first.epochs.size(); ++e) {
+    std::printf("%-6d", first.epochs[e].epoch);
+    for (const auto& b : all) std::printf(" %12.4f", b.epoch_loss(e));
+    std::printf("\n");
+  }
+}
+
+void write_csv(const std::string& path, const std::vector<BackendRuns>& all, double cpu_seconds) {
+  std::ofstream out(path);
+  out << "backend,device,run,epochs,total_s,s_per_epoch,images_per_s,test_accuracy,peak_bytes,"
+         "speedup_vs_cpu\n";
+  for (const auto& b : all)
+    for (size_t i = 0; i < b.runs.size(); ++i) {
+      const RunResult& r = b.runs[i];
+      double total = r.total_train_seconds();
+      out << r.backend << ",\"" << r.device << "\"," << i + 1 << "," << r.epochs.size() << ","
+          << total << "," << total / double(r.epochs.size()) << "," << r.mean_images_per_second()
+          << "," << r.final_accuracy() << "," << r.peak_bytes() << ","
+          << (cpu_seconds > 0 ? cpu_seconds / total : 0) << "\n";
+    }
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
+nlohmann::json profile_json(const nnlab::apps::RunProfile& p) {
+  nlohmann::json ops = nlohmann::json::object();
+  for (const auto& [op, t] : p.ops) ops[nnlab::op_name(op)] = {{"calls", t.calls}, {"seconds", t.seconds}};
+  return {{"steps", p.steps},         {"data_wait_s", p.data_wait}, {"upload_s", p.upload},
+          {"forward_s", p.forward},   {"backward_s", p.backward},   {"optimizer_s", p.optimizer},
+          {"ops", ops}};
+}
+
 void write_json(const std::string& path, const ExperimentConfig& c,
-                const std::vector<RunResult>& runs) {
+                const std::vector<BackendRuns>& all) {
   nlohmann::json j;
-  j["config"] = {{"model", c.model},   {"data", c.data},
-                 {"epochs", c.epochs}, {"batch_size", c.batch_size},
-                 {"lr", c.lr},         {"optimizer", c.optimizer},
-                 {"seed", c.seed},     {"limit", c.limit}};
-  for (const auto& r : runs) {
-    nlohmann::json run = {{"backend", r.backend},
-                          {"device", r.device},
-                          {"threads", r.threads},
-                          {"parameters", r.parameters},
-                          {"total_train_seconds", r.total_train_seconds()}};
-    for (const auto& e : r.epochs)
-      run["epochs"].push_back({{"epoch", e.epoch},
-                               {"train_loss", e.train_loss},
-                               {"test_accuracy", e.test_accuracy},
-                               {"train_seconds", e.train_seconds},
-                               {"images_per_second", e.images_per_second},
-                               {"peak_bytes", e.peak_bytes}});
-    j["runs"].push_back(run);
-  }
+  j["config"] = {{"experiment", c.experiment}, {"model", c.model},   {"data", c.data},
+                 {"epochs", c.epochs},         {"batch_size", c.batch_size},
+                 {"lr", c.lr},                 {"optimizer", c.optimizer},
+                 {"momentum", c.momentum},     {"seed", c.seed},     {"limit", c.limit},
+                 {"image_size", c.image_size}, {"workers", c.workers}};
+  j["runs"] = nlohmann::json::array();
+  for (const auto& b : all)
+    for (size_t i = 0; i < b.runs.size(); ++i) {
+      const RunResult& r = b.runs[i];
+      nlohmann::json run = {{"backend", r.backend},
+                            {"device", r.device},
+                            {"run", i + 1},
+                            {"threads", r.threads},
+                            {"parameters", r.parameters},
+                            {"total_train_seconds", r.total_train_seconds()}};
+      for (const auto& e : r.epochs)
+        run["epochs"].push_back({{"epoch", e.epoch},
+                                 {"train_loss", e.train_loss},
+                                 {"test_accuracy", e.test_accuracy},
+                                 {"train_seconds", e.train_seconds},
+                                 {"images_per_second", e.images_per_second},
+                                 {"peak_bytes", e.peak_bytes}});
+      if (c.profile) run["profile"] = profile_json(r.profile);
+      j["runs"].push_back(run);
+    }
   std::ofstream out(path);
   out << j.dump(2) << "\n";
   if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+// Three panels: time per epoch and test accuracy per backend (bars with the spread), and
+// every backend's training loss per epoch.
+void plot(const std::string& png, const ExperimentConfig& c, const std::vector<BackendRuns>& all,
+          const std::string& machine) {
+  PlotTable bars{"$backends", {"backend", "s_per_epoch", "s_sd", "accuracy", "acc_sd"}, {}};
+  for (const auto& b : all) {
+    double epochs = double(b.runs.front().epochs.size());
+    Spread t = b.total_seconds(), a = b.accuracy();
+    bars.rows.push_back({nnlab::apps::quoted(b.backend), std::to_string(t.mean / epochs),
+                         std::to_string(t.sd / epochs), std::to_string(100 * a.mean),
+                         std::to_string(100 * a.sd)});
+  }
+  PlotTable losses{"$losses", {"epoch"}, {}};
+  for (const auto& b : all) losses.columns.push_back(b.backend);
+  for (size_t e = 0; e < all.front().runs.front().epochs.size(); ++e) {
+    std::vector<std::string> row{std::to_string(e + 1)};
+    for (const auto& b : all) row.push_back(std::to_string(b.epoch_loss(e)));
+    losses.rows.push_back(row);
+  }
+  std::string title = c.model + " on " + c.data + ", batch " + std::to_string(c.batch_size) +
+                      ", " + std::to_string(c.epochs) + " epochs (" + machine + ")";
+  std::string commands =
+      "set multiplot layout 1,3 title " + nnlab::apps::quoted(title) +
+      "\n"
+      "set style fill solid 0.6 border -1\nset boxwidth 0.6\nset grid ytics\nunset key\n"
+      "set yrange [0:*]\nset style data boxes\n"
+      "set title 'seconds per epoch (lower is better)'\n"
+      "plot $backends using 0:2:xtic(1) with boxes lc rgb '#4472c4', '' using 0:2:3 with yerrorbars "
+      "lc rgb 'black' pt 0, '' using 0:2:(sprintf('%.3g s', $2)) with labels offset 0,1\n"
+      "set title 'test accuracy, % (higher is better)'\nset yrange [0:105]\n"
+      "plot $backends using 0:4:xtic(1) with boxes lc rgb '#70ad47', '' using 0:4:5 with yerrorbars "
+      "lc rgb 'black' pt 0, '' using 0:4:(sprintf('%.2f%%', $4)) with labels offset 0,1\n"
+      "set yrange [*:*]\n"
+      "set title 'training loss per epoch'\nset key top right\nset xlabel 'epoch'\nset xtics 1\n"
+      "plot for [i=2:" +
+      std::to_string(all.size() + 1) +
+      "] $losses using 1:i with linespoints title columnheader(i)\n"
+      "unset multiplot\n";
+  if (render_png(png, {bars, losses}, commands, title)) std::printf("plot: %s\n", png.c_str());
 }
 }  // namespace
 
@@ -57,53 +194,63 @@ int main(int argc, char** argv) {
   CLI::App app("Run the same training on every backend and compare time, accuracy and memory.",
                "compare_devices");
   ExperimentConfig config;
+  apply_preset_from_argv(argc, argv, config);
   // Every available backend but the simulator, whose times are CPU times of a simulation.
   std::vector<std::string> backends;
   for (const auto& b : nnlab::available_backends())
     if (b != "cuda-sim") backends.push_back(b);
-  std::string csv_path, json_path;
+  std::string csv_path, json_path, plot_path;
+  int repeat = 1;
+  bool quiet = false;
   app.add_option("--backends", backends, "backends to run, in order (cuda-sim only when named)")
       ->delimiter(',')
       ->capture_default_str();
   add_recipe_flags(app, config);
-  app.add_option("--csv", csv_path, "also write the table as CSV to this path");
-  app.add_option("--json", json_path, "also write every epoch as JSON to this path");
+  app.add_option("--repeat", repeat, "runs per backend; the table shows mean ± sd")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_flag("--quiet", quiet, "print only the tables (no progress, no per-epoch lines)");
+  app.add_option("--csv", csv_path, "also write one row per run as CSV to this path");
+  app.add_option("--json", json_path, "also write every epoch (and --profile) as JSON to this path");
+  app.add_option("--plot", plot_path,
+                 "also draw time per epoch, accuracy and loss curves into this PNG (gnuplot)");
   return run_app(app, argc, argv, [&] {
+    validate(config);
     for (const auto& b : backends) nnlab::get_backend(b);  // reject unknown names before any run
     for (const auto& b : nnlab::known_backends()) {
       std::string why = nnlab::unavailable_reason(b);
       if (!why.empty()) std::printf("# %s: not available (%s)\n", b.c_str(), why.c_str());
     }
-    std::vector<RunResult> runs;
+    if (!config.experiment.empty()) std::printf("# experiment: %s\n", config.experiment.c_str());
+    ProgressReporter progress(quiet);
+    std::vector<BackendRuns> all;
     for (const auto& b : backends) {
       ExperimentConfig c = config;
       c.backend = b;
-      std::printf("== %s\n", b.c_str());
-      runs.push_back(run_experiment(
-          c, [](const std::string& line) { std::printf("# %s\n", line.c_str()); },
-          [](const EpochStats& e) {
+      all.push_back({b, {}});
+      for (int i = 1; i <= repeat; ++i) {
+        if (!quiet)
+          std::printf(repeat > 1 ? "== %s, run %d of %d\n" : "== %s\n", b.c_str(), i, repeat);
+        auto hooks = console_hooks(quiet || i > 1, progress, [quiet](const EpochStats& e) {
+          if (!quiet)
             std::printf("  epoch %d: loss %.4f, test accuracy %.2f%%, %.3f s, %.0f images/s\n",
                         e.epoch, e.train_loss, 100 * e.test_accuracy, e.train_seconds,
                         e.images_per_second);
-            std::fflush(stdout);
-          }));
+        });
+        if (quiet) hooks.on_progress = nullptr;
+        all.back().runs.push_back(run_experiment(c, hooks));
+      }
     }
     double cpu_seconds = 0;
-    for (const auto& r : runs)
-      if (r.backend == "cpu") cpu_seconds = r.total_train_seconds();
-    std::printf("\n%-10s %-42s %6s %9s %9s %10s %9s %11s %8s\n", "backend", "device", "epochs",
-                "total_s", "s/epoch", "images/s", "test_acc", "peak_mem", "vs_cpu");
-    for (const auto& r : runs) {
-      double total = r.total_train_seconds(), ips = r.mean_images_per_second();
-      std::string speedup =
-          cpu_seconds > 0 ? std::to_string(cpu_seconds / total).substr(0, 5) + "x" : "-";
-      std::printf("%-10s %-42s %6zu %9.2f %9.3f %10.0f %8.2f%% %11s %8s\n", r.backend.c_str(),
-                  r.device.substr(0, 42).c_str(), r.epochs.size(), total,
-                  total / double(r.epochs.size()), ips, 100 * r.final_accuracy(),
-                  format_bytes(r.peak_bytes()).c_str(), speedup.c_str());
-    }
-    if (!csv_path.empty()) write_csv(csv_path, runs, cpu_seconds);
-    if (!json_path.empty()) write_json(json_path, config, runs);
+    for (const auto& b : all)
+      if (b.backend == "cpu") cpu_seconds = b.total_seconds().mean;
+    print_table(all, cpu_seconds, repeat);
+    print_loss_curves(all);
+    if (config.profile)
+      for (const auto& b : all) print_profile(b.runs.front());
+    if (!csv_path.empty()) write_csv(csv_path, all, cpu_seconds);
+    if (!json_path.empty()) write_json(json_path, config, all);
+    if (!plot_path.empty()) plot(plot_path, config, all, nnlab::get_backend("cpu").device());
     return int(kOk);
   });
 }

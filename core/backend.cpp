@@ -1,5 +1,6 @@
 #include "core/backend.h"
 
+#include <chrono>
 #include <stdexcept>
 
 namespace nnlab {
@@ -80,6 +81,27 @@ int64_t Window2d::out_size(int64_t in, bool height) const {
   int64_t span = in + 2 * p - d * (k - 1) - 1;
   return span < 0 ? 0 : span / s + 1;
 }
+
+namespace {
+class HostStopwatch : public Stopwatch {
+ public:
+  explicit HostStopwatch(Backend& backend) : backend_(backend) {}
+  void start() override {
+    backend_.synchronize();
+    start_ = std::chrono::steady_clock::now();
+  }
+  double stop_seconds() override {
+    backend_.synchronize();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  Backend& backend_;
+  std::chrono::steady_clock::time_point start_;
+};
+}  // namespace
+
+std::unique_ptr<Stopwatch> Backend::make_stopwatch() { return std::make_unique<HostStopwatch>(*this); }
 
 void require_op(const Backend& backend, Op op, DType dtype) {
   if (!backend.supports(op, dtype))

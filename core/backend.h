@@ -5,6 +5,7 @@
 // and a missing op is an error naming the backend and the op, never a silent fallback.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "core/allocator.h"
@@ -65,6 +66,16 @@ struct Window2d {
   int64_t out_size(int64_t in, bool height) const;  // floor((in + 2p - d(k-1) - 1) / s) + 1
 };
 
+// Measures the time of the work a backend does between start() and stop_seconds(), which
+// waits for that work to finish. CPU backends compute synchronously, so a steady clock after
+// synchronize() serves; GPU backends record events on their stream.
+class Stopwatch {
+ public:
+  virtual ~Stopwatch() = default;
+  virtual void start() = 0;
+  virtual double stop_seconds() = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -82,6 +93,7 @@ class Backend {
   virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
   virtual void copy(void* dst, const void* src, size_t bytes) = 0;
   virtual void synchronize() {}
+  virtual std::unique_ptr<Stopwatch> make_stopwatch();  // default: synchronize + steady clock
 
   // Compute. c = alpha * op(a) @ op(b) + beta * c, with op(x) = x or x^T; all 2-D.
   virtual void gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a, const Tensor& b,

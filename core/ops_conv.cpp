@@ -1,5 +1,6 @@
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 
 namespace nnlab::ops {
 namespace {
@@ -46,7 +47,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Window2d win
   win.kernel_h = w.dim(2);
   win.kernel_w = w.dim(3);
   Backend& be = x.backend();
-  require_op(be, Op::Conv2dForward, x.dtype());
+  OpScope op_scope(be, Op::Conv2dForward, x.dtype());
   Tensor y = Tensor::empty(window_output_shape(x, win, w.dim(0), "conv2d"), x.dtype(), be);
   be.conv2d_forward(x, w, bias, y, win);
   Tensor sx = x.detach(), sw = w.detach();
@@ -55,17 +56,17 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Window2d win
       [sx, sw, win](const Tensor& g, const std::vector<bool>& needs, std::vector<Tensor>& grads) {
         Backend& b = g.backend();
         if (needs[0]) {
-          require_op(b, Op::Conv2dBackwardData, g.dtype());
+          OpScope op_scope(b, Op::Conv2dBackwardData, g.dtype());
           grads[0] = Tensor::empty(sx.shape(), g.dtype(), b);
           b.conv2d_backward_data(g, sw, grads[0], win);
         }
         if (needs[1]) {
-          require_op(b, Op::Conv2dBackwardFilter, g.dtype());
+          OpScope op_scope(b, Op::Conv2dBackwardFilter, g.dtype());
           grads[1] = Tensor::empty(sw.shape(), g.dtype(), b);
           b.conv2d_backward_filter(g, sx, grads[1], win);
         }
         if (needs[2]) {
-          require_op(b, Op::ChannelSum, g.dtype());
+          OpScope op_scope(b, Op::ChannelSum, g.dtype());
           grads[2] = Tensor::empty(Shape{g.dim(1)}, g.dtype(), b);
           b.channel_sum(g, grads[2]);
         }

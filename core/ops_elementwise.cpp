@@ -1,6 +1,7 @@
 #include "core/autograd.h"
 #include "core/backend.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 
 namespace nnlab::ops {
 namespace {
@@ -15,7 +16,7 @@ void check_pair(const Tensor& a, const Tensor& b, const char* op) {
 }
 
 Tensor mul_no_grad(const Tensor& a, const Tensor& b) {
-  require_op(a.backend(), Op::Mul, a.dtype());
+  OpScope op_scope(a.backend(), Op::Mul, a.dtype());
   Tensor out = new_like(a);
   a.backend().mul(a, b, out);
   return out;
@@ -24,7 +25,7 @@ Tensor mul_no_grad(const Tensor& a, const Tensor& b) {
 
 Tensor add(const Tensor& a, const Tensor& b) {
   check_pair(a, b, "add");
-  require_op(a.backend(), Op::Add, a.dtype());
+  OpScope op_scope(a.backend(), Op::Add, a.dtype());
   Tensor out = new_like(a);
   a.backend().add(a, b, out);
   return record(out, "add", {a, b},
@@ -46,7 +47,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor scale(const Tensor& x, double alpha) {
-  require_op(x.backend(), Op::Scale, x.dtype());
+  OpScope op_scope(x.backend(), Op::Scale, x.dtype());
   Tensor out = new_like(x);
   x.backend().scale(x, alpha, out);
   return record(out, "scale", {x},
@@ -56,13 +57,13 @@ Tensor scale(const Tensor& x, double alpha) {
 }
 
 Tensor relu(const Tensor& x) {
-  require_op(x.backend(), Op::ReluForward, x.dtype());
+  OpScope op_scope(x.backend(), Op::ReluForward, x.dtype());
   Tensor y = new_like(x);
   x.backend().relu_forward(x, y);
   Tensor sy = y.detach();
   return record(y, "relu", {x},
                 [sy](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& grads) {
-                  require_op(g.backend(), Op::ReluBackward, g.dtype());
+                  OpScope op_scope(g.backend(), Op::ReluBackward, g.dtype());
                   grads[0] = new_like(g);
                   g.backend().relu_backward(g, sy, grads[0]);
                 });
@@ -76,7 +77,7 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   if (!(p >= 0 && p < 1))
     throw std::invalid_argument("dropout: p must be in [0, 1), got " + std::to_string(p));
   if (!training || p == 0) return x;
-  require_op(x.backend(), Op::DropoutMask, x.dtype());
+  OpScope op_scope(x.backend(), Op::DropoutMask, x.dtype());
   Tensor mask = Tensor::empty(x.shape(), x.dtype(), x.backend());
   x.backend().dropout_mask(mask, p, gen.seed, gen.take(uint64_t(x.numel())));
   return mul(x, mask);  // the mask needs no gradient: mul's rule gives g * mask

@@ -1,6 +1,7 @@
 #include "core/autograd.h"
 #include "core/backend.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 
 namespace nnlab::ops {
 namespace {
@@ -13,7 +14,7 @@ void check_matrix(const Tensor& t, const char* op, const char* what) {
 // c = op(a) @ op(b) as a new tensor.
 Tensor gemm_new(bool ta, bool tb, const Tensor& a, const Tensor& b) {
   Backend& be = a.backend();
-  require_op(be, Op::Gemm, a.dtype());
+  OpScope op_scope(be, Op::Gemm, a.dtype());
   int64_t n = ta ? a.dim(1) : a.dim(0), m = tb ? b.dim(0) : b.dim(1);
   Tensor c = Tensor::empty(Shape{n, m}, a.dtype(), be);
   be.gemm(ta, tb, 1.0, a, b, 0.0, c);
@@ -52,7 +53,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   if (b.defined()) {
     check_shape(b, Shape{w.dim(0)}, "linear", "bias");
     check_same_backend(x, b, "linear");
-    require_op(x.backend(), Op::BiasAdd, x.dtype());
+    OpScope op_scope(x.backend(), Op::BiasAdd, x.dtype());
     x.backend().bias_add(y, b);
   }
   Tensor sx = x.detach(), sw = w.detach();
@@ -63,7 +64,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
         if (needs[1]) grads[1] = gemm_new(true, false, g, sx);   // g^T x
         if (needs[2]) {
           Backend& be = g.backend();
-          require_op(be, Op::SumDim0, g.dtype());
+          OpScope op_scope(be, Op::SumDim0, g.dtype());
           grads[2] = Tensor::empty(Shape{g.dim(1)}, g.dtype(), be);
           be.sum_dim0(g, grads[2]);
         }

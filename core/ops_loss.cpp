@@ -1,6 +1,7 @@
 #include "core/autograd.h"
 #include "core/backend.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 
 namespace nnlab::ops {
 namespace {
@@ -26,14 +27,14 @@ void check_labels(const Tensor& scores, const Tensor& labels, const char* op) {
 }
 
 Tensor log_softmax_no_grad(const Tensor& x) {
-  require_op(x.backend(), Op::LogSoftmaxForward, x.dtype());
+  OpScope op_scope(x.backend(), Op::LogSoftmaxForward, x.dtype());
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.backend());
   x.backend().log_softmax_forward(x, y);
   return y;
 }
 
 Tensor nll_loss_no_grad(const Tensor& logp, const Tensor& labels) {
-  require_op(logp.backend(), Op::NllLossForward, logp.dtype());
+  OpScope op_scope(logp.backend(), Op::NllLossForward, logp.dtype());
   Tensor out = Tensor::empty(Shape{1}, logp.dtype(), logp.backend());
   logp.backend().nll_loss_forward(logp, labels, out);
   return out;
@@ -46,7 +47,7 @@ Tensor log_softmax(const Tensor& x) {
   Tensor sy = y.detach();
   return record(y, "log_softmax", {x},
                 [sy](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& grads) {
-                  require_op(g.backend(), Op::LogSoftmaxBackward, g.dtype());
+                  OpScope op_scope(g.backend(), Op::LogSoftmaxBackward, g.dtype());
                   grads[0] = Tensor::empty(g.shape(), g.dtype(), g.backend());
                   g.backend().log_softmax_backward(g, sy, grads[0]);
                 });
@@ -60,7 +61,7 @@ Tensor nll_loss(const Tensor& logp, const Tensor& labels) {
   return record(
       out, "nll_loss", {logp},
       [labels, shape](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& grads) {
-        require_op(g.backend(), Op::NllLossBackward, g.dtype());
+        OpScope op_scope(g.backend(), Op::NllLossBackward, g.dtype());
         grads[0] = Tensor::empty(shape, g.dtype(), g.backend());
         g.backend().nll_loss_backward(g, labels, grads[0]);
       });
@@ -74,7 +75,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
   return record(
       out, "cross_entropy", {logits},
       [logp, labels](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& grads) {
-        require_op(g.backend(), Op::CrossEntropyBackward, g.dtype());
+        OpScope op_scope(g.backend(), Op::CrossEntropyBackward, g.dtype());
         grads[0] = Tensor::empty(logp.shape(), g.dtype(), g.backend());
         g.backend().cross_entropy_backward(g, logp, labels, grads[0]);
       });
@@ -82,7 +83,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
 
 Tensor argmax(const Tensor& x) {
   check_scores(x, "argmax");
-  require_op(x.backend(), Op::Argmax, x.dtype());
+  OpScope op_scope(x.backend(), Op::Argmax, x.dtype());
   Tensor out = Tensor::empty(Shape{x.dim(0)}, DType::I32, x.backend());
   x.backend().argmax(x, out);
   return out;

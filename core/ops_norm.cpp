@@ -1,5 +1,6 @@
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 
 namespace nnlab::ops {
 
@@ -19,7 +20,7 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
         "batch_norm2d: training needs more than one value per channel, got input " +
         x.shape().str());
   Backend& be = x.backend();
-  require_op(be, Op::BatchNormForward, x.dtype());
+  OpScope op_scope(be, Op::BatchNormForward, x.dtype());
   Tensor y = Tensor::empty(x.shape(), x.dtype(), be);
   Tensor mean = Tensor::empty(per_channel, x.dtype(), be),
          invstd = Tensor::empty(per_channel, x.dtype(), be);
@@ -30,7 +31,7 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
                 [sx, sw, mean, invstd, training](const Tensor& g, const std::vector<bool>&,
                                                  std::vector<Tensor>& grads) {
                   Backend& b = g.backend();
-                  require_op(b, Op::BatchNormBackward, g.dtype());
+                  OpScope op_scope(b, Op::BatchNormBackward, g.dtype());
                   grads[0] = Tensor::empty(sx.shape(), g.dtype(), b);
                   grads[1] = Tensor::empty(sw.shape(), g.dtype(), b);
                   grads[2] = Tensor::empty(sw.shape(), g.dtype(), b);

@@ -1,5 +1,6 @@
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 
 namespace nnlab::ops {
 
@@ -16,7 +17,7 @@ Tensor max_pool2d(const Tensor& x, const Window2d& win) {
   if (2 * win.pad_h > win.kernel_h || 2 * win.pad_w > win.kernel_w)
     throw std::invalid_argument("max_pool2d: padding must be at most half the kernel size");
   Backend& be = x.backend();
-  require_op(be, Op::MaxPool2dForward, x.dtype());
+  OpScope op_scope(be, Op::MaxPool2dForward, x.dtype());
   Shape out = window_output_shape(x, win, x.dim(1), "max_pool2d");
   Tensor y = Tensor::empty(out, x.dtype(), be), indices = Tensor::empty(out, DType::I32, be);
   be.max_pool2d_forward(x, y, indices, win);
@@ -24,7 +25,7 @@ Tensor max_pool2d(const Tensor& x, const Window2d& win) {
   return record(
       y, "max_pool2d", {x},
       [indices, in, win](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& grads) {
-        require_op(g.backend(), Op::MaxPool2dBackward, g.dtype());
+        OpScope op_scope(g.backend(), Op::MaxPool2dBackward, g.dtype());
         grads[0] = Tensor::empty(in, g.dtype(), g.backend());
         g.backend().max_pool2d_backward(g, indices, grads[0], win);
       });
@@ -33,13 +34,13 @@ Tensor max_pool2d(const Tensor& x, const Window2d& win) {
 Tensor avg_pool2d(const Tensor& x, const Window2d& win) {
   check_input(x, "avg_pool2d");
   Backend& be = x.backend();
-  require_op(be, Op::AvgPool2dForward, x.dtype());
+  OpScope op_scope(be, Op::AvgPool2dForward, x.dtype());
   Tensor y = Tensor::empty(window_output_shape(x, win, x.dim(1), "avg_pool2d"), x.dtype(), be);
   be.avg_pool2d_forward(x, y, win);
   Shape in = x.shape();
   return record(y, "avg_pool2d", {x},
                 [in, win](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& grads) {
-                  require_op(g.backend(), Op::AvgPool2dBackward, g.dtype());
+                  OpScope op_scope(g.backend(), Op::AvgPool2dBackward, g.dtype());
                   grads[0] = Tensor::empty(in, g.dtype(), g.backend());
                   g.backend().avg_pool2d_backward(g, grads[0], win);
                 });

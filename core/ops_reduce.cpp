@@ -1,12 +1,13 @@
 #include "core/autograd.h"
 #include "core/backend.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 
 namespace nnlab::ops {
 namespace {
 // The backward of out = alpha * sum(x): every element of x gets alpha * g.
 Tensor expand(const Tensor& g, double alpha, const Shape& shape) {
-  require_op(g.backend(), Op::ExpandScalar, g.dtype());
+  OpScope op_scope(g.backend(), Op::ExpandScalar, g.dtype());
   Tensor dx = Tensor::empty(shape, g.dtype(), g.backend());
   g.backend().expand_scalar(g, alpha, dx);
   return dx;
@@ -14,11 +15,11 @@ Tensor expand(const Tensor& g, double alpha, const Shape& shape) {
 
 Tensor scaled_sum(const Tensor& x, double alpha, const char* name) {
   Backend& be = x.backend();
-  require_op(be, Op::Sum, x.dtype());
+  OpScope op_scope(be, Op::Sum, x.dtype());
   Tensor out = Tensor::empty(Shape{1}, x.dtype(), be);
   be.sum(x, out);
   if (alpha != 1.0) {
-    require_op(be, Op::Scale, x.dtype());
+    OpScope op_scope(be, Op::Scale, x.dtype());
     be.scale(out, alpha, out);
   }
   Shape shape = x.shape();

@@ -3,16 +3,17 @@
 #include <cmath>
 
 #include "core/backend.h"
+#include "core/profiler.h"
 
 namespace nnlab {
 
 void uniform_(const Tensor& t, double low, double high, Generator& gen) {
-  require_op(t.backend(), Op::FillUniform, t.dtype());
+  OpScope op_scope(t.backend(), Op::FillUniform, t.dtype());
   t.backend().fill_uniform(t, low, high, gen.seed, gen.take(uint64_t(t.numel())));
 }
 
 void normal_(const Tensor& t, double mean, double std, Generator& gen) {
-  require_op(t.backend(), Op::FillNormal, t.dtype());
+  OpScope op_scope(t.backend(), Op::FillNormal, t.dtype());
   t.backend().fill_normal(t, mean, std, gen.seed, gen.take(uint64_t(t.numel())));
 }
 

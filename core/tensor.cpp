@@ -6,6 +6,7 @@
 
 #include "core/autograd.h"
 #include "core/backend.h"
+#include "core/profiler.h"
 
 namespace nnlab {
 
@@ -31,7 +32,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Backend& backend) {
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Backend& backend) {
   Tensor t = empty(shape, dtype, backend);
-  require_op(backend, Op::Fill, dtype);
+  OpScope op_scope(backend, Op::Fill, dtype);
   backend.fill(t, value);
   return t;
 }

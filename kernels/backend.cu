@@ -4,6 +4,7 @@
 // allocator (cudaMalloc synchronises and is slow); every runtime call is checked and reported
 // with the caller's file and line. supports() answers from the list of ops with kernels.
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,30 @@ int* i32(const Tensor& t) {
   return t.data<int32_t>();
 }
 
+class EventStopwatch : public Stopwatch {
+ public:
+  explicit EventStopwatch(cudaStream_t stream) : stream_(stream) {
+    NNLAB_CUDA_CHECK(cudaEventCreate(&start_));
+    NNLAB_CUDA_CHECK(cudaEventCreate(&stop_));
+  }
+  ~EventStopwatch() override {
+    cudaEventDestroy(start_);
+    cudaEventDestroy(stop_);
+  }
+  void start() override { NNLAB_CUDA_CHECK(cudaEventRecord(start_, stream_)); }
+  double stop_seconds() override {
+    NNLAB_CUDA_CHECK(cudaEventRecord(stop_, stream_));
+    NNLAB_CUDA_CHECK(cudaEventSynchronize(stop_));
+    float ms = 0;
+    NNLAB_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+    return double(ms) / 1000.0;
+  }
+
+ private:
+  cudaStream_t stream_;
+  cudaEvent_t start_, stop_;
+};
+
 class GpuBackend : public Backend {
  public:
   std::string name() const override { return kName; }
@@ -167,6 +192,9 @@ class GpuBackend : public Backend {
   void synchronize() override {
     NNLAB_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
+  // Device time between two events on the compute stream: what the kernels took, without
+  // the host's launch overhead (which a profile's phase times, taken on the host, include).
+  std::unique_ptr<Stopwatch> make_stopwatch() override { return std::make_unique<EventStopwatch>(stream_); }
 
   void gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b, double beta,
             const Tensor& c) override {

@@ -110,7 +110,7 @@ TEST_CASE("end to end: Adam on 5000 MNIST images for 2 epochs exceeds 88% test a
   c.lr = 1e-3;
   c.limit = 5000;
   c.workers = 2;
-  apps::RunResult r = apps::run_experiment(c, nullptr, nullptr);
+  apps::RunResult r = apps::run_experiment(c);
   MESSAGE("test accuracy after 2 epochs on 5000 images: " << r.final_accuracy());
   CHECK(r.final_accuracy() > 0.88);  // 90.0% when recorded; deterministic
   CHECK(r.epochs[1].train_loss < r.epochs[0].train_loss);
@@ -137,14 +137,14 @@ TEST_CASE("checkpoints: a resumed run is bit-identical to an uninterrupted one o
     c.limit = 1000;
     c.epochs = 3;
     c.checkpoint = dir + "_straight";
-    apps::run_experiment(c, nullptr, nullptr);
+    apps::run_experiment(c);
     c.epochs = 1;
     c.checkpoint = dir + "_first";
-    apps::run_experiment(c, nullptr, nullptr);
+    apps::run_experiment(c);
     c.epochs = 3;
     c.resume = dir + "_first";
     c.checkpoint = dir + "_resumed";
-    apps::RunResult resumed = apps::run_experiment(c, nullptr, nullptr);
+    apps::RunResult resumed = apps::run_experiment(c);
     CHECK(resumed.epochs.size() == 2);  // epochs 2 and 3
     CHECK(resumed.epochs.front().epoch == 2);
     std::vector<char> straight = file_bytes(dir + "_straight"),

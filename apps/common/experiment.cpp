@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -134,6 +135,8 @@ void validate(const ExperimentConfig& c) {
   if (c.channels != 0 && c.channels != 1 && c.channels != 3)
     fail("--channels must be 1 or 3, got " + std::to_string(c.channels));
   if (c.limit < 0) fail("--limit must be >= 0, got " + std::to_string(c.limit));
+  if (c.data == "folder:" || c.data == "folder")
+    fail("--data folder:DIR needs the directory (DIR/train and DIR/val or DIR/test)");
 }
 
 double RunResult::total_train_seconds() const {
@@ -148,13 +151,12 @@ double RunResult::mean_images_per_second() const {
   return epochs.empty() ? 0 : sum / double(epochs.size());
 }
 
-RunResult run_experiment(const ExperimentConfig& c, const Announce& announce,
-                         const OnEpoch& on_epoch) {
+RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
   validate(c);
   Backend& backend = get_backend(c.backend);
   if (c.threads > 0) backend.set_threads(c.threads);
   auto say = [&](const std::string& line) {
-    if (announce) announce(line);
+    if (hooks.announce) hooks.announce(line);
   };
 
   data::LoaderOptions train_options;
@@ -211,23 +213,52 @@ RunResult run_experiment(const ExperimentConfig& c, const Announce& announce,
 
   backend.synchronize();
   backend.allocator().reset_peak();
+  RunProfile& profile = result.profile;
+  std::optional<Profiler> op_profiler;
+  // Under --profile, each phase ends by waiting for the backend, so its time is its own.
+  auto phase_end = [&](Clock::time_point& mark, double& total) {
+    if (!c.profile) return;
+    backend.synchronize();
+    auto now = Clock::now();
+    total += std::chrono::duration<double>(now - mark).count();
+    mark = now;
+  };
   for (int epoch = first_epoch; epoch <= c.epochs; ++epoch) {
     auto start = Clock::now();
     train.start_epoch(epoch - 1);
     double loss_sum = 0;
     int64_t batches = 0, images = 0;
-    while (auto batch = train.next()) {
+    if (c.profile) op_profiler.emplace();
+    for (;;) {
+      auto mark = Clock::now();
+      auto batch = train.next();
+      if (!batch) break;
+      phase_end(mark, profile.data_wait);
       Tensor labels;
       Tensor x = upload(*batch, backend, &labels);
+      phase_end(mark, profile.upload);
       Tensor loss = loss_of(c.model, model->forward(x), labels);
+      phase_end(mark, profile.forward);
       optimizer->zero_grad();
       loss.backward();
+      phase_end(mark, profile.backward);
       optimizer->step();
+      phase_end(mark, profile.optimizer);
       loss_sum += loss.item();
       ++batches;
       images += batch->shape[0];
+      if (hooks.on_progress)
+        hooks.on_progress({epoch, c.epochs, images, train.samples(), seconds_since(start)});
     }
     backend.synchronize();
+    if (op_profiler) {  // evaluation stays out of the op profile
+      for (const auto& [op, totals] : op_profiler->by_op()) {
+        profile.ops[op].calls += totals.calls;
+        profile.ops[op].seconds += totals.seconds;
+      }
+      op_profiler.reset();
+      profile.steps += batches;
+    }
     EpochStats stats;
     stats.epoch = epoch;
     stats.train_seconds = seconds_since(start);
@@ -238,7 +269,7 @@ RunResult run_experiment(const ExperimentConfig& c, const Announce& announce,
     result.epochs.push_back(stats);
     if (!c.checkpoint.empty())
       save_checkpoint(c.checkpoint, *model, *optimizer, {epoch, c.model, c.optimizer, c.seed});
-    if (on_epoch) on_epoch(stats);
+    if (hooks.on_epoch) hooks.on_epoch(stats);
   }
   return result;
 }

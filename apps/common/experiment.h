@@ -4,12 +4,16 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
+
+#include "core/profiler.h"
 
 namespace nnlab::apps {
 
 struct ExperimentConfig {
+  std::string experiment;  // the preset it started from ("": the defaults)
   std::string model = "mlp";
   // mnist | fashion-mnist | cifar10 | cifar10:DIR | folder:DIR (DIR/train and DIR/val or DIR/test)
   std::string data = "mnist";
@@ -32,6 +36,16 @@ struct ExperimentConfig {
   // x = (pixel / 255 - mean) / std, one value or one per channel; the MNIST notebook uses
   // ToTensor() alone (mean 0, std 1), the CIFAR-10 notebook Normalize(0.5, 0.5).
   std::vector<float> norm_mean{0.0f}, norm_std{1.0f};
+  bool profile = false;  // time every phase of a step and every op type (RunResult::profile)
+};
+
+// Where a profiled run's training time went. Phases are host wall time with the backend
+// synchronised at each boundary; op times come from the backend's stopwatch (device events
+// on GPUs), so on a GPU the phases minus the ops is the host's launch and bookkeeping cost.
+struct RunProfile {
+  int64_t steps = 0;
+  double data_wait = 0, upload = 0, forward = 0, backward = 0, optimizer = 0;  // seconds
+  std::map<Op, OpTotals> ops;  // training steps only (evaluation is not profiled)
 };
 
 struct EpochStats {
@@ -48,19 +62,30 @@ struct RunResult {
   int threads = 1;
   int64_t parameters = 0;
   std::vector<EpochStats> epochs;
+  RunProfile profile;  // filled when the config asks for it
   double total_train_seconds() const;
   double mean_images_per_second() const;  // over the epochs
   double final_accuracy() const { return epochs.empty() ? 0 : epochs.back().test_accuracy; }
   size_t peak_bytes() const { return epochs.empty() ? 0 : epochs.back().peak_bytes; }
 };
 
-// What the run prints as it starts (backend, device, threads, model, data); may be null.
-using Announce = std::function<void(const std::string& line)>;
-using OnEpoch = std::function<void(const EpochStats&)>;
+// Progress within an epoch, reported after every training step.
+struct Progress {
+  int epoch = 0, epochs = 0;  // epochs: the last epoch of the run
+  int64_t images_done = 0, images_per_epoch = 0;
+  double epoch_seconds = 0;  // since the epoch began
+};
+
+// What a run reports as it goes; every hook may be empty.
+struct RunHooks {
+  // The run's description as it starts: backend, device, threads, model, data.
+  std::function<void(const std::string& line)> announce;
+  std::function<void(const Progress&)> on_progress;
+  std::function<void(const EpochStats&)> on_epoch;
+};
 
 // Throws std::invalid_argument / data::DataError with a message fit for the user.
-RunResult run_experiment(const ExperimentConfig& config, const Announce& announce,
-                         const OnEpoch& on_epoch);
+RunResult run_experiment(const ExperimentConfig& config, const RunHooks& hooks = {});
 
 // Validates every field, naming the flag (e.g. "--batch-size must be >= 1, got 0").
 void validate(const ExperimentConfig& config);

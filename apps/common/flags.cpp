@@ -2,11 +2,17 @@
 
 #include <iostream>
 
+#include "apps/common/presets.h"
 #include "data/dataset.h"
 
 namespace nnlab::apps {
 
 void add_recipe_flags(CLI::App& app, ExperimentConfig& c) {
+  // apply_preset_from_argv has applied it by now; parsing checks the name.
+  std::vector<std::string> names;
+  for (const auto& p : presets()) names.push_back(p.name);
+  app.add_option("--experiment", c.experiment, "preset recipe: " + preset_names() + " (flags override its fields)")
+      ->check(CLI::IsMember(names));
   app.add_option("--model", c.model, "mlp | lenet | resnet18 | resnet18-small | cnn-small | cnn-medium | cnn-large")
       ->capture_default_str();
   app.add_option("--data", c.data, "mnist | fashion-mnist | cifar10 | cifar10:DIR | folder:DIR")
@@ -32,6 +38,8 @@ void add_recipe_flags(CLI::App& app, ExperimentConfig& c) {
   app.add_option("--norm-std", c.norm_std, "one value or one per channel, each > 0")->delimiter(',')->capture_default_str();
   app.add_option("--limit", c.limit, "train on the first N training images (0: all)")
       ->capture_default_str();
+  app.add_flag("--profile", c.profile,
+               "time each phase of a training step and each op type, printed after the run");
 }
 
 int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {

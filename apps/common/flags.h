@@ -4,10 +4,12 @@
 #include <functional>
 
 #include "apps/common/experiment.h"
+#include "apps/common/presets.h"
 
 namespace nnlab::apps {
 
-// The recipe flags (--model, --data, --epochs, ...); --backend is added by the apps that take one.
+// The recipe flags (--experiment, --model, --data, --epochs, ...); --backend is added by the
+// apps that take one. Call apply_preset_from_argv (apps/common/presets.h) first.
 void add_recipe_flags(CLI::App& app, ExperimentConfig& config);
 
 // Exit codes of every app: 0 success, 1 a run failed (bad data, backend error), 2 usage error.

@@ -1,4 +1,5 @@
 #include "core/optim/optimizer.h"
+#include "core/profiler.h"
 
 #include <sstream>
 #include <stdexcept>
@@ -33,7 +34,7 @@ void Sgd::step() {
       momentum_[i] = Tensor::empty(p.shape(), p.dtype(), p.backend());
       first = true;
     }
-    require_op(p.backend(), Op::SgdUpdate, p.dtype());
+    OpScope op_scope(p.backend(), Op::SgdUpdate, p.dtype());
     p.backend().sgd_update(p, g, momentum_[i].defined() ? momentum_[i] : p, p_, first);
   }
 }
@@ -61,7 +62,7 @@ void Adam::step() {
     const Tensor& p = params_[i];
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    require_op(p.backend(), Op::AdamUpdate, p.dtype());
+    OpScope op_scope(p.backend(), Op::AdamUpdate, p.dtype());
     p.backend().adam_update(p, g, m_[i], v_[i], p_, step_);
   }
 }

@@ -1,0 +1,33 @@
+// What the apps print while and after a run: the announcement lines, progress with images/s
+// and ETA (a line rewritten in place on a terminal, a plain line every 10 s otherwise, on
+// stderr so the tables on stdout stay clean), and the --profile table.
+#pragma once
+#include <chrono>
+#include <string>
+
+#include "apps/common/experiment.h"
+
+namespace nnlab::apps {
+
+class ProgressReporter {
+ public:
+  explicit ProgressReporter(bool quiet);
+  void update(const Progress& p);
+  void clear();  // ends the in-place line before other output
+
+ private:
+  bool quiet_, terminal_;
+  bool line_open_ = false;
+  std::chrono::steady_clock::time_point last_;
+  bool started_ = false;
+};
+
+// Hooks that print the announcement ("# ..." lines) and progress unless quiet, and call
+// on_epoch (after clearing the progress line) for each finished epoch.
+RunHooks console_hooks(bool quiet, ProgressReporter& progress,
+                       std::function<void(const EpochStats&)> on_epoch);
+
+// The --profile table: each phase's share of the training time, then the op types by time.
+void print_profile(const RunResult& run);
+
+}  // namespace nnlab::apps
