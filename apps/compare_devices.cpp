@@ -156,7 +156,7 @@ void plot(const std::string& png, const ExperimentConfig& c, const std::vector<B
   for (const auto& b : all) {
     double epochs = double(b.runs.front().epochs.size());
     Spread t = b.total_seconds(), a = b.accuracy();
-    bars.rows.push_back({nnlab::apps::quoted(b.backend), std::to_string(t.mean / epochs),
+    bars.rows.push_back({gnuplot_string(b.backend), std::to_string(t.mean / epochs),
                          std::to_string(t.sd / epochs), std::to_string(100 * a.mean),
                          std::to_string(100 * a.sd)});
   }
@@ -170,7 +170,7 @@ void plot(const std::string& png, const ExperimentConfig& c, const std::vector<B
   std::string title = c.model + " on " + c.data + ", batch " + std::to_string(c.batch_size) +
                       ", " + std::to_string(c.epochs) + " epochs (" + machine + ")";
   std::string commands =
-      "set multiplot layout 1,3 title " + nnlab::apps::quoted(title) +
+      "set multiplot layout 1,3 title " + gnuplot_string(title) +
       "\n"
       "set style fill solid 0.6 border -1\nset boxwidth 0.6\nset grid ytics\nunset key\n"
       "set yrange [0:*]\nset style data boxes\n"

@@ -8,7 +8,7 @@
 
 namespace nnlab::apps {
 
-std::string quoted(const std::string& label) {
+std::string gnuplot_string(const std::string& label) {
   std::string out = "\"";
   for (char ch : label) {
     if (ch == '"' || ch == '\\') out += '\\';
@@ -34,7 +34,7 @@ bool render_png(const std::string& png_path, const std::vector<PlotTable>& table
     out << "# " << title << "\n# made by nnlab; render with: gnuplot " << script.string() << "\n";
     for (const auto& t : tables) {
       out << t.name << " << EOD\n";
-      for (size_t i = 0; i < t.columns.size(); ++i) out << (i ? " " : "") << quoted(t.columns[i]);
+      for (size_t i = 0; i < t.columns.size(); ++i) out << (i ? " " : "") << gnuplot_string(t.columns[i]);
       out << "\n";
       for (const auto& row : t.rows) {
         for (size_t i = 0; i < row.size(); ++i) out << (i ? " " : "") << row[i];
@@ -43,7 +43,7 @@ bool render_png(const std::string& png_path, const std::vector<PlotTable>& table
       out << "EOD\n";
     }
     out << "set terminal pngcairo size 1200,800 noenhanced font \",11\"\n";
-    out << "set output " << quoted(png.string()) << "\n";
+    out << "set output " << gnuplot_string(png.string()) << "\n";
     out << commands;
     if (!out) throw std::runtime_error("cannot write " + script.string());
   }

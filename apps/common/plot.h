@@ -20,6 +20,6 @@ struct PlotTable {
 bool render_png(const std::string& png_path, const std::vector<PlotTable>& tables,
                 const std::string& commands, const std::string& title);
 
-std::string quoted(const std::string& label);  // a gnuplot string literal
+std::string gnuplot_string(const std::string& label);  // a gnuplot string literal
 
 }  // namespace nnlab::apps

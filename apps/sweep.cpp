@@ -1,0 +1,159 @@
+// sweep: one recipe, one axis varied (batch size, model, workers, threads, backend, ...). For
+// each point: total training time, images/s, peak memory, parameter count and final accuracy,
+// as a table, optionally CSV and a PNG of time and peak memory against the axis. It answers
+// questions such as "how does batch size trade speed for memory?" or "do more loader workers
+// help this model?".
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "apps/common/flags.h"
+#include "apps/common/plot.h"
+#include "apps/common/report.h"
+#include "backends/registry.h"
+
+using namespace nnlab::apps;
+
+namespace {
+int64_t parse_integer(const std::string& axis, const std::string& text) {
+  size_t used = 0;
+  int64_t value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size())
+    throw std::invalid_argument("--vary " + axis + ": '" + text + "' is not an integer");
+  return value;
+}
+
+double parse_number(const std::string& axis, const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size())
+    throw std::invalid_argument("--vary " + axis + ": '" + text + "' is not a number");
+  return value;
+}
+
+// The axes a sweep can vary: each sets one field of the recipe from the text of a value.
+using Setter = std::function<void(ExperimentConfig&, const std::string& axis, const std::string&)>;
+const std::map<std::string, Setter>& axes() {
+  static const std::map<std::string, Setter> all = {
+      {"batch-size", [](ExperimentConfig& c, auto& a, auto& v) { c.batch_size = parse_integer(a, v); }},
+      {"model", [](ExperimentConfig& c, auto&, auto& v) { c.model = v; }},
+      {"workers", [](ExperimentConfig& c, auto& a, auto& v) { c.workers = int(parse_integer(a, v)); }},
+      {"threads", [](ExperimentConfig& c, auto& a, auto& v) { c.threads = int(parse_integer(a, v)); }},
+      {"backend", [](ExperimentConfig& c, auto&, auto& v) { c.backend = v; }},
+      {"lr", [](ExperimentConfig& c, auto& a, auto& v) { c.lr = parse_number(a, v); }},
+      {"image-size", [](ExperimentConfig& c, auto& a, auto& v) { c.image_size = parse_integer(a, v); }},
+      {"optimizer", [](ExperimentConfig& c, auto&, auto& v) { c.optimizer = v; }},
+  };
+  return all;
+}
+
+std::string axis_names() {
+  std::string names;
+  for (const auto& [name, setter] : axes()) names += (names.empty() ? "" : ", ") + name;
+  return names;
+}
+
+struct Point {
+  std::string value;
+  RunResult result;
+};
+
+void write_csv(const std::string& path, const std::string& axis, const std::vector<Point>& points) {
+  std::ofstream out(path);
+  out << axis << ",backend,total_s,images_per_s,peak_bytes,parameters,test_accuracy\n";
+  for (const auto& p : points)
+    out << p.value << "," << p.result.backend << "," << p.result.total_train_seconds() << ","
+        << p.result.mean_images_per_second() << "," << p.result.peak_bytes() << ","
+        << p.result.parameters << "," << p.result.final_accuracy() << "\n";
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+void plot(const std::string& png, const std::string& axis, const ExperimentConfig& c,
+          const std::vector<Point>& points, const std::string& machine) {
+  PlotTable table{"$points", {axis, "total_s", "peak_mib"}, {}};
+  for (const auto& p : points)
+    table.rows.push_back({gnuplot_string(p.value), std::to_string(p.result.total_train_seconds()),
+                          std::to_string(double(p.result.peak_bytes()) / (1 << 20))});
+  std::string title = c.model + " on " + c.data + ", " + std::to_string(c.epochs) +
+                      " epoch(s), varying " + axis + " (" + machine + ")";
+  std::string commands =
+      "set title " + gnuplot_string(title) +
+      "\nset grid\nset key top left\nset xlabel " + gnuplot_string(axis) +
+      "\nset ylabel 'training time, s'\nset y2label 'peak memory, MiB'\n"
+      "set ytics nomirror\nset y2tics\nset yrange [0:*]\nset y2range [0:*]\n"
+      "plot $points using 0:2:xtic(1) with linespoints lw 2 pt 7 title 'training time (s)', "
+      "'' using 0:3 axes x1y2 with linespoints lw 2 pt 5 title 'peak memory (MiB)'\n";
+  if (render_png(png, {table}, commands, title)) std::printf("plot: %s\n", png.c_str());
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("Train one recipe at each value of one axis and compare time, memory and accuracy.",
+               "sweep");
+  ExperimentConfig config;
+  apply_preset_from_argv(argc, argv, config);
+  config.epochs = 1;  // a sweep measures; --epochs asks for more
+  std::string vary, csv_path, plot_path;
+  bool quiet = false;
+  app.add_option("--vary", vary, "AXIS=V1,V2,...; axes: " + axis_names())->required();
+  app.add_option("--backend", config.backend, "reference | cpu | cuda | cudnn | cuda-sim")
+      ->capture_default_str();
+  add_recipe_flags(app, config);
+  app.add_flag("--quiet", quiet, "print only the table");
+  app.add_option("--csv", csv_path, "also write the table as CSV to this path");
+  app.add_option("--plot", plot_path, "also plot time and peak memory against the axis (PNG)");
+  return run_app(app, argc, argv, [&] {
+    size_t equals = vary.find('=');
+    std::string axis = vary.substr(0, equals);
+    if (equals == std::string::npos || !axes().count(axis))
+      throw std::invalid_argument("--vary must be AXIS=V1,V2,... with AXIS one of " + axis_names() +
+                                  ", got '" + vary + "'");
+    std::vector<std::string> values;
+    std::stringstream list(vary.substr(equals + 1));
+    for (std::string v; std::getline(list, v, ',');)
+      if (!v.empty()) values.push_back(v);
+    if (values.empty()) throw std::invalid_argument("--vary " + axis + ": no values given");
+    // Every point is checked before the first one runs: a typo fails at once.
+    std::vector<ExperimentConfig> configs;
+    for (const auto& v : values) {
+      ExperimentConfig c = config;
+      axes().at(axis)(c, axis, v);
+      validate(c);
+      nnlab::get_backend(c.backend);
+      configs.push_back(c);
+    }
+    ProgressReporter progress(quiet);
+    std::vector<Point> points;
+    for (size_t i = 0; i < configs.size(); ++i) {
+      if (!quiet) std::printf("== %s=%s\n", axis.c_str(), values[i].c_str());
+      auto hooks = console_hooks(quiet, progress, [quiet](const EpochStats& e) {
+        if (!quiet)
+          std::printf("  epoch %d: loss %.4f, test accuracy %.2f%%, %.3f s\n", e.epoch,
+                      e.train_loss, 100 * e.test_accuracy, e.train_seconds);
+      });
+      points.push_back({values[i], run_experiment(configs[i], hooks)});
+    }
+    std::printf("\n%-14s %-10s %10s %10s %11s %11s %9s\n", axis.c_str(), "backend", "total_s",
+                "images/s", "peak_mem", "parameters", "test_acc");
+    for (const auto& p : points)
+      std::printf("%-14s %-10s %10.3f %10.0f %11s %11lld %8.2f%%\n", p.value.c_str(),
+                  p.result.backend.c_str(), p.result.total_train_seconds(),
+                  p.result.mean_images_per_second(), format_bytes(p.result.peak_bytes()).c_str(),
+                  static_cast<long long>(p.result.parameters), 100 * p.result.final_accuracy());
+    if (!csv_path.empty()) write_csv(csv_path, axis, points);
+    if (!plot_path.empty()) plot(plot_path, axis, config, points, nnlab::get_backend("cpu").device());
+    return int(kOk);
+  });
+}
