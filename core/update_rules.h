@@ -22,17 +22,25 @@ NNLAB_HOST_DEVICE inline T sgd(T param, T grad, T& buf, double lr, double moment
   return T(double(param) - lr * d);
 }
 
+// Adam's bias corrections for one step: bc1 = 1 - beta1^step and sqrt(bc2) = sqrt(1 - beta2^step),
+// computed once per tensor (two pow calls per element cost more than the update itself).
+struct AdamCorrection {
+  double bc1, sqrt_bc2;
+};
+NNLAB_HOST_DEVICE inline AdamCorrection adam_correction(double beta1, double beta2, int64_t step) {
+  return {1.0 - pow(beta1, double(step)), sqrt(1.0 - pow(beta2, double(step)))};
+}
+
 // Bias-corrected Adam as PyTorch computes it: p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps).
 template <typename T>
 NNLAB_HOST_DEVICE inline T adam(T param, T grad, T& m, T& v, double lr, double beta1, double beta2,
-                                double eps, double weight_decay, int64_t step) {
+                                double eps, double weight_decay, AdamCorrection c) {
   double g = double(grad) + weight_decay * double(param);
   double mn = beta1 * double(m) + (1.0 - beta1) * g;
   double vn = beta2 * double(v) + (1.0 - beta2) * g * g;
   m = T(mn);
   v = T(vn);
-  double bc1 = 1.0 - pow(beta1, double(step)), bc2 = 1.0 - pow(beta2, double(step));
-  return T(double(param) - lr / bc1 * mn / (sqrt(vn) / sqrt(bc2) + eps));
+  return T(double(param) - lr / c.bc1 * mn / (sqrt(vn) / c.sqrt_bc2 + eps));
 }
 
 // Batch norm's running statistics after a training step, as torch.nn.BatchNorm2d: an

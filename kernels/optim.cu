@@ -22,11 +22,11 @@ __global__ void sgd_kernel(float* param, const float* grad, float* buf, int64_t 
 
 __global__ void adam_kernel(float* param, const float* grad, float* m, float* v, int64_t n,
                             double lr, double beta1, double beta2, double eps, double weight_decay,
-                            int64_t step) {
+                            double bc1, double sqrt_bc2) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n)
-    param[i] =
-        rules::adam(param[i], grad[i], m[i], v[i], lr, beta1, beta2, eps, weight_decay, step);
+    param[i] = rules::adam(param[i], grad[i], m[i], v[i], lr, beta1, beta2, eps, weight_decay,
+                           rules::AdamCorrection{bc1, sqrt_bc2});
 }
 }  // namespace
 
@@ -41,8 +41,9 @@ void sgd_update(float* param, const float* grad, float* momentum_buf, int64_t n,
 void adam_update(float* param, const float* grad, float* m, float* v, int64_t n, double lr,
                  double beta1, double beta2, double eps, double weight_decay, int64_t step) {
   if (n == 0) return;
+  rules::AdamCorrection c = rules::adam_correction(beta1, beta2, step);  // once, on the host
   NNLAB_LAUNCH(adam_kernel, dim3(unsigned((n + kThreads - 1) / kThreads)), dim3(kThreads), 0, param,
-               grad, m, v, n, lr, beta1, beta2, eps, weight_decay, step);
+               grad, m, v, n, lr, beta1, beta2, eps, weight_decay, c.bc1, c.sqrt_bc2);
 }
 
 }  // namespace nnlab::NNLAB_KERNELS

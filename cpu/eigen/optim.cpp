@@ -32,10 +32,10 @@ void CpuBackend::adam_update(const Tensor& param, const Tensor& grad, const Tens
     using T = decltype(zero);
     T *P = param.data<T>(), *M = m.data<T>(), *V = v.data<T>();
     const T* G = grad.data<T>();
+    rules::AdamCorrection c = rules::adam_correction(p.beta1, p.beta2, step);
     parallel_chunks(param.numel(), kElementGrain, threads_, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i)
-        P[i] = rules::adam(P[i], G[i], M[i], V[i], p.lr, p.beta1, p.beta2, p.eps, p.weight_decay,
-                           step);
+        P[i] = rules::adam(P[i], G[i], M[i], V[i], p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, c);
     });
   });
 }

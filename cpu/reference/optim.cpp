@@ -23,9 +23,9 @@ void ReferenceBackend::adam_update(const Tensor& param, const Tensor& grad, cons
     using T = decltype(zero);
     T *P = param.data<T>(), *M = m.data<T>(), *V = v.data<T>();
     const T* G = grad.data<T>();
+    rules::AdamCorrection c = rules::adam_correction(p.beta1, p.beta2, step);
     for (int64_t i = 0; i < param.numel(); ++i)
-      P[i] =
-          rules::adam(P[i], G[i], M[i], V[i], p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, step);
+      P[i] = rules::adam(P[i], G[i], M[i], V[i], p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, c);
   });
 }
 
