@@ -16,8 +16,10 @@ build=build-gpu
   echo "== tests, every label"
   (cd $build && ctest --output-on-failure -j "$(nproc)")
   echo "== compare_devices, MNIST MLP, 1 epoch, every backend (cuda-sim on a subset)"
-  $build/apps/compare_devices --epochs 1 --backends reference,cpu,cuda
-  $build/apps/compare_devices --epochs 1 --limit 2000 --backends cpu,cuda-sim
+  $build/apps/compare_devices --epochs 1 --quiet --profile --plot gpu_check_mnist.png
+  $build/apps/compare_devices --epochs 1 --limit 2000 --backends cpu,cuda-sim --quiet
+  echo "== bench_ops: every op at the models' shapes, GEMM variants (cpu and the GPU backends)"
+  $build/apps/bench_ops --min-time 0.05 --csv gpu_check_ops.csv
   echo "== training speed, ResNet-18 64x64 batch 32"
   $build/bench/model_speed resnet18 64 32 10 cpu 2
   $build/bench/model_speed resnet18 64 32 10 cuda

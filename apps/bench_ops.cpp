@@ -1,0 +1,244 @@
+// bench_ops: every op at the shapes the models use, on each backend (and each GEMM variant of
+// the hand-written kernels), in microseconds per call, GFLOP/s, GB/s and % of the roofline:
+// the machine's peak measured at start (a large GEMM for FLOP/s, a large copy for bytes/s),
+// and for each op the lower of peak FLOP/s and its arithmetic intensity x peak bytes/s. An op
+// far below its roofline is where an implementation can still gain.
+//
+// Timing: one warm-up call, then calls until --min-time has passed (at least one), each timed
+// by the backend's Stopwatch (CUDA events on GPUs, after an L2 flush; a steady clock after
+// synchronising on CPUs).
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "apps/common/bench_cases.h"
+#include "apps/common/flags.h"
+#include "backends/registry.h"
+
+namespace nnlab::sim_kernels {
+#include "kernels/api.h"
+}
+#ifdef NNLAB_HAVE_CUDA
+namespace nnlab::cuda_kernels {
+#include "kernels/api.h"
+}
+#endif
+
+using namespace nnlab;
+using namespace nnlab::apps;
+
+namespace {
+struct Timing {
+  double seconds_per_call = 0;
+  int calls = 0;
+};
+
+// flush: on GPUs a buffer larger than L2, rewritten before each timed call so that no call
+// finds its operands left in cache by the previous one.
+Timing time_call(Backend& b, const std::function<void()>& call, double min_seconds, int max_calls,
+                 const Tensor& flush) {
+  call();  // warm-up: first-touch allocation, caches, lazy initialisation
+  auto stopwatch = b.make_stopwatch();
+  double total = 0;
+  int calls = 0;
+  do {
+    if (flush.defined()) b.fill(flush, 0.0);
+    stopwatch->start();
+    call();
+    total += stopwatch->stop_seconds();
+    ++calls;
+  } while (total < min_seconds && calls < max_calls);
+  return {total / calls, calls};
+}
+
+struct Peak {
+  double flops = 0, bytes = 0;  // per second
+  std::string how;
+};
+
+// The device's peak as this backend reaches it: the best of a few large square GEMMs, and a
+// copy far larger than any cache (so the memory roof is DRAM's: an op whose operands stay in
+// a CPU cache can pass 100%).
+Peak measure_peak(Backend& b, double min_seconds, const Tensor& flush) {
+  Peak p;
+  int64_t best_n = 0;
+  for (int64_t n : b.is_gpu() ? std::vector<int64_t>{2048, 4096} : std::vector<int64_t>{256, 512, 1024}) {
+    Tensor x = Tensor::full(Shape{n, n}, 1.0, DType::F32, b), y = Tensor::zeros(Shape{n, n}, DType::F32, b);
+    Tensor c = Tensor::empty(Shape{n, n}, DType::F32, b);
+    Timing gemm = time_call(b, [&] { b.gemm(false, false, 1.0, x, y, 0.0, c); }, min_seconds, 50, flush);
+    double flops = 2.0 * double(n * n) * double(n) / gemm.seconds_per_call;
+    if (flops > p.flops) p.flops = flops, best_n = n;
+  }
+  int64_t elements = (b.is_gpu() ? int64_t(1) << 28 : int64_t(1) << 26);  // 1 GiB / 256 MiB
+  Tensor src = Tensor::zeros(Shape{elements}, DType::F32, b), dst = Tensor::empty(Shape{elements}, DType::F32, b);
+  size_t bytes = size_t(elements) * 4;
+  Timing copy = time_call(b, [&] { b.copy(dst.raw(), src.raw(), bytes); }, min_seconds, 50, Tensor());
+  p.bytes = 2.0 * double(bytes) / copy.seconds_per_call;  // read + write
+  p.how = b.name() + " GEMM " + std::to_string(best_n) + "^3 (best size), " +
+          std::to_string(bytes >> 20) + " MiB copy";
+  return p;
+}
+
+struct Row {
+  std::string backend, model, op, shape;
+  double flops = 0, bytes = 0;
+  Timing timing;
+  const Peak* peak = nullptr;
+  double gflops() const { return flops / timing.seconds_per_call / 1e9; }
+  double gbps() const { return bytes / timing.seconds_per_call / 1e9; }
+  bool compute_bound() const { return flops / bytes > peak->flops / peak->bytes; }
+  double roofline_percent() const {
+    double attainable = std::min(peak->flops, flops / bytes * peak->bytes);
+    return 100.0 * (flops / timing.seconds_per_call) / attainable;
+  }
+};
+
+using GemmCall = std::function<void(bool, bool, int64_t, int64_t, int64_t, const float*, const float*, float*)>;
+
+// The teaching GEMM variants of a hand-written-kernel backend, by name.
+template <typename Variant, typename F>
+std::vector<std::pair<std::string, GemmCall>> variants_of(F gemm_variant) {
+  std::vector<std::pair<std::string, GemmCall>> out;
+  for (auto [name, v] : {std::pair{"naive", Variant::Naive}, std::pair{"tiled", Variant::Tiled},
+                         std::pair{"register-blocked", Variant::RegisterBlocked},
+                         std::pair{"vectorized", Variant::Vectorized}})
+    out.push_back({name, [gemm_variant, v = v](bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                                               const float* a, const float* b, float* c) {
+                     gemm_variant(v, ta, tb, m, n, k, 1.0f, a, b, 0.0f, c);
+                   }});
+  return out;
+}
+
+std::vector<std::pair<std::string, GemmCall>> gemm_variants(const std::string& backend) {
+  if (backend == "cuda-sim") return variants_of<sim_kernels::GemmVariant>(sim_kernels::gemm_variant);
+#ifdef NNLAB_HAVE_CUDA
+  if (backend == "cuda") return variants_of<cuda_kernels::GemmVariant>(cuda_kernels::gemm_variant);
+#endif
+  return {};
+}
+
+void print_row(const Row& r) {
+  std::printf("%-9s %-9s %-24s %-46s %11.1f %9.2f %8.2f %-7s %7.1f%%\n", r.backend.c_str(),
+              r.model.c_str(), r.op.c_str(), r.shape.substr(0, 46).c_str(),
+              1e6 * r.timing.seconds_per_call, r.gflops(), r.gbps(),
+              r.compute_bound() ? "compute" : "memory", r.roofline_percent());
+  std::fflush(stdout);
+}
+
+void write_csv(const std::string& path, const std::vector<Row>& rows) {
+  std::ofstream out(path);
+  out << "backend,model,op,shape,us_per_call,calls,gflops,gbps,bound,roofline_percent\n";
+  for (const auto& r : rows)
+    out << r.backend << "," << r.model << "," << r.op << ",\"" << r.shape << "\","
+        << 1e6 * r.timing.seconds_per_call << "," << r.timing.calls << "," << r.gflops() << ","
+        << r.gbps() << "," << (r.compute_bound() ? "compute" : "memory") << ","
+        << r.roofline_percent() << "\n";
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+void write_json(const std::string& path, const std::vector<Row>& rows,
+                const std::map<std::string, Peak>& peaks) {
+  nlohmann::json j;
+  for (const auto& [device, p] : peaks)
+    j["peaks"][device] = {{"gflops", p.flops / 1e9}, {"gbps", p.bytes / 1e9}, {"measured_with", p.how}};
+  j["rows"] = nlohmann::json::array();
+  for (const auto& r : rows)
+    j["rows"].push_back({{"backend", r.backend}, {"model", r.model}, {"op", r.op},
+                         {"shape", r.shape}, {"us_per_call", 1e6 * r.timing.seconds_per_call},
+                         {"calls", r.timing.calls}, {"gflops", r.gflops()}, {"gbps", r.gbps()},
+                         {"bound", r.compute_bound() ? "compute" : "memory"},
+                         {"roofline_percent", r.roofline_percent()}});
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("Time every op at the models' shapes on each backend, against the measured peak.",
+               "bench_ops");
+  std::vector<std::string> backends;
+  // The contenders: reference (the oracle, ~100x slower) and cuda-sim only when named.
+  for (const auto& b : available_backends())
+    if (b != "cuda-sim" && b != "reference") backends.push_back(b);
+  std::string filter, csv_path, json_path;
+  double min_seconds = 0.2;
+  int threads = 0;
+  app.add_option("--backends", backends, "backends to time, in order (reference and cuda-sim only when named)")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--filter", filter, "only rows whose model, op or shape contains this text");
+  app.add_option("--min-time", min_seconds, "seconds of timed calls per row (at least one call)")
+      ->check(CLI::Range(0.0, 60.0))
+      ->capture_default_str();
+  app.add_option("--threads", threads, "compute threads of the cpu backend (0: all cores)")
+      ->check(CLI::Range(0, 256));
+  app.add_option("--csv", csv_path, "also write the rows as CSV to this path");
+  app.add_option("--json", json_path, "also write the rows and peaks as JSON to this path");
+  return run_app(app, argc, argv, [&] {
+    for (const auto& b : backends) get_backend(b);  // unknown names fail before any timing
+    if (threads > 0) get_backend("cpu").set_threads(threads);
+    auto wanted = [&](const std::string& model, const std::string& op, const std::string& shape) {
+      return filter.empty() || (model + " " + op + " " + shape).find(filter) != std::string::npos;
+    };
+    // Peaks per device: the CPU's from the cpu backend, the GPU's from the best GPU backend.
+    std::map<std::string, Peak> peaks;
+    std::map<std::string, Tensor> flush;
+    for (const auto& name : backends) {
+      Backend& b = get_backend(name);
+      if (b.is_gpu()) flush[name] = Tensor::empty(Shape{int64_t(1) << 26}, DType::F32, b);  // 256 MiB
+    }
+    Peak cpu = measure_peak(get_backend("cpu"), min_seconds, Tensor());
+    peaks["cpu"] = cpu;
+    for (const auto& name : backends) {
+      Backend& b = get_backend(name);
+      if (!b.is_gpu()) continue;
+      Peak p = measure_peak(b, min_seconds, flush[name]);
+      if (p.flops > peaks["gpu"].flops) peaks["gpu"] = p;
+    }
+    for (const auto& [device, p] : peaks)
+      std::printf("# %s peak: %.1f GFLOP/s, %.1f GB/s (%s; balance %.1f FLOP/byte)\n", device.c_str(),
+                  p.flops / 1e9, p.bytes / 1e9, p.how.c_str(), p.flops / p.bytes);
+    std::printf("# cuda-sim rows are CPU time of a simulation, never GPU times\n");
+    std::printf("%-9s %-9s %-24s %-46s %11s %9s %8s %-7s %8s\n", "backend", "model", "op", "shape",
+                "us/call", "GFLOP/s", "GB/s", "bound", "roofline");
+    std::vector<Row> rows;
+    auto cases = bench_cases();
+    for (const auto& name : backends) {
+      Backend& b = get_backend(name);
+      const Peak* peak = &peaks[b.is_gpu() ? "gpu" : "cpu"];
+      Tensor no_flush = flush.count(name) ? flush[name] : Tensor();
+      for (const auto& c : cases) {
+        if (!wanted(c.model, c.op, c.shape) || (c.gpu_only && !b.is_gpu())) continue;
+        if (!b.supports(c.id, DType::F32)) {
+          std::printf("%-9s %-9s %-24s not supported by this backend\n", name.c_str(), c.model.c_str(), c.op.c_str());
+          continue;
+        }
+        auto call = c.prepare(b);
+        rows.push_back({name, c.model, c.op, c.shape, c.flops, c.bytes,
+                        time_call(b, call, min_seconds, 10000, no_flush), peak});
+        print_row(rows.back());
+      }
+      // The hand-written GEMM variants side by side on the square sizes.
+      for (const auto& [variant, gemm] : gemm_variants(name))
+        for (int64_t n : {128, 256, 512, 1024, 2048, 4096}) {
+          std::string op = "gemm[" + variant + "]", shape = "square " + std::to_string(n) + "^3";
+          if (!wanted("square", op, shape) || (n > 1024 && !b.is_gpu())) continue;
+          Tensor x = Tensor::full(Shape{n, n}, 1.0, DType::F32, b), y = Tensor::full(Shape{n, n}, 1.0, DType::F32, b),
+                 out = Tensor::empty(Shape{n, n}, DType::F32, b);
+          auto* px = static_cast<const float*>(x.raw());
+          auto* py = static_cast<const float*>(y.raw());
+          auto* po = static_cast<float*>(out.raw());
+          auto call = [&, n = n, gemm = gemm] { gemm(false, false, n, n, n, px, py, po); };
+          rows.push_back({name, "square", op, shape, 2.0 * double(n * n) * double(n), 12.0 * double(n * n),
+                          time_call(b, call, min_seconds, 10000, no_flush), peak});
+          print_row(rows.back());
+        }
+    }
+    if (!csv_path.empty()) write_csv(csv_path, rows);
+    if (!json_path.empty()) write_json(json_path, rows, peaks);
+    return int(kOk);
+  });
+}
