@@ -9,6 +9,7 @@
 #include "core/nn/layers.h"
 #include "core/ops.h"
 #include "core/optim/optimizer.h"
+#include "core/profiler.h"
 #include "models/mlp.h"
 #include "models/zoo.h"
 
@@ -240,4 +241,23 @@ TEST_CASE("models: parameter counts of the reference notebooks' models") {
   for (auto& [n, t] : names) has_downsample = has_downsample || n == "5.0.downsample.0.weight";
   CHECK(has_downsample);
   CHECK(resnet->named_buffers().size() == 2 * 20);  // running mean and variance of 20 batch norms
+}
+
+TEST_CASE("profiler: each op counted once, a nested op apart, nothing recorded when inactive") {
+  Backend& be = get_backend("reference");
+  Tensor x = Tensor::from_host(std::vector<float>(1 << 16, 1.f), Shape{1 << 16}, be);
+  ops::mean(x);  // no profiler: nothing recorded anywhere
+  {
+    Profiler profiler;
+    CHECK(Profiler::active() == &profiler);
+    Tensor m = ops::mean(x);  // sum, with scale by 1/n inside its scope
+    CHECK(m.to_host<float>()[0] == 1.f);
+    const auto& by_op = profiler.by_op();
+    REQUIRE(by_op.size() == 2);
+    CHECK(by_op.at(Op::Sum).calls == 1);
+    CHECK(by_op.at(Op::Scale).calls == 1);
+    CHECK(by_op.at(Op::Sum).seconds > 0);
+    CHECK_THROWS_AS(Profiler(), std::logic_error);  // one at a time
+  }
+  CHECK(Profiler::active() == nullptr);
 }
