@@ -14,8 +14,17 @@
 
 namespace nnlab::data {
 
+// The largest image decode_image accepts: 2^26 pixels (8192 x 8192), 256 MiB as RGBA. The
+// header is read first, so a file claiming more is refused before anything is allocated.
+constexpr int64_t kMaxImagePixels = int64_t(1) << 26;
+
 Image decode_image(const std::string& path) {
   int w = 0, h = 0, c = 0;
+  if (!stbi_info(path.c_str(), &w, &h, &c))
+    throw DataError(path + ": cannot decode image (" + stbi_failure_reason() + ")");
+  if (int64_t(w) * int64_t(h) > kMaxImagePixels)
+    throw DataError(path + ": image is " + std::to_string(w) + "x" + std::to_string(h) +
+                    " pixels, more than the " + std::to_string(kMaxImagePixels) + "-pixel limit");
   unsigned char* data = stbi_load(path.c_str(), &w, &h, &c, 0);
   if (!data) throw DataError(path + ": cannot decode image (" + stbi_failure_reason() + ")");
   Image img{w, h, c, std::vector<uint8_t>(data, data + size_t(w) * size_t(h) * size_t(c))};

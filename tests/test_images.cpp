@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "data/cifar10.h"
+#include "data/image.h"
 #include "data/image_folder.h"
 #include "data/loader.h"
 #include "tests/data_helpers.h"
@@ -124,6 +125,18 @@ TEST_CASE("ImageFolder: bad folders and unreadable images are reported by path")
   { std::ofstream(dir.path + "/dogs/2.png") << "not really a png"; }
   CHECK_THROWS_WITH_AS(ImageFolder(dir.path, {}),
                        doctest::Contains("dogs/2.png: not a readable PNG, JPEG or BMP"), DataError);
+  // A header claiming 10000 x 10000 pixels (300 MB) is refused before anything is allocated.
+  write_png(dir.path + "/huge.png", 4, 4, 3, 1);
+  {
+    std::fstream f(dir.path + "/huge.png", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(16);  // IHDR: width then height, big-endian, after the 8-byte signature and chunk head
+    const char dims[8] = {0, 0, 0x27, 0x10, 0, 0, 0x27, 0x10};
+    f.write(dims, 8);
+  }
+  CHECK_THROWS_WITH_AS(decode_image(dir.path + "/huge.png"),
+                       doctest::Contains("huge.png: image is 10000x10000 pixels, more than the "
+                                         "67108864-pixel limit"),
+                       DataError);
   ImageFolder skipping(dir.path, {4, 3, true});
   CHECK(skipping.size() == 2);
   CHECK(skipping.skipped() == 1);
