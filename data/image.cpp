@@ -2,14 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include "data/dataset.h"
+#include "data/jpeg_guard.h"
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_BMP
-#define STBI_NO_STDIO_WARNINGS
+#define STBI_NO_STDIO
 #include <stb/stb_image.h>
 
 namespace nnlab::data {
@@ -18,15 +21,56 @@ namespace nnlab::data {
 // header is read first, so a file claiming more is refused before anything is allocated.
 constexpr int64_t kMaxImagePixels = int64_t(1) << 26;
 
-Image decode_image(const std::string& path) {
+// Image files larger than this are refused unread (an 8192 x 8192 RGBA BMP is 256 MiB).
+constexpr uintmax_t kMaxImageFileBytes = uintmax_t(1) << 28;
+
+namespace {
+std::vector<uint8_t> read_file(const std::string& path) {
+  std::error_code ec;
+  uintmax_t file_bytes = std::filesystem::file_size(path, ec);
+  if (ec) throw DataError(path + ": cannot read (" + ec.message() + ")");
+  if (file_bytes > kMaxImageFileBytes)
+    throw DataError(path + ": " + std::to_string(file_bytes) + " bytes, more than the " +
+                    std::to_string(kMaxImageFileBytes) + "-byte limit for an image file");
+  std::vector<uint8_t> bytes(static_cast<size_t>(file_bytes));
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(bytes.size())))
+    throw DataError(path + ": cannot read");
+  return bytes;
+}
+
+// Every check made before stb_image decodes anything: the JPEG guard, a header stb_image
+// understands, and the pixel limit.
+ImageHeader checked_header(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::string problem = jpeg_huffman_problem(bytes.data(), bytes.size());
+  if (!problem.empty()) throw DataError(path + ": " + problem);
   int w = 0, h = 0, c = 0;
-  if (!stbi_info(path.c_str(), &w, &h, &c))
-    throw DataError(path + ": cannot decode image (" + stbi_failure_reason() + ")");
+  if (!stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &c))
+    throw DataError(path + ": not a readable PNG, JPEG or BMP image (" + stbi_failure_reason() + ")");
+  if (w < 1 || h < 1)
+    throw DataError(path + ": image is " + std::to_string(w) + "x" + std::to_string(h) +
+                    " pixels, expected at least 1x1");
   if (int64_t(w) * int64_t(h) > kMaxImagePixels)
     throw DataError(path + ": image is " + std::to_string(w) + "x" + std::to_string(h) +
                     " pixels, more than the " + std::to_string(kMaxImagePixels) + "-pixel limit");
-  unsigned char* data = stbi_load(path.c_str(), &w, &h, &c, 0);
+  return {w, h, c};
+}
+}  // namespace
+
+ImageHeader read_image_header(const std::string& path) { return checked_header(path, read_file(path)); }
+
+Image decode_image(const std::string& path) {
+  std::vector<uint8_t> bytes = read_file(path);
+  ImageHeader header = checked_header(path, bytes);
+  int w = 0, h = 0, c = 0;
+  unsigned char* data = stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &c, 0);
   if (!data) throw DataError(path + ": cannot decode image (" + stbi_failure_reason() + ")");
+  if (w != header.width || h != header.height || c != header.channels) {
+    stbi_image_free(data);
+    throw DataError(path + ": decoded " + std::to_string(w) + "x" + std::to_string(h) + "x" +
+                    std::to_string(c) + ", but the header says " + std::to_string(header.width) +
+                    "x" + std::to_string(header.height) + "x" + std::to_string(header.channels));
+  }
   Image img{w, h, c, std::vector<uint8_t>(data, data + size_t(w) * size_t(h) * size_t(c))};
   stbi_image_free(data);
   return img;

@@ -12,6 +12,14 @@ struct Image {
   std::vector<uint8_t> pixels;  // interleaved HWC, as decoded
 };
 
+struct ImageHeader {
+  int64_t width = 0, height = 0, channels = 0;
+};
+// The size of the image in `path`, after the checks decode_image makes before decoding (a
+// file of at most 256 MiB, a header stb_image reads, at most 2^26 pixels, sound JPEG Huffman
+// tables); throws DataError naming the file and what is wrong.
+ImageHeader read_image_header(const std::string& path);
+
 // Throws DataError naming the file and stb_image's reason when it cannot be decoded.
 Image decode_image(const std::string& path);
 

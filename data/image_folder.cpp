@@ -5,7 +5,6 @@
 #include <filesystem>
 
 #include "data/image.h"
-#include <stb/stb_image.h>
 
 namespace nnlab::data {
 namespace {
@@ -37,10 +36,10 @@ ImageFolder::ImageFolder(const std::string& root, ImageFolderOptions options) : 
     std::sort(paths.begin(), paths.end());
     int64_t readable = 0;
     for (const std::string& path : paths) {
-      int w = 0, h = 0, c = 0;
-      if (!stbi_info(path.c_str(), &w, &h, &c)) {
-        if (!options_.skip_unreadable)
-          throw DataError(path + ": not a readable PNG, JPEG or BMP image (" + stbi_failure_reason() + ")");
+      try {
+        read_image_header(path);
+      } catch (const DataError&) {
+        if (!options_.skip_unreadable) throw;
         ++skipped_;
         continue;
       }

@@ -137,6 +137,22 @@ TEST_CASE("ImageFolder: bad folders and unreadable images are reported by path")
                        doctest::Contains("huge.png: image is 10000x10000 pixels, more than the "
                                          "67108864-pixel limit"),
                        DataError);
+  // A JPEG whose Huffman table declares more than 256 codes (stb_image v2.27 would write past
+  // its table; fuzz/fuzz_image found it) is refused; the same file unpatched decodes.
+  std::vector<uint8_t> px(64, 200);
+  REQUIRE(stbi_write_jpg((dir.path + "/ok.jpg").c_str(), 8, 8, 1, px.data(), 90));
+  CHECK(decode_image(dir.path + "/ok.jpg").width == 8);
+  std::string jpeg;
+  {
+    std::ifstream in(dir.path + "/ok.jpg", std::ios::binary);
+    jpeg.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  size_t dht = jpeg.find("\xFF\xC4");
+  REQUIRE(dht != std::string::npos);
+  jpeg[dht + 5] = jpeg[dht + 6] = char(0xFF);  // the first two of the 16 code-length counts
+  { std::ofstream(dir.path + "/bad.jpg", std::ios::binary) << jpeg; }
+  CHECK_THROWS_WITH_AS(decode_image(dir.path + "/bad.jpg"),
+                       doctest::Contains("bad.jpg: corrupt JPEG: a Huffman table declares"), DataError);
   ImageFolder skipping(dir.path, {4, 3, true});
   CHECK(skipping.size() == 2);
   CHECK(skipping.skipped() == 1);

@@ -1,8 +1,8 @@
-// Writes chosen classes of an MNIST-family dataset as an image folder of PNG files, in
-// torchvision's layout: OUT/train/<class>/<index>.png and OUT/val/<class>/<index>.png. Real
-// images for ImageFolder runs (e.g. Fashion-MNIST's sandal, sneaker and ankle boot: 5,7,9).
-//   usage: idx_to_folder IDX_DIR OUT CLASSES PER_CLASS_TRAIN PER_CLASS_VAL
-//          (CLASSES comma-separated labels; names are "class_<label>")
+// Writes chosen classes of an MNIST-family dataset as an image folder, in torchvision's
+// layout: OUT/train/<class>/<index>.png and OUT/val/<class>/<index>.png. Real images for
+// ImageFolder runs (e.g. Fashion-MNIST's sandal, sneaker and ankle boot: 5,7,9).
+//   usage: idx_to_folder IDX_DIR OUT CLASSES PER_CLASS_TRAIN PER_CLASS_VAL [png|jpg|bmp]
+//          (CLASSES comma-separated labels; names are "class_<label>"; PNG by default)
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -17,8 +17,9 @@
 using namespace nnlab::data;
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    std::cerr << "usage: idx_to_folder IDX_DIR OUT CLASSES PER_CLASS_TRAIN PER_CLASS_VAL\n";
+  std::string format = argc == 7 ? argv[6] : "png";
+  if ((argc != 6 && argc != 7) || (format != "png" && format != "jpg" && format != "bmp")) {
+    std::cerr << "usage: idx_to_folder IDX_DIR OUT CLASSES PER_CLASS_TRAIN PER_CLASS_VAL [png|jpg|bmp]\n";
     return 2;
   }
   try {
@@ -36,8 +37,11 @@ int main(int argc, char** argv) {
         if (!classes.count(label) || written[label] >= per_class[split]) continue;
         std::filesystem::path dir = std::filesystem::path(argv[2]) / split_names[split] / ("class_" + std::to_string(label));
         std::filesystem::create_directories(dir);
-        std::string path = (dir / (std::to_string(i) + ".png")).string();
-        if (!stbi_write_png(path.c_str(), 28, 28, 1, px.data(), 28)) throw DataError(path + ": cannot write");
+        std::string path = (dir / (std::to_string(i) + "." + format)).string();
+        int ok = format == "png"   ? stbi_write_png(path.c_str(), 28, 28, 1, px.data(), 28)
+                 : format == "jpg" ? stbi_write_jpg(path.c_str(), 28, 28, 1, px.data(), 90)
+                                   : stbi_write_bmp(path.c_str(), 28, 28, 1, px.data());
+        if (!ok) throw DataError(path + ": cannot write");
         ++written[label];
       }
       for (int c : classes) std::cout << split_names[split] << "/class_" << c << ": " << written[c] << " images\n";
