@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "core/backend.h"
+#include "core/numerics.h"
 #include "core/ops.h"
 
 namespace nnlab {
@@ -45,6 +46,7 @@ NoGradGuard::~NoGradGuard() {
 }
 
 Tensor record(Tensor out, const char* op, std::vector<Tensor> inputs, BackwardFn backward) {
+  if (check_numerics()) require_finite(out, std::string("the output of ") + op);
   if (!g_grad_enabled) return out;
   bool any = false;
   for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
@@ -100,6 +102,8 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
         throw std::logic_error(std::string("backward of ") + node.op +
                                " gave no gradient for input " + std::to_string(i));
       check_shape(grads[i], in.shape(), node.op.c_str(), "input gradient");
+      if (check_numerics())
+        require_finite(grads[i], "the gradient of " + node.op + " for its input " + std::to_string(i));
       if (!in.grad_fn()) {
         accumulate_leaf(in.impl(), grads[i]);
       } else {

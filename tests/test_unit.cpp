@@ -9,6 +9,7 @@
 #include "core/nn/layers.h"
 #include "core/ops.h"
 #include "core/optim/optimizer.h"
+#include "core/numerics.h"
 #include "core/profiler.h"
 #include "models/mlp.h"
 #include "models/zoo.h"
@@ -260,4 +261,28 @@ TEST_CASE("profiler: each op counted once, a nested op apart, nothing recorded w
     CHECK_THROWS_AS(Profiler(), std::logic_error);  // one at a time
   }
   CHECK(Profiler::active() == nullptr);
+}
+
+TEST_CASE("check_numerics: the first op output or gradient holding NaN/inf is named") {
+  Backend& be = get_backend("reference");
+  Tensor x = Tensor::from_host(std::vector<float>{1, 2}, Shape{2}, be);
+  x.set_requires_grad(true);
+  Tensor infinite = Tensor::from_host(std::vector<float>{1, INFINITY}, Shape{2}, be);
+  CHECK(first_non_finite(x) == "");
+  CHECK(first_non_finite(infinite) == "[1] = inf");
+  Tensor product = ops::mul(x, infinite);  // off: nothing is checked
+  set_check_numerics(true);
+  CHECK_THROWS_WITH_AS(ops::mul(x, infinite),
+                       "the output of mul holds a non-finite value: [2][1] = inf", NumericsError);
+  // A finite forward, then a non-finite gradient: the backward rule's own op (scale by 2,
+  // run under no_grad) is checked like any other.
+  Tensor y = ops::scale(x, 2.0);
+  CHECK_THROWS_WITH_AS(run_backward(y, infinite),
+                       "the output of scale holds a non-finite value: [2][1] = inf", NumericsError);
+  // relu's backward calls its backend directly: the gradient itself is checked.
+  Tensor r = ops::relu(x);
+  CHECK_THROWS_WITH_AS(run_backward(r, infinite),
+                       "the gradient of relu for its input 0 holds a non-finite value: [2][1] = inf",
+                       NumericsError);
+  set_check_numerics(false);
 }

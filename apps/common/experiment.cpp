@@ -11,6 +11,7 @@
 #include "backends/registry.h"
 #include "core/autograd.h"
 #include "core/checkpoint.h"
+#include "core/numerics.h"
 #include "core/ops.h"
 #include "core/optim/optimizer.h"
 #include "data/cifar10.h"
@@ -94,6 +95,36 @@ Tensor upload(const data::Batch& b, Backend& backend, Tensor* labels) {
   *labels = Tensor::from_host(b.labels, Shape{int64_t(b.labels.size())}, backend);
   return Tensor::from_host(b.images, b.shape, backend);
 }
+
+// Why the loss went non-finite: the first parameters or gradients holding NaN or infinity,
+// and what to try. Called once, when the run is already failing, so its host copies are free.
+std::string non_finite_report(const ExperimentConfig& c, const nn::Module& model, int epoch,
+                              int64_t step, double loss) {
+  std::ostringstream os;
+  os << "epoch " << epoch << ", step " << step << ": the training loss is " << loss;
+  std::vector<std::string> found;
+  for (const auto& [name, p] : model.named_parameters()) {
+    std::string bad = p.grad().defined() ? first_non_finite(p.grad()) : "";
+    if (!bad.empty()) found.push_back("gradient of " + name + bad);
+    bad = first_non_finite(p);
+    if (!bad.empty()) found.push_back(name + bad);
+  }
+  if (!found.empty()) {
+    os << "; non-finite";
+    for (size_t i = 0; i < found.size() && i < 3; ++i) os << (i ? ", " : ": ") << found[i];
+    if (found.size() > 3) os << " and " << found.size() - 3 << " more";
+  }
+  os << ". Try a lower --lr (now " << c.lr << "), check --norm-mean/--norm-std, or rerun with "
+     << "--check-numerics to name the first op that produces a non-finite value";
+  return os.str();
+}
+
+// Turns --check-numerics on for one run.
+struct CheckNumericsScope {
+  explicit CheckNumericsScope(bool on) : previous(check_numerics()) { set_check_numerics(on); }
+  ~CheckNumericsScope() { set_check_numerics(previous); }
+  bool previous;
+};
 
 double evaluate(nn::Module& model, data::DataLoader& test, Backend& backend) {
   NoGradGuard no_grad;
@@ -213,6 +244,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
 
   backend.synchronize();
   backend.allocator().reset_peak();
+  CheckNumericsScope numerics(c.check_numerics);
   RunProfile& profile = result.profile;
   std::optional<Profiler> op_profiler;
   // Under --profile, each phase ends by waiting for the backend, so its time is its own.
@@ -244,7 +276,10 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
       phase_end(mark, profile.backward);
       optimizer->step();
       phase_end(mark, profile.optimizer);
-      loss_sum += loss.item();
+      double loss_value = loss.item();
+      if (!std::isfinite(loss_value))
+        throw NumericsError(non_finite_report(c, *model, epoch, batches + 1, loss_value));
+      loss_sum += loss_value;
       ++batches;
       images += batch->shape[0];
       if (hooks.on_progress)

@@ -37,6 +37,7 @@ struct ExperimentConfig {
   // ToTensor() alone (mean 0, std 1), the CIFAR-10 notebook Normalize(0.5, 0.5).
   std::vector<float> norm_mean{0.0f}, norm_std{1.0f};
   bool profile = false;  // time every phase of a step and every op type (RunResult::profile)
+  bool check_numerics = false;  // check every op output and gradient for NaN/inf (slow)
 };
 
 // Where a profiled run's training time went. Phases are host wall time with the backend
