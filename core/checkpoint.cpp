@@ -45,13 +45,15 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
   for (auto& [name, t] : model.named_parameters()) tensors.emplace_back("param/" + name, t);
   for (auto& [name, t] : model.named_buffers()) tensors.emplace_back("buffer/" + name, t);
   for (auto& [name, t] : optimizer.state()) tensors.emplace_back("optim/" + name, t);
-  save_safetensors(path, tensors,
-                   {{"format", kFormat},
-                    {"epoch", std::to_string(info.epoch)},
-                    {"model", info.model},
-                    {"optimizer", info.optimizer},
-                    {"seed", std::to_string(info.seed)},
-                    {"optimizer_steps", std::to_string(optimizer.steps())}});
+  std::map<std::string, std::string> metadata = {{"format", kFormat},
+                                                 {"epoch", std::to_string(info.epoch)},
+                                                 {"model", info.model},
+                                                 {"optimizer", info.optimizer},
+                                                 {"seed", std::to_string(info.seed)},
+                                                 {"optimizer_steps", std::to_string(optimizer.steps())}};
+  for (auto& [name, gen] : model.named_generators())  // the stream's position, its seed is the model's
+    metadata["rng/" + name] = std::to_string(gen->offset);
+  save_safetensors(path, tensors, metadata);
 }
 
 CheckpointInfo load_checkpoint(const std::string& path, nn::Module& model,
@@ -85,6 +87,8 @@ CheckpointInfo load_checkpoint(const std::string& path, nn::Module& model,
     throw std::runtime_error(path + ": " +
                              std::to_string(file.tensors.size() - expected - state.size()) +
                              " tensors belong to no parameter or buffer of this model");
+  for (auto& [name, gen] : model.named_generators())
+    gen->offset = uint64_t(number(path, "rng/" + name, field(path, file.metadata, "rng/" + name)));
   optimizer.load_state(state, steps);
   return info;
 }

@@ -1,7 +1,8 @@
 // Training checkpoints: one safetensors file (core/safetensors.h) holding the model's
 // parameters ("param/<name>") and buffers ("buffer/<name>"), the optimizer's state
 // ("optim/<name>"), and in its metadata what the tensors do not say: the format version, the
-// epoch just finished, the model and optimizer names, the seed and the optimizer's step count.
+// epoch just finished, the model and optimizer names, the seed, the optimizer's step count and
+// the position of each random stream the model draws from ("rng/<name>": Dropout's masks).
 // The data order needs nothing more: it is a function of (seed, epoch). Written to a
 // temporary file and renamed, so a crash mid-write keeps the previous checkpoint.
 #pragma once

@@ -12,6 +12,7 @@
 #include "apps/common/experiment.h"
 #include "backends/registry.h"
 #include "core/checkpoint.h"
+#include "core/nn/layers.h"
 #include "core/ops.h"
 #include "core/optim/optimizer.h"
 #include "data/idx.h"
@@ -177,5 +178,27 @@ TEST_CASE("checkpoints: damaged or mismatched files are refused, naming the file
       << "\xff\xff\xff\xff\xff\xff\xff\x7f{}";  // absurd header length
   CHECK_THROWS_WITH_AS(load_checkpoint(path, *mlp, sgd), doctest::Contains("exceeds the file"),
                        std::runtime_error);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("checkpoints: Dropout's random stream resumes where it stopped") {
+  Backend& be = get_backend("cpu");
+  auto make = [&be] {
+    Generator gen(5);
+    return std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Module>>{
+        std::make_shared<nn::Linear>(6, 6, be, gen), std::make_shared<nn::Dropout>(0.5, gen)});
+  };
+  Tensor x = Tensor::full(Shape{4, 6}, 1.0, DType::F32, be);
+  auto trained = make();
+  optim::Sgd sgd(trained->parameters(), SgdParams{});
+  (*trained)(x);  // one draw moves the stream
+  std::string path = "/tmp/nnlab_ckpt_dropout_" + std::to_string(::getpid());
+  save_checkpoint(path, *trained, sgd, {1, "custom", "sgd", 5});
+  std::vector<float> next = (*trained)(x).to_host<float>();
+  auto resumed = make();  // a fresh stream, at its start
+  optim::Sgd resumed_sgd(resumed->parameters(), SgdParams{});
+  CHECK((*make())(x).to_host<float>() != next);  // without the restore the masks differ
+  load_checkpoint(path, *resumed, resumed_sgd);
+  CHECK((*resumed)(x).to_host<float>() == next);
   std::remove(path.c_str());
 }

@@ -85,6 +85,7 @@ Tensor GlobalAvgPool2d::forward(const Tensor& x) { return ops::global_avg_pool2d
 
 Dropout::Dropout(double p, Generator& gen) : p_(p), gen_(gen.seed ^ (gen.take(1) * 0x9E3779B97F4A7C15ull)) {
   if (!(p >= 0 && p < 1)) throw std::invalid_argument("Dropout: p must be in [0, 1), got " + std::to_string(p));
+  register_generator("generator", &gen_);
 }
 Tensor Dropout::forward(const Tensor& x) { return ops::dropout(x, p_, is_training(), gen_); }
 std::string Dropout::describe() const { return "Dropout(p=" + std::to_string(p_).substr(0, 4) + ")"; }

@@ -31,6 +31,13 @@ std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
   return out;
 }
 
+std::vector<std::pair<std::string, Generator*>> Module::named_generators() const {
+  std::vector<std::pair<std::string, Generator*>> out(generators_.begin(), generators_.end());
+  for (const auto& [name, child] : children_)
+    for (auto& [sub, gen] : child->named_generators()) out.emplace_back(name + "." + sub, gen);
+  return out;
+}
+
 std::vector<Tensor> Module::parameters() const {
   std::vector<Tensor> out;
   for (auto& [name, t] : named_parameters()) out.push_back(t);

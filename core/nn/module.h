@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/random.h"
 #include "core/tensor.h"
 
 namespace nnlab::nn {
@@ -21,6 +22,9 @@ class Module {
   // State that is not trained by gradients (batch norm's running statistics), as PyTorch's
   // buffers: saved in checkpoints, not given to optimizers.
   std::vector<std::pair<std::string, Tensor>> named_buffers() const;
+  // Random streams the module draws from while training (Dropout's masks): checkpoints save
+  // and restore their positions, so a resumed run draws what the uninterrupted one would.
+  std::vector<std::pair<std::string, Generator*>> named_generators() const;
   std::vector<Tensor> parameters() const;
   int64_t parameter_count() const;
   void zero_grad();  // sets every gradient to none, as PyTorch's default
@@ -32,6 +36,7 @@ class Module {
  protected:
   Tensor register_parameter(const std::string& name, Tensor t);
   Tensor register_buffer(const std::string& name, Tensor t);
+  void register_generator(const std::string& name, Generator* gen) { generators_.emplace_back(name, gen); }
   template <typename M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     children_.emplace_back(name, m);
@@ -43,6 +48,7 @@ class Module {
   void summarize(const std::string& name, int depth, std::string& out) const;
 
   std::vector<std::pair<std::string, Tensor>> params_, buffers_;
+  std::vector<std::pair<std::string, Generator*>> generators_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };
