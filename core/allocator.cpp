@@ -47,7 +47,17 @@ void* CachingAllocator::allocate(size_t bytes) {
       cached_bytes_ -= size;
     }
   }
-  if (!ptr) ptr = raw_allocate(size);
+  if (!ptr) {
+    try {
+      ptr = raw_allocate(size);
+    } catch (const std::exception&) {
+      // What is missing may be sitting in the cache under other sizes: give it all back and
+      // try once more (as PyTorch does) before reporting out-of-memory.
+      if (stats().cached_bytes == 0) throw;
+      empty_cache();
+      ptr = raw_allocate(size);
+    }
+  }
   record_allocate(bytes);
   return ptr;
 }

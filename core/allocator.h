@@ -46,6 +46,8 @@ class CachingAllocator : public Allocator {
 
  protected:
   // Call empty_cache() in the destructor of a subclass: raw_free is gone by this destructor.
+  // raw_allocate throws when the memory is not there; allocate() then empties the cache and
+  // tries once more.
   virtual void* raw_allocate(size_t bytes) = 0;
   virtual void raw_free(void* ptr) = 0;
 

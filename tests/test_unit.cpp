@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <map>
 
 #include "backends/registry.h"
 #include "core/autograd.h"
@@ -285,4 +286,44 @@ TEST_CASE("check_numerics: the first op output or gradient holding NaN/inf is na
                        "the gradient of relu for its input 0 holds a non-finite value: [2][1] = inf",
                        NumericsError);
   set_check_numerics(false);
+}
+
+namespace {
+// A device of `capacity` bytes: raw_allocate throws when it is full, as cudaMalloc fails.
+class SmallDevice : public CachingAllocator {
+ public:
+  explicit SmallDevice(size_t capacity) : capacity_(capacity) {}
+  ~SmallDevice() override { empty_cache(); }
+  size_t used = 0;
+
+ protected:
+  void* raw_allocate(size_t bytes) override {
+    if (used + bytes > capacity_) throw std::runtime_error("out of device memory");
+    used += bytes;
+    void* p = ::operator new(bytes);
+    sizes_[p] = bytes;
+    return p;
+  }
+  void raw_free(void* ptr) override {
+    used -= sizes_.at(ptr);
+    sizes_.erase(ptr);
+    ::operator delete(ptr);
+  }
+
+ private:
+  size_t capacity_;
+  std::map<void*, size_t> sizes_;
+};
+}  // namespace
+
+TEST_CASE("allocator: out of memory first gives the cache back, then reports") {
+  SmallDevice device(4096);
+  device.deallocate(device.allocate(2048), 2048);  // cached: the device still holds it
+  CHECK(device.stats().cached_bytes == 2048);
+  CHECK(device.used == 2048);
+  void* b = device.allocate(3072);  // does not fit beside the cached block: retried after emptying
+  CHECK(device.stats().cached_bytes == 0);
+  CHECK(device.used == 3072);
+  CHECK_THROWS_WITH_AS(device.allocate(2048), "out of device memory", std::runtime_error);
+  device.deallocate(b, 3072);
 }
