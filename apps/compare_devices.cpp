@@ -62,14 +62,15 @@ std::string with_spread(Spread s, const char* format, double scale = 1) {
 }
 
 void print_table(const std::vector<BackendRuns>& all, double cpu_seconds, int repeat) {
-  std::printf("\n%-10s %-40s %6s %16s %9s %10s %15s %11s %8s\n", "backend", "device", "epochs",
-              "total_s", "s/epoch", "images/s", "test_acc", "peak_mem", "vs_cpu");
+  std::printf("\n%-10s %-40s %-5s %6s %16s %9s %10s %15s %11s %8s\n", "backend", "device",
+              "prec", "epochs", "total_s", "s/epoch", "images/s", "test_acc", "peak_mem", "vs_cpu");
   for (const auto& b : all) {
     const RunResult& first = b.runs.front();
     Spread total = b.total_seconds();
     std::string speedup = cpu_seconds > 0 ? std::to_string(cpu_seconds / total.mean).substr(0, 5) + "x" : "-";
-    std::printf("%-10s %-40s %6zu %16s %9.3f %10.0f %15s %11s %8s\n", b.backend.c_str(),
-                first.device.substr(0, 40).c_str(), first.epochs.size(),
+    std::printf("%-10s %-40s %-5s %6zu %16s %9.3f %10.0f %15s %11s %8s\n", b.backend.c_str(),
+                first.device.substr(0, 40).c_str(), first.precision.substr(0, 4).c_str(),
+                first.epochs.size(),
                 with_spread(total, "%.2f").c_str(), total.mean / double(first.epochs.size()),
                 b.images_per_second().mean, (with_spread(b.accuracy(), "%.2f", 100) + "%").c_str(),
                 format_bytes(first.peak_bytes()).c_str(), speedup.c_str());
@@ -93,13 +94,13 @@ void print_loss_curves(const std::vector<BackendRuns>& all) {
 
 void write_csv(const std::string& path, const std::vector<BackendRuns>& all, double cpu_seconds) {
   std::ofstream out(path);
-  out << "backend,device,run,epochs,total_s,s_per_epoch,images_per_s,test_accuracy,peak_bytes,"
-         "speedup_vs_cpu\n";
+  out << "backend,device,precision,run,epochs,total_s,s_per_epoch,images_per_s,test_accuracy,"
+         "peak_bytes,speedup_vs_cpu\n";
   for (const auto& b : all)
     for (size_t i = 0; i < b.runs.size(); ++i) {
       const RunResult& r = b.runs[i];
       double total = r.total_train_seconds();
-      out << r.backend << ",\"" << r.device << "\"," << i + 1 << "," << r.epochs.size() << ","
+      out << r.backend << ",\"" << r.device << "\",\"" << r.precision << "\"," << i + 1 << "," << r.epochs.size() << ","
           << total << "," << total / double(r.epochs.size()) << "," << r.mean_images_per_second()
           << "," << r.final_accuracy() << "," << r.peak_bytes() << ","
           << (cpu_seconds > 0 ? cpu_seconds / total : 0) << "\n";
@@ -119,6 +120,7 @@ void write_json(const std::string& path, const ExperimentConfig& c,
                 const std::vector<BackendRuns>& all) {
   nlohmann::json j;
   j["config"] = {{"experiment", c.experiment}, {"model", c.model},   {"data", c.data},
+                 {"precision", c.precision},
                  {"epochs", c.epochs},         {"batch_size", c.batch_size},
                  {"lr", c.lr},                 {"optimizer", c.optimizer},
                  {"momentum", c.momentum},     {"seed", c.seed},     {"limit", c.limit},
@@ -129,6 +131,7 @@ void write_json(const std::string& path, const ExperimentConfig& c,
       const RunResult& r = b.runs[i];
       nlohmann::json run = {{"backend", r.backend},
                             {"device", r.device},
+                            {"precision", r.precision},
                             {"run", i + 1},
                             {"threads", r.threads},
                             {"parameters", r.parameters},

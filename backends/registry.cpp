@@ -42,6 +42,19 @@ const std::vector<Entry>& entries() {
          throw std::logic_error("cuda backend requested from a build without CUDA");
        }},
 #endif
+#ifdef NNLAB_HAVE_CUDNN
+      {"cudnn", [] { return cudnn_backend::unavailable_reason(); },
+       []() -> Backend& { return cudnn_backend::backend(); }},
+#else
+      {"cudnn",
+       [] {
+         return std::string(
+             "this build has no cuDNN: it was not found when the build was configured (CUDNN_ROOT)");
+       },
+       []() -> Backend& {
+         throw std::logic_error("cudnn backend requested from a build without cuDNN");
+       }},
+#endif
       {"cuda-sim", [] { return sim_kernels::unavailable_reason(); },
        []() -> Backend& { return sim_kernels::backend(); }},
   };

@@ -101,6 +101,12 @@ class HostStopwatch : public Stopwatch {
 };
 }  // namespace
 
+const char* precision_name(Precision p) { return p == Precision::TF32 ? "tf32" : "fp32"; }
+
+std::string Backend::set_precision(Precision p) {
+  return p == Precision::FP32 ? "fp32" : "fp32 (" + name() + " has no " + precision_name(p) + " mode)";
+}
+
 std::unique_ptr<Stopwatch> Backend::make_stopwatch() { return std::make_unique<HostStopwatch>(*this); }
 
 void require_op(const Backend& backend, Op op, DType dtype) {

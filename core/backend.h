@@ -59,6 +59,12 @@ struct AdamParams {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
 };
 
+// The arithmetic of a backend's matrix products and convolutions (--precision). fp32: IEEE
+// single precision throughout. tf32: products on tensor cores with 10-bit mantissas and fp32
+// accumulation (NVIDIA Ampere and later), as torch.backends.cuda.matmul.allow_tf32.
+enum class Precision { FP32, TF32 };
+const char* precision_name(Precision p);
+
 // Geometry of a 2-D convolution or pooling window over NCHW tensors.
 struct Window2d {
   int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
@@ -94,6 +100,9 @@ class Backend {
   virtual void copy(void* dst, const void* src, size_t bytes) = 0;
   virtual void synchronize() {}
   virtual std::unique_ptr<Stopwatch> make_stopwatch();  // default: synchronize + steady clock
+  // Asks for a precision; returns what the backend really uses, e.g. "fp32 (cpu has no tf32
+  // mode)". Only backends with tensor-core libraries (cudnn) have tf32.
+  virtual std::string set_precision(Precision p);
 
   // Compute. c = alpha * op(a) @ op(b) + beta * c, with op(x) = x or x^T; all 2-D.
   virtual void gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a, const Tensor& b,

@@ -13,6 +13,12 @@ Backend& backend();
 std::string unavailable_reason();  // "" when a GPU is usable; otherwise why not
 }  // namespace nnlab::cuda_kernels
 
+// `cudnn` (kernels/vendor): the cuda backend with cuBLAS and cuDNN where they apply.
+namespace nnlab::cudnn_backend {
+Backend& backend();
+std::string unavailable_reason();  // the cuda backend's reason, when there is one
+}  // namespace nnlab::cudnn_backend
+
 namespace nnlab::sim_kernels {
 Backend& backend();
 std::string unavailable_reason();  // always ""

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "apps/common/experiment.h"
+#include "tests/golden.h"
 #include "backends/registry.h"
 #include "core/checkpoint.h"
 #include "core/nn/layers.h"
@@ -21,47 +22,9 @@
 #include "models/zoo.h"
 
 using namespace nnlab;
+using nnlab::testing::first_losses;
+using nnlab::testing::kGoldenLosses;
 
-namespace {
-// The losses of the first `steps` SGD steps (lr 0.01, seed 0) of a model on MNIST: the
-// notebook's MLP at batch 64 by default, or LeNet's MNIST variant.
-std::vector<float> first_losses(const std::string& backend_name, int steps, int threads = 0,
-                                const std::string& model = "mlp", int64_t batch = 64) {
-  Backend& be = get_backend(backend_name);
-  int before = be.threads();
-  if (threads > 0) be.set_threads(threads);
-  auto train = std::make_shared<data::MnistIdx>(data::dataset_dir("mnist"), data::Split::Train);
-  data::LoaderOptions o;
-  o.seed = 0;
-  o.batch_size = batch;
-  data::DataLoader loader(train, o);
-  Generator gen(0);
-  auto mlp = models::make_model(model, Shape{1, 28, 28}, 10, be, gen);
-  SgdParams p;
-  p.lr = 0.01;
-  optim::Sgd sgd(mlp->parameters(), p);
-  loader.start_epoch(0);
-  std::vector<float> losses;
-  for (int s = 0; s < steps; ++s) {
-    auto b = loader.next();
-    Tensor x = Tensor::from_host(b->images, b->shape, be);
-    Tensor y = Tensor::from_host(b->labels, Shape{b->shape[0]}, be);
-    Tensor out = mlp->forward(x);
-    Tensor loss = model == "mlp" ? ops::nll_loss(out, y) : ops::cross_entropy(out, y);
-    sgd.zero_grad();
-    loss.backward();
-    sgd.step();
-    losses.push_back(float(loss.item()));
-  }
-  be.set_threads(before);
-  return losses;
-}
-
-// Recorded from `reference` on this project's first run (seed 0). Initial loss ~ ln(10) = 2.30.
-const std::vector<float> kGoldenLosses = {2.30108047f, 2.29184079f, 2.31167579f, 2.29875517f,
-                                          2.28833628f, 2.3023324f,  2.29571891f, 2.29626322f,
-                                          2.29759097f, 2.29713917f};
-}  // namespace
 
 TEST_CASE("golden run: the MLP's first losses on reference match the recorded values") {
   std::vector<float> losses = first_losses("reference", int(kGoldenLosses.size()));

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include "backends/registry.h"
 #include "core/backend.h"
@@ -15,10 +16,16 @@ using namespace nnlab;
 using namespace nnlab::testing;
 
 namespace {
+// NNLAB_TEST_DEVICES=cpu keeps the backends that run on the CPU (cpu, cuda-sim), =gpu those on
+// a GPU (cuda, cudnn); unset, all.
 std::vector<std::string> backends_under_test() {
+  const char* devices = std::getenv("NNLAB_TEST_DEVICES");
+  std::string wanted = devices ? devices : "";
   std::vector<std::string> out;
   for (const auto& name : known_backends()) {
     if (name == "reference") continue;
+    bool gpu = name == "cuda" || name == "cudnn";
+    if ((wanted == "cpu" && gpu) || (wanted == "gpu" && !gpu)) continue;
     std::string why = unavailable_reason(name);
     if (why.empty())
       out.push_back(name);

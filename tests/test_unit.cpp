@@ -327,3 +327,11 @@ TEST_CASE("allocator: out of memory first gives the cache back, then reports") {
   CHECK_THROWS_WITH_AS(device.allocate(2048), "out of device memory", std::runtime_error);
   device.deallocate(b, 3072);
 }
+
+TEST_CASE("precision: backends without a tf32 mode say they used fp32") {
+  Backend& cpu = get_backend("cpu");
+  CHECK(cpu.set_precision(Precision::FP32) == "fp32");
+  CHECK(cpu.set_precision(Precision::TF32) == "fp32 (cpu has no tf32 mode)");
+  CHECK(get_backend("cuda-sim").set_precision(Precision::TF32) == "fp32 (cuda-sim has no tf32 mode)");
+  cpu.set_precision(Precision::FP32);
+}

@@ -166,6 +166,8 @@ void validate(const ExperimentConfig& c) {
   if (c.channels != 0 && c.channels != 1 && c.channels != 3)
     fail("--channels must be 1 or 3, got " + std::to_string(c.channels));
   if (c.limit < 0) fail("--limit must be >= 0, got " + std::to_string(c.limit));
+  if (c.precision != "fp32" && c.precision != "tf32")
+    fail("--precision must be fp32 or tf32, got '" + c.precision + "'");
   if (c.data == "folder:" || c.data == "folder")
     fail("--data folder:DIR needs the directory (DIR/train and DIR/val or DIR/test)");
 }
@@ -186,6 +188,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
   validate(c);
   Backend& backend = get_backend(c.backend);
   if (c.threads > 0) backend.set_threads(c.threads);
+  std::string precision = backend.set_precision(c.precision == "tf32" ? Precision::TF32 : Precision::FP32);
   auto say = [&](const std::string& line) {
     if (hooks.announce) hooks.announce(line);
   };
@@ -219,7 +222,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
   result.device = backend.device();
   result.threads = backend.threads();
   result.parameters = model->parameter_count();
-  say("backend: " + result.backend + " (" + result.device + ")");
+  result.precision = precision;
+  say("backend: " + result.backend + " (" + result.device + "); precision " + precision);
   say("model: " + c.model + ", " + std::to_string(result.parameters) +
       " parameters; optimizer: " + optimizer->describe());
   say("data: " + train_set->describe() + "; training on " + std::to_string(train.samples()) +

@@ -22,6 +22,7 @@ struct ExperimentConfig {
   int64_t channels = 0;  // 0: the data's own (folders: 3); 3 turns grey images into RGB
   bool augment = false;  // random crop (padding 4) and horizontal flip on the training set
   std::string backend = "cpu";
+  std::string precision = "fp32";  // fp32 | tf32 (asked of the backend; RunResult says what it used)
   int epochs = 5;
   int64_t batch_size = 64;
   double lr = 0.01;
@@ -60,6 +61,7 @@ struct EpochStats {
 
 struct RunResult {
   std::string backend, device;
+  std::string precision;  // what the backend really used: "fp32", "tf32 (...)", "fp32 (... no tf32 mode)"
   int threads = 1;
   int64_t parameters = 0;
   std::vector<EpochStats> epochs;

@@ -38,6 +38,9 @@ void add_recipe_flags(CLI::App& app, ExperimentConfig& c) {
   app.add_option("--norm-std", c.norm_std, "one value or one per channel, each > 0")->delimiter(',')->capture_default_str();
   app.add_option("--limit", c.limit, "train on the first N training images (0: all)")
       ->capture_default_str();
+  app.add_option("--precision", c.precision,
+                 "fp32 | tf32 (tensor cores, cudnn backend only; others say they used fp32)")
+      ->capture_default_str();
   app.add_flag("--check-numerics", c.check_numerics,
                "check every op output and gradient for NaN/infinity and name the first op (slow)");
   app.add_flag("--profile", c.profile,
