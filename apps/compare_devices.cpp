@@ -240,7 +240,6 @@ int main(int argc, char** argv) {
                         e.epoch, e.train_loss, 100 * e.test_accuracy, e.train_seconds,
                         e.images_per_second);
         });
-        if (quiet) hooks.on_progress = nullptr;
         all.back().runs.push_back(run_experiment(c, hooks));
       }
     }

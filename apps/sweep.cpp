@@ -17,30 +17,27 @@
 using namespace nnlab::apps;
 
 namespace {
-int64_t parse_integer(const std::string& axis, const std::string& text) {
+// The value of `text` read whole by convert (std::stoll, std::stod), or a usage error.
+template <typename T, typename Convert>
+T parse_whole(const std::string& axis, const std::string& text, Convert convert, const char* what) {
   size_t used = 0;
-  int64_t value = 0;
+  T value{};
   try {
-    value = std::stoll(text, &used);
+    value = convert(text, &used);
   } catch (const std::exception&) {
     used = 0;
   }
   if (used == 0 || used != text.size())
-    throw std::invalid_argument("--vary " + axis + ": '" + text + "' is not an integer");
+    throw std::invalid_argument("--vary " + axis + ": '" + text + "' is not " + what);
   return value;
 }
-
+int64_t parse_integer(const std::string& axis, const std::string& text) {
+  return parse_whole<int64_t>(axis, text, [](const std::string& t, size_t* used) { return std::stoll(t, used); },
+                              "an integer");
+}
 double parse_number(const std::string& axis, const std::string& text) {
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size())
-    throw std::invalid_argument("--vary " + axis + ": '" + text + "' is not a number");
-  return value;
+  return parse_whole<double>(axis, text, [](const std::string& t, size_t* used) { return std::stod(t, used); },
+                             "a number");
 }
 
 // The axes a sweep can vary: each sets one field of the recipe from the text of a value.
