@@ -48,8 +48,12 @@ const std::vector<Entry>& entries() {
 #else
       {"cudnn",
        [] {
+#ifdef NNLAB_HAVE_CUDA
          return std::string(
              "this build has no cuDNN: it was not found when the build was configured (CUDNN_ROOT)");
+#else
+         return std::string("this build has no CUDA: nvcc was not found when it was configured");
+#endif
        },
        []() -> Backend& {
          throw std::logic_error("cudnn backend requested from a build without cuDNN");
