@@ -3,6 +3,7 @@
 // timed steps.   usage: model_speed MODEL IMAGE_SIZE BATCH STEPS [BACKEND] [THREADS]
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <string>
 
 #include "backends/registry.h"
@@ -12,11 +13,8 @@
 
 using namespace nnlab;
 
-int main(int argc, char** argv) {
-  if (argc < 5) {
-    std::fprintf(stderr, "usage: model_speed MODEL IMAGE_SIZE BATCH STEPS [BACKEND] [THREADS]\n");
-    return 2;
-  }
+namespace {
+int run(int argc, char** argv) {
   std::string model_name = argv[1];
   int64_t size = std::stoll(argv[2]), batch = std::stoll(argv[3]), steps = std::stoll(argv[4]);
   Backend& be = get_backend(argc > 5 ? argv[5] : "cpu");
@@ -48,4 +46,19 @@ int main(int argc, char** argv) {
   std::printf("{\"framework\": \"nnlab %s\", \"what\": \"%s %lld\", \"images_per_second\": %.1f, \"peak_bytes\": %zu}\n",
               be.name().c_str(), model_name.c_str(), (long long)size, double(batch * steps) / seconds,
               be.allocator().stats().peak_bytes);
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 5) {
+    std::fprintf(stderr, "usage: model_speed MODEL IMAGE_SIZE BATCH STEPS [BACKEND] [THREADS]\n");
+    return 2;
+  }
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {  // an unknown backend or model, no GPU, out of memory
+    std::fprintf(stderr, "model_speed: %s\n", e.what());
+    return 1;
+  }
 }

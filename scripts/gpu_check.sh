@@ -1,28 +1,51 @@
 #!/usr/bin/env bash
 # On a machine with a GPU, in one go: build for the local GPU architecture, run every test
-# (the gpu label included), compare_devices on real MNIST with every backend, and the speed
-# benchmarks, all into one log (gpu_check.log, or $1). Meant to fit in a few minutes.
+# (the gpu label included), compare_devices on real MNIST with every backend, bench_ops and
+# the speed benchmarks, all into one log (gpu_check.log, or $1). Meant to fit in a few minutes.
+# On a bare, offline machine it takes the build dependencies and data from .gpu_kit/, made
+# beforehand by scripts/gpu_kit where the package registries are reachable.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log=${1:-gpu_check.log}
+out=$(dirname "$log")  # the chart, its gnuplot script and bench_ops' CSV go next to the log
 build=build-gpu
+kit=$PWD/.gpu_kit
 {
   echo "== gpu_check $(date -u +%FT%TZ) on $(hostname)"
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || echo "nvidia-smi failed"
   arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.')
+  cmake_args=()
+  if [ -d "$kit/debs" ]; then
+    echo "== dependencies and data from $kit"
+    root=$kit/root
+    rm -rf "$root" && mkdir -p "$root"
+    for f in "$kit"/debs/*.deb; do dpkg -x "$f" "$root"; done  # into the kit, never into /
+    libdir=$root/usr/lib/x86_64-linux-gnu
+    ln -sf "$(ls /lib/x86_64-linux-gnu/libz.so.1 /usr/lib/x86_64-linux-gnu/libz.so.1 2>/dev/null | head -1)" "$libdir/libz.so"
+    export CMAKE_PREFIX_PATH=$root/usr CPATH=$root/usr/include LD_LIBRARY_PATH=$libdir:${LD_LIBRARY_PATH:-}
+    export NNLAB_DATA=$kit/data NNLAB_PYTHON=$(command -v python3)
+    # cuDNN from the toolkit if it has it, else from PyTorch's nvidia-cudnn wheel.
+    if [ ! -e /usr/local/cuda/include/cudnn.h ]; then
+      cudnn=$(python3 -c 'import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))' 2>/dev/null)
+      [ -n "$cudnn" ] && cmake_args+=("-DCUDNN_ROOT=$cudnn") && export LD_LIBRARY_PATH=$cudnn/lib:$LD_LIBRARY_PATH
+    fi
+  else
+    scripts/setup
+  fi
   echo "== build (CMAKE_CUDA_ARCHITECTURES=${arch:-75;90})"
-  scripts/setup
-  NNLAB_BUILD=$build scripts/build -DNNLAB_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${arch:-75;90}" || exit 1
+  NNLAB_BUILD=$build scripts/build -DNNLAB_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${arch:-75;90}" \
+    "${cmake_args[@]}" || exit 1
   echo "== tests, every label"
   (cd $build && ctest --output-on-failure -j "$(nproc)")
   echo "== compare_devices, MNIST MLP, 1 epoch, every backend (cuda-sim on a subset)"
-  $build/apps/compare_devices --epochs 1 --quiet --profile --plot gpu_check_mnist.png
+  $build/apps/compare_devices --epochs 1 --quiet --profile --plot "$out/gpu_check_mnist.png"
   $build/apps/compare_devices --epochs 1 --limit 2000 --backends cpu,cuda-sim --quiet
   echo "== bench_ops: every op at the models' shapes, GEMM variants (cpu and the GPU backends)"
-  $build/apps/bench_ops --min-time 0.05 --csv gpu_check_ops.csv
+  $build/apps/bench_ops --min-time 0.05 --csv "$out/gpu_check_ops.csv"
   echo "== training speed, ResNet-18 64x64 batch 32"
   $build/bench/model_speed resnet18 64 32 10 cpu 2
   $build/bench/model_speed resnet18 64 32 10 cuda
+  $build/bench/model_speed resnet18 64 32 10 cudnn
   echo "== simulator speed (CPU time of a simulation)"
   $build/bench/bench_sim
 } 2>&1 | tee "$log"

@@ -24,6 +24,16 @@ std::vector<char> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
 }
+// The file's bytes, decompressed when it is gzip: the data directory may hold either form.
+std::vector<char> read_decompressed(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  REQUIRE_MESSAGE(f != nullptr, "cannot open " << path);
+  std::vector<char> bytes;
+  char chunk[1 << 16];
+  for (int n; (n = gzread(f, chunk, sizeof chunk)) > 0;) bytes.insert(bytes.end(), chunk, chunk + n);
+  gzclose(f);
+  return bytes;
+}
 void write_bytes(const std::string& path, const std::vector<char>& bytes) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
 }
@@ -40,8 +50,8 @@ struct ScratchCopy {
     fs::remove_all(dir);
     fs::create_directories(dir);
     std::string mnist = dataset_dir("mnist");
-    images = read_bytes(find_idx_file(mnist, "t10k-images", 3));
-    labels = read_bytes(find_idx_file(mnist, "t10k-labels", 1));
+    images = read_decompressed(find_idx_file(mnist, "t10k-images", 3));
+    labels = read_decompressed(find_idx_file(mnist, "t10k-labels", 1));
   }
   ~ScratchCopy() { fs::remove_all(dir); }
   std::string path(const std::string& name) const { return dir + "/" + name; }

@@ -28,15 +28,17 @@ const std::map<std::string, Tensor>* torch_results() {
   static std::map<std::string, Tensor> tensors;
   if (tried) return g_reference;
   tried = true;
-  if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0) {
-    MESSAGE(
-        "skipping PyTorch parity: /usr/bin/python3 cannot import torch (apt-get install "
-        "python3-torch)");
+  // Debian's python3-torch by default; NNLAB_PYTHON names another interpreter with torch.
+  const char* chosen = std::getenv("NNLAB_PYTHON");
+  std::string python = chosen && *chosen ? chosen : "/usr/bin/python3";
+  if (std::system((python + " -c 'import torch' > /dev/null 2>&1").c_str()) != 0) {
+    MESSAGE("skipping PyTorch parity: " << python
+                                        << " cannot import torch (apt-get install python3-torch, "
+                                           "or set NNLAB_PYTHON)");
     return nullptr;
   }
   std::string out = "/tmp/nnlab_torch_parity_" + std::to_string(::getpid()) + ".safetensors";
-  std::string cmd =
-      "/usr/bin/python3 " NNLAB_SOURCE_DIR "/tests/torch_parity.py " + out + " > /dev/null";
+  std::string cmd = python + " " NNLAB_SOURCE_DIR "/tests/torch_parity.py " + out + " > /dev/null";
   REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, "tests/torch_parity.py failed");
   tensors = load_safetensors(out, get_backend("reference")).tensors;
   std::remove(out.c_str());
