@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 
 #include "backends/registry.h"
 #include "core/backend.h"
@@ -106,6 +107,46 @@ TEST_CASE("parity: argmax, fills and random fills are exact") {
     }
     Tensor i_be = Tensor::full(Shape{5}, 3, DType::I32, be);
     CHECK(i_be.to_host<int32_t>() == std::vector<int32_t>(5, 3));
+  }
+}
+
+// Random inputs never tie, so the op cases cannot tell which of equal maxima a pool picks:
+// here ties, -inf everywhere in a window and NaN must pick the same element as `reference`
+// (the first maximum; a NaN wins), seen through where the gradient of the plain sum lands
+// (counts of windows, exact in float whatever the order of accumulation).
+TEST_CASE("parity: max_pool2d picks the same element for ties, -inf and NaN") {
+  Backend& ref = get_backend("reference");
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> values(2 * 7 * 6);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = float((i * 7) % 3);  // 0, 1, 2: ties
+  for (size_t i : {0, 1, 6, 7, 45, 46, 51, 52}) values[i] = -inf;  // whole windows of -inf
+  values[20] = std::nanf("");
+  values[75] = std::nanf("");
+  auto pool_and_grad = [&](Backend& be, const Window2d& win) {
+    Tensor x = Tensor::from_host(values, Shape{1, 2, 7, 6}, be).set_requires_grad(true);
+    Tensor y = ops::max_pool2d(x, win);
+    ops::sum(y).backward();
+    return std::make_pair(as_doubles(y), as_doubles(x.grad()));
+  };
+  auto same_bits = [](const std::vector<double>& a, const std::vector<double>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!(a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i])))) return false;
+    return true;
+  };
+  for (const std::string& name : backends_under_test()) {
+    Backend& be = get_backend(name);
+    for (const Window2d& win : {ops::window(2, 2), ops::window(3, 2, 1), ops::window(3, 1, 1),
+                                ops::window(2, 1)}) {
+      CAPTURE(name);
+      CAPTURE(win.kernel_h);
+      CAPTURE(win.stride_h);
+      CAPTURE(win.pad_h);
+      auto [want_y, want_dx] = pool_and_grad(ref, win);
+      auto [got_y, got_dx] = pool_and_grad(be, win);
+      CHECK(same_bits(got_y, want_y));
+      CHECK(same_bits(got_dx, want_dx));
+    }
   }
 }
 

@@ -23,33 +23,69 @@ Span clipped(const Window2d& win, const Planes& d, int64_t p, int64_t q) {
           std::min(w0 + win.kernel_w, d.w)};
 }
 
-// Max pooling without padding (every window lies inside the plane), one output row at a time
-// with the output column innermost: for each window tap, a whole row of running maxima is
-// updated by selects, which vectorise; comparing per window instead is a branch the random
-// data makes unpredictable (measured 20x slower). Taps go in (r, s) order, so the first
-// maximum wins ties and NaN propagates, as in the general path.
+// Max pooling one output row at a time with the output column innermost: for each window tap,
+// a whole row of running maxima is updated by selects, which vectorise; comparing per window
+// instead is a branch the random data makes unpredictable (measured 20x slower without
+// padding, 7x on ResNet's padded stem pool). Taps go in (r, s) order and a later value wins
+// only if larger or NaN, so the first maximum wins ties and NaN propagates (PyTorch's rule).
+
+// One tap over output columns [q_lo, q_hi): `base` is the input index output column 0 reads.
 template <typename T>
-void unpadded_max_rows(const T* in, const Planes& d, const Window2d& win, T* out, int32_t* where) {
+inline void take_larger(const T* in, int64_t base, int64_t stride, int64_t q_lo, int64_t q_hi,
+                        T* best, int32_t* at) {
+  for (int64_t q = q_lo; q < q_hi; ++q) {
+    T v = in[base + q * stride];  // base may be negative (padding): never form in + base
+    bool take = (v > best[q]) | (v != v);
+    best[q] = take ? v : best[q];
+    at[q] = take ? int32_t(base + q * stride) : at[q];
+  }
+}
+
+// Without padding every window lies inside the plane: tap (0, 0) starts the maxima.
+// Both row functions stay out of line: inlined into the parallel loop's lambda, GCC compiled
+// them into slower loops (bench_ops, interleaved runs: LeNet's pool took about 1.5x as long).
+template <typename T>
+NNLAB_NOINLINE void unpadded_max_rows(const T* in, const Planes& d, const Window2d& win, T* out,
+                                      int32_t* where) {
   for (int64_t p = 0; p < d.p; ++p) {
     T* best = out + p * d.q;
     int32_t* at = where + p * d.q;
     for (int64_t r = 0; r < win.kernel_h; ++r)
       for (int64_t s = 0; s < win.kernel_w; ++s) {
         int64_t base = (p * win.stride_h + r) * d.w + s;
-        const T* src = in + base;
         if (r == 0 && s == 0) {
           for (int64_t q = 0; q < d.q; ++q) {
-            best[q] = src[q * win.stride_w];
+            best[q] = in[base + q * win.stride_w];
             at[q] = int32_t(base + q * win.stride_w);
           }
           continue;
         }
-        for (int64_t q = 0; q < d.q; ++q) {
-          T v = src[q * win.stride_w];
-          bool take = (v > best[q]) | (v != v);
-          best[q] = take ? v : best[q];
-          at[q] = take ? int32_t(base + q * win.stride_w) : at[q];
-        }
+        take_larger(in, base, win.stride_w, 0, d.q, best, at);
+      }
+  }
+}
+
+// With padding each tap is clipped to the rows, and the run of output columns, for which it
+// lands inside the plane. Maxima start at -inf with the index of the window's first element
+// inside the plane (PyTorch's start, which an all -inf window keeps).
+template <typename T>
+NNLAB_NOINLINE void padded_max_rows(const T* in, const Planes& d, const Window2d& win, T* out,
+                                    int32_t* where) {
+  for (int64_t p = 0; p < d.p; ++p) {
+    T* best = out + p * d.q;
+    int32_t* at = where + p * d.q;
+    Span rows = clipped(win, d, p, 0);
+    for (int64_t q = 0; q < d.q; ++q) {
+      best[q] = -std::numeric_limits<T>::infinity();
+      at[q] = int32_t(rows.h0 * d.w + std::max<int64_t>(q * win.stride_w - win.pad_w, 0));
+    }
+    for (int64_t ih = rows.h0; ih < rows.h1; ++ih)
+      for (int64_t s = 0; s < win.kernel_w; ++s) {
+        // Output column q reads input column q * stride_w + s - pad_w, inside [0, w) for q in:
+        int64_t first = win.pad_w - s, last = d.w - 1 + first;
+        int64_t q_lo = first <= 0 ? 0 : (first + win.stride_w - 1) / win.stride_w;
+        int64_t q_hi = last < 0 ? 0 : std::min(d.q, last / win.stride_w + 1);
+        take_larger(in, ih * d.w + s - win.pad_w, win.stride_w, q_lo, q_hi, best, at);
       }
   }
 }
@@ -68,30 +104,10 @@ void CpuBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Tens
         const T* in = src + pl * d.h * d.w;
         T* plane_out = out + pl * d.p * d.q;
         int32_t* plane_where = where_out + pl * d.p * d.q;
-        if (win.pad_h == 0 && win.pad_w == 0) {
+        if (win.pad_h == 0 && win.pad_w == 0)
           unpadded_max_rows(in, d, win, plane_out, plane_where);
-          continue;
-        }
-        for (int64_t p = 0; p < d.p; ++p) {
-          Span rows = clipped(win, d, p, 0);
-          for (int64_t q = 0; q < d.q; ++q) {
-            Span s = clipped(win, d, p, q);
-            // Start at the window's first element; a later one wins only if larger, or NaN
-            // (PyTorch propagates NaN), so the first maximum wins ties.
-            int64_t where = rows.h0 * d.w + s.w0;
-            T best = in[where];
-            for (int64_t ih = rows.h0; ih < rows.h1; ++ih) {
-              const T* row = in + ih * d.w;
-              for (int64_t iw = s.w0; iw < s.w1; ++iw)
-                if (row[iw] > best || row[iw] != row[iw]) {
-                  best = row[iw];
-                  where = ih * d.w + iw;
-                }
-            }
-            plane_out[p * d.q + q] = best;
-            plane_where[p * d.q + q] = int32_t(where);
-          }
-        }
+        else
+          padded_max_rows(in, d, win, plane_out, plane_where);
       }
     });
   });
