@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
     for (const auto& name : backends) {
       Backend& b = get_backend(name);
       const Peak* peak = &peaks[b.is_gpu() ? "gpu" : "cpu"];
-      Tensor no_flush = flush.count(name) ? flush[name] : Tensor();
+      Tensor flush_buffer = flush.count(name) ? flush[name] : Tensor();  // none on CPUs
       for (const auto& c : cases) {
         if (!wanted(c.model, c.op, c.shape) || (c.gpu_only && !b.is_gpu())) continue;
         if (!b.supports(c.id, DType::F32)) {
@@ -218,14 +218,14 @@ int main(int argc, char** argv) {
         }
         auto call = c.prepare(b);
         rows.push_back({name, c.model, c.op, c.shape, c.flops, c.bytes,
-                        time_call(b, call, min_seconds, 10000, no_flush), peak});
+                        time_call(b, call, min_seconds, 10000, flush_buffer), peak});
         print_row(rows.back());
       }
       // The hand-written GEMM variants side by side on the square sizes.
       for (const auto& [variant, gemm] : gemm_variants(name))
-        for (int64_t n : {128, 256, 512, 1024, 2048, 4096}) {
+        for (int64_t n : kSquareGemmSizes) {
           std::string op = "gemm[" + variant + "]", shape = "square " + std::to_string(n) + "^3";
-          if (!wanted("square", op, shape) || (n > 1024 && !b.is_gpu())) continue;
+          if (!wanted("square", op, shape) || (n > kLargestCpuSquareGemm && !b.is_gpu())) continue;
           Tensor x = Tensor::full(Shape{n, n}, 1.0, DType::F32, b), y = Tensor::full(Shape{n, n}, 1.0, DType::F32, b),
                  out = Tensor::empty(Shape{n, n}, DType::F32, b);
           auto* px = static_cast<const float*>(x.raw());
@@ -233,7 +233,7 @@ int main(int argc, char** argv) {
           auto* po = static_cast<float*>(out.raw());
           auto call = [&, n = n, gemm = gemm] { gemm(false, false, n, n, n, px, py, po); };
           rows.push_back({name, "square", op, shape, 2.0 * double(n * n) * double(n), 12.0 * double(n * n),
-                          time_call(b, call, min_seconds, 10000, no_flush), peak});
+                          time_call(b, call, min_seconds, 10000, flush_buffer), peak});
           print_row(rows.back());
         }
     }

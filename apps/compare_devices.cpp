@@ -235,10 +235,7 @@ int main(int argc, char** argv) {
         if (!quiet)
           std::printf(repeat > 1 ? "== %s, run %d of %d\n" : "== %s\n", b.c_str(), i, repeat);
         auto hooks = console_hooks(quiet || i > 1, progress, [quiet](const EpochStats& e) {
-          if (!quiet)
-            std::printf("  epoch %d: loss %.4f, test accuracy %.2f%%, %.3f s, %.0f images/s\n",
-                        e.epoch, e.train_loss, 100 * e.test_accuracy, e.train_seconds,
-                        e.images_per_second);
+          if (!quiet) print_epoch_line(e);
         });
         all.back().runs.push_back(run_experiment(c, hooks));
       }

@@ -136,9 +136,7 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < configs.size(); ++i) {
       if (!quiet) std::printf("== %s=%s\n", axis.c_str(), values[i].c_str());
       auto hooks = console_hooks(quiet, progress, [quiet](const EpochStats& e) {
-        if (!quiet)
-          std::printf("  epoch %d: loss %.4f, test accuracy %.2f%%, %.3f s\n", e.epoch,
-                      e.train_loss, 100 * e.test_accuracy, e.train_seconds);
+        if (!quiet) print_epoch_line(e);
       });
       points.push_back({values[i], run_experiment(configs[i], hooks)});
     }

@@ -171,9 +171,8 @@ std::vector<BenchCase> bench_cases() {
   add_batch_norm(cases, "resnet18", Shape{8, 64, 56, 56});
   add_elementwise(cases, "resnet18", Shape{8, 64, 56, 56});
   add_optimizers(cases, "resnet18", "layer4 conv weight", 512 * 512 * 9);
-  // Square GEMMs; the largest only on GPUs.
-  for (int64_t s : {128, 256, 512, 1024}) add_gemm(cases, "square", "square", false, false, s, s, s);
-  for (int64_t s : {2048, 4096}) add_gemm(cases, "square", "square", false, false, s, s, s, true);
+  for (int64_t s : kSquareGemmSizes)
+    add_gemm(cases, "square", "square", false, false, s, s, s, s > kLargestCpuSquareGemm);
   return cases;
 }
 

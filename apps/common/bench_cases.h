@@ -24,4 +24,9 @@ struct BenchCase {
 
 std::vector<BenchCase> bench_cases();
 
+// GEMM at square sizes (bench_cases, and bench_ops' hand-written variants); the sizes above
+// kLargestCpuSquareGemm run only on GPUs.
+inline const std::vector<int64_t> kSquareGemmSizes = {128, 256, 512, 1024, 2048, 4096};
+constexpr int64_t kLargestCpuSquareGemm = 1024;
+
 }  // namespace nnlab::apps

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <vector>
 
+#include "backends/registry.h"
+
 namespace nnlab::apps {
 
 ProgressReporter::ProgressReporter(bool quiet) : quiet_(quiet), terminal_(isatty(2) != 0) {}
@@ -51,6 +53,11 @@ RunHooks console_hooks(bool quiet, ProgressReporter& progress,
   return hooks;
 }
 
+void print_epoch_line(const EpochStats& e) {
+  std::printf("  epoch %d: loss %.4f, test accuracy %.2f%%, %.3f s, %.0f images/s\n", e.epoch,
+              e.train_loss, 100 * e.test_accuracy, e.train_seconds, e.images_per_second);
+}
+
 void print_profile(const RunResult& run) {
   const RunProfile& p = run.profile;
   double total = p.data_wait + p.upload + p.forward + p.backward + p.optimizer;
@@ -77,7 +84,7 @@ void print_profile(const RunResult& run) {
                 1e6 * t.seconds / double(std::max<int64_t>(t.calls, 1)));
   std::printf("  %-22s %10.1f %10s %6.1f%%  (phases minus ops: the host's own work%s)\n",
               "outside ops", 1e3 * (total - op_total), "", share(total - op_total),
-              run.backend == "cuda" || run.backend == "cudnn" ? ", kernel launches included" : "");
+              get_backend(run.backend).is_gpu() ? ", kernel launches included" : "");
 }
 
 }  // namespace nnlab::apps

@@ -27,6 +27,9 @@ class ProgressReporter {
 RunHooks console_hooks(bool quiet, ProgressReporter& progress,
                        std::function<void(const EpochStats&)> on_epoch);
 
+// The line compare_devices and sweep print after each epoch.
+void print_epoch_line(const EpochStats& e);
+
 // The --profile table: each phase's share of the training time, then the op types by time.
 void print_profile(const RunResult& run);
 
