@@ -15,16 +15,10 @@
 
 #include "apps/common/bench_cases.h"
 #include "apps/common/flags.h"
-#include "backends/registry.h"
+#include "nnlab/backends/cuda/api.h"
+#include "nnlab/backends/registry.h"
+#include "nnlab/config.h"
 
-namespace nnlab::sim_kernels {
-#include "kernels/api.h"
-}
-#ifdef NNLAB_HAVE_CUDA
-namespace nnlab::cuda_kernels {
-#include "kernels/api.h"
-}
-#endif
 
 using namespace nnlab;
 using namespace nnlab::apps;
@@ -112,9 +106,9 @@ std::vector<std::pair<std::string, GemmCall>> variants_of(F gemm_variant) {
 }
 
 std::vector<std::pair<std::string, GemmCall>> gemm_variants(const std::string& backend) {
-  if (backend == "cuda-sim") return variants_of<sim_kernels::GemmVariant>(sim_kernels::gemm_variant);
-#ifdef NNLAB_HAVE_CUDA
-  if (backend == "cuda") return variants_of<cuda_kernels::GemmVariant>(cuda_kernels::gemm_variant);
+  if (backend == "cuda-sim") return variants_of<cuda_sim::GemmVariant>(cuda_sim::gemm_variant);
+#if NNLAB_HAVE_CUDA
+  if (backend == "cuda") return variants_of<cuda::GemmVariant>(cuda::gemm_variant);
 #endif
   return {};
 }

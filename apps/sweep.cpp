@@ -12,7 +12,7 @@
 #include "apps/common/flags.h"
 #include "apps/common/plot.h"
 #include "apps/common/report.h"
-#include "backends/registry.h"
+#include "nnlab/backends/registry.h"
 
 using namespace nnlab::apps;
 

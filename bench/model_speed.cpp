@@ -6,10 +6,10 @@
 #include <exception>
 #include <string>
 
-#include "backends/registry.h"
-#include "core/ops.h"
-#include "core/optim/optimizer.h"
-#include "models/zoo.h"
+#include "nnlab/backends/registry.h"
+#include "nnlab/core/ops.h"
+#include "nnlab/models/zoo.h"
+#include "nnlab/optim/optimizer.h"
 
 using namespace nnlab;
 

@@ -8,15 +8,13 @@
 #include <functional>
 #include <vector>
 
-#include "kernels/sim/runtime.h"
-#include "kernels/sim/sim.h"
+#include "nnlab/backends/cuda/api.h"
+#include "nnlab/sim/runtime.h"
+#include "nnlab/sim/sim.h"
 
-namespace nnlab::sim_kernels {
-#include "kernels/api.h"
-}
 
 using namespace nnlab::sim::runtime;
-namespace k = nnlab::sim_kernels;
+namespace k = nnlab::cuda_sim;
 
 template <typename F>
 double best_ms(F f, int repeats = 5) {

@@ -1,10 +1,10 @@
 // Training checkpoints: a safetensors file whose metadata and tensors must match the model
 // (the MNIST MLP) and the optimizer (Adam) they are loaded into.
-#include "backends/registry.h"
-#include "core/checkpoint.h"
-#include "core/optim/optimizer.h"
 #include "fuzz/fuzz_input.h"
-#include "models/zoo.h"
+#include "nnlab/backends/registry.h"
+#include "nnlab/core/checkpoint.h"
+#include "nnlab/models/zoo.h"
+#include "nnlab/optim/optimizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace nnlab;

@@ -1,8 +1,8 @@
 // CIFAR-10 binary batches: the test split read from a fuzzed test_batch.bin, then its records.
 #include <vector>
 
-#include "data/cifar10.h"
 #include "fuzz/fuzz_input.h"
+#include "nnlab/data/cifar10.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string path = nnlab::fuzz::write_input(data, size, "test_batch.bin");

@@ -1,6 +1,6 @@
 // IDX files (MNIST's format), raw or gzip-compressed: read_idx as images (rank 3) and labels.
-#include "data/idx.h"
 #include "fuzz/fuzz_input.h"
+#include "nnlab/data/idx.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string path = nnlab::fuzz::write_input(data, size, "fuzz-idx3-ubyte");

@@ -1,7 +1,7 @@
 // Image files as an image folder reads them: decoded by stb_image (PNG, JPEG, BMP), then
 // converted to planar CHW at other sizes and channel counts.
-#include "data/image.h"
 #include "fuzz/fuzz_input.h"
+#include "nnlab/data/image.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string path = nnlab::fuzz::write_input(data, size, "image.png");

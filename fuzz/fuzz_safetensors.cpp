@@ -1,7 +1,7 @@
 // safetensors files: header length, JSON header, dtypes, shapes and data ranges.
-#include "backends/registry.h"
-#include "core/safetensors.h"
 #include "fuzz/fuzz_input.h"
+#include "nnlab/backends/registry.h"
+#include "nnlab/core/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string path = nnlab::fuzz::write_input(data, size, "fuzz.safetensors");

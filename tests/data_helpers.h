@@ -2,7 +2,7 @@
 #pragma once
 #include <vector>
 
-#include "data/loader.h"
+#include "nnlab/data/loader.h"
 
 namespace nnlab::testing {
 

@@ -1,12 +1,12 @@
 #include "tests/golden.h"
 
-#include "backends/registry.h"
-#include "core/ops.h"
-#include "core/optim/optimizer.h"
-#include "data/idx.h"
-#include "data/loader.h"
-#include "data/paths.h"
-#include "models/zoo.h"
+#include "nnlab/backends/registry.h"
+#include "nnlab/core/ops.h"
+#include "nnlab/data/idx.h"
+#include "nnlab/data/loader.h"
+#include "nnlab/data/paths.h"
+#include "nnlab/models/zoo.h"
+#include "nnlab/optim/optimizer.h"
 
 namespace nnlab::testing {
 

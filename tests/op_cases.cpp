@@ -4,9 +4,9 @@
 
 #include <cmath>
 
-#include "core/backend.h"
-#include "core/ops.h"
-#include "core/philox.h"
+#include "nnlab/core/backend.h"
+#include "nnlab/core/ops.h"
+#include "nnlab/core/philox.h"
 
 namespace nnlab::testing {
 namespace {

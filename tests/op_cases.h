@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.h"
+#include "nnlab/core/tensor.h"
 
 namespace nnlab::testing {
 

@@ -1,6 +1,6 @@
 // Small kernels that exercise one feature of the execution model each, for the simulator's
 // semantic tests; they also compile with nvcc, so they stay within the portable subset.
-#include "kernels/portable.h"
+#include "nnlab/backends/cuda/portable.h"
 
 namespace nnlab::NNLAB_KERNELS {
 #include "tests/sim_kernels.h"

@@ -9,9 +9,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "data/idx.h"
-#include "data/loader.h"
-#include "data/paths.h"
+#include "nnlab/data/idx.h"
+#include "nnlab/data/loader.h"
+#include "nnlab/data/paths.h"
 #include "tests/data_helpers.h"
 
 using namespace nnlab;

@@ -10,16 +10,16 @@
 #include <sstream>
 
 #include "apps/common/experiment.h"
+#include "nnlab/backends/registry.h"
+#include "nnlab/core/checkpoint.h"
+#include "nnlab/core/ops.h"
+#include "nnlab/data/idx.h"
+#include "nnlab/data/loader.h"
+#include "nnlab/data/paths.h"
+#include "nnlab/models/zoo.h"
+#include "nnlab/nn/layers.h"
+#include "nnlab/optim/optimizer.h"
 #include "tests/golden.h"
-#include "backends/registry.h"
-#include "core/checkpoint.h"
-#include "core/nn/layers.h"
-#include "core/ops.h"
-#include "core/optim/optimizer.h"
-#include "data/idx.h"
-#include "data/loader.h"
-#include "data/paths.h"
-#include "models/zoo.h"
 
 using namespace nnlab;
 using nnlab::testing::first_losses;

@@ -4,7 +4,7 @@
 // GPU each case names the reason and skips.
 #include <doctest/doctest.h>
 
-#include "backends/registry.h"
+#include "nnlab/backends/registry.h"
 #include "tests/golden.h"
 
 using namespace nnlab;

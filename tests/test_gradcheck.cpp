@@ -4,10 +4,10 @@
 
 #include <cmath>
 
-#include "backends/registry.h"
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "models/mlp.h"
+#include "nnlab/backends/registry.h"
+#include "nnlab/core/autograd.h"
+#include "nnlab/core/ops.h"
+#include "nnlab/models/mlp.h"
 #include "tests/op_cases.h"
 
 using namespace nnlab;

@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "data/cifar10.h"
-#include "data/image.h"
-#include "data/image_folder.h"
-#include "data/loader.h"
+#include "nnlab/data/cifar10.h"
+#include "nnlab/data/image.h"
+#include "nnlab/data/image_folder.h"
+#include "nnlab/data/loader.h"
 #include "tests/data_helpers.h"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION

@@ -1,5 +1,5 @@
-// The same kernel sources in one binary, built twice: nvcc's (nnlab::cuda_kernels) and the
-// simulator's (nnlab::sim_kernels). On a machine with a GPU each kernel runs on both and the
+// The same kernel sources in one binary, built twice: nvcc's (nnlab::cuda) and the
+// simulator's (nnlab::cuda_sim). On a machine with a GPU each kernel runs on both and the
 // results must agree within float tolerance; without one (no device, or no driver: CUDA
 // error 35) the test says so and skips.
 #include <cuda_runtime.h>
@@ -9,15 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "core/philox.h"
-#include "kernels/sim/runtime.h"
+#include "nnlab/backends/cuda/api.h"
+#include "nnlab/core/philox.h"
+#include "nnlab/sim/runtime.h"
 
-namespace nnlab::cuda_kernels {
-#include "kernels/api.h"
-}
-namespace nnlab::sim_kernels {
-#include "kernels/api.h"
-}
 
 namespace {
 namespace sr = nnlab::sim::runtime;
@@ -73,28 +68,28 @@ TEST_CASE("gpu: every kernel agrees with its simulator build") {
   auto a = random_values(size_t(m * k), 1), b = random_values(size_t(k * n), 2);
   compare(
       a, b, size_t(m * n),
-      [&](float* x, float* y, float* o) { nnlab::cuda_kernels::sgemm_tiled(x, y, o, m, n, k); },
-      [&](float* x, float* y, float* o) { nnlab::sim_kernels::sgemm_tiled(x, y, o, m, n, k); },
+      [&](float* x, float* y, float* o) { nnlab::cuda::sgemm_tiled(x, y, o, m, n, k); },
+      [&](float* x, float* y, float* o) { nnlab::cuda_sim::sgemm_tiled(x, y, o, m, n, k); },
       1e-5);
   compare(
       a, b, size_t(m * n),
-      [&](float* x, float* y, float* o) { nnlab::cuda_kernels::sgemm_naive(x, y, o, m, n, k); },
-      [&](float* x, float* y, float* o) { nnlab::sim_kernels::sgemm_naive(x, y, o, m, n, k); },
+      [&](float* x, float* y, float* o) { nnlab::cuda::sgemm_naive(x, y, o, m, n, k); },
+      [&](float* x, float* y, float* o) { nnlab::cuda_sim::sgemm_naive(x, y, o, m, n, k); },
       1e-5);
   compare(
       a, b, size_t(7 * 100),
-      [&](float* x, float*, float* o) { nnlab::cuda_kernels::softmax_rows(x, o, 7, 100); },
-      [&](float* x, float*, float* o) { nnlab::sim_kernels::softmax_rows(x, o, 7, 100); }, 1e-5);
+      [&](float* x, float*, float* o) { nnlab::cuda::softmax_rows(x, o, 7, 100); },
+      [&](float* x, float*, float* o) { nnlab::cuda_sim::softmax_rows(x, o, 7, 100); }, 1e-5);
   compare(
       a, b, b.size(),
       [&](float* x, float* y, float* o) {
         cudaMemcpy(o, y, b.size() * 4, cudaMemcpyDeviceToDevice);
-        nnlab::cuda_kernels::axpy(2.0f, x, o, int(b.size()));
+        nnlab::cuda::axpy(2.0f, x, o, int(b.size()));
       },
       [&](float* x, float* y, float* o) {
         nnlab::sim::runtime::cudaMemcpy(o, y, b.size() * 4,
                                         nnlab::sim::runtime::cudaMemcpyDeviceToDevice);
-        nnlab::sim_kernels::axpy(2.0f, x, o, int(b.size()));
+        nnlab::cuda_sim::axpy(2.0f, x, o, int(b.size()));
       },
       1e-6);
 }

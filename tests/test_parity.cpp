@@ -6,11 +6,11 @@
 #include <cstdlib>
 #include <limits>
 
-#include "backends/registry.h"
-#include "core/backend.h"
-#include "core/ops.h"
-#include "core/update_rules.h"
-#include "kernels/sim/sim.h"
+#include "nnlab/backends/registry.h"
+#include "nnlab/core/backend.h"
+#include "nnlab/core/ops.h"
+#include "nnlab/core/update_rules.h"
+#include "nnlab/sim/sim.h"
 #include "tests/op_cases.h"
 
 using namespace nnlab;

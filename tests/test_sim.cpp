@@ -7,18 +7,18 @@
 #include <cmath>
 #include <vector>
 
-#include "core/philox.h"
-#include "kernels/sim/runtime.h"
-#include "kernels/sim/sim.h"
+#include "nnlab/backends/cuda/api.h"
+#include "nnlab/core/philox.h"
+#include "nnlab/sim/runtime.h"
+#include "nnlab/sim/sim.h"
 
-namespace nnlab::sim_kernels {
-#include "kernels/api.h"
+namespace nnlab::cuda_sim {
 #include "tests/sim_kernels.h"
-}  // namespace nnlab::sim_kernels
+}  // namespace nnlab::cuda_sim
 
 using namespace nnlab;
 using namespace nnlab::sim::runtime;
-namespace k = nnlab::sim_kernels;
+namespace k = nnlab::cuda_sim;
 
 namespace {
 // Device memory holding a copy of `host`, freed at scope exit.

@@ -11,10 +11,10 @@
 #include <map>
 #include <set>
 
-#include "backends/registry.h"
-#include "core/ops.h"
-#include "core/safetensors.h"
-#include "models/zoo.h"
+#include "nnlab/backends/registry.h"
+#include "nnlab/core/ops.h"
+#include "nnlab/core/safetensors.h"
+#include "nnlab/models/zoo.h"
 #include "tests/op_cases.h"
 
 using namespace nnlab;

@@ -5,15 +5,15 @@
 #include <cmath>
 #include <map>
 
-#include "backends/registry.h"
-#include "core/autograd.h"
-#include "core/nn/layers.h"
-#include "core/ops.h"
-#include "core/optim/optimizer.h"
-#include "core/numerics.h"
-#include "core/profiler.h"
-#include "models/mlp.h"
-#include "models/zoo.h"
+#include "nnlab/backends/registry.h"
+#include "nnlab/core/autograd.h"
+#include "nnlab/core/numerics.h"
+#include "nnlab/core/ops.h"
+#include "nnlab/core/profiler.h"
+#include "nnlab/models/mlp.h"
+#include "nnlab/models/zoo.h"
+#include "nnlab/nn/layers.h"
+#include "nnlab/optim/optimizer.h"
 
 using namespace nnlab;
 

@@ -1,6 +1,6 @@
 #include "apps/common/bench_cases.h"
 
-#include "core/random.h"
+#include "nnlab/core/random.h"
 
 namespace nnlab::apps {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/backend.h"
+#include "nnlab/core/backend.h"
 
 namespace nnlab::apps {
 

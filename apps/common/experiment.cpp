@@ -8,18 +8,18 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "backends/registry.h"
-#include "core/autograd.h"
-#include "core/checkpoint.h"
-#include "core/numerics.h"
-#include "core/ops.h"
-#include "core/optim/optimizer.h"
-#include "data/cifar10.h"
-#include "data/idx.h"
-#include "data/image_folder.h"
-#include "data/loader.h"
-#include "data/paths.h"
-#include "models/zoo.h"
+#include "nnlab/backends/registry.h"
+#include "nnlab/core/autograd.h"
+#include "nnlab/core/checkpoint.h"
+#include "nnlab/core/numerics.h"
+#include "nnlab/core/ops.h"
+#include "nnlab/data/cifar10.h"
+#include "nnlab/data/idx.h"
+#include "nnlab/data/image_folder.h"
+#include "nnlab/data/loader.h"
+#include "nnlab/data/paths.h"
+#include "nnlab/models/zoo.h"
+#include "nnlab/optim/optimizer.h"
 
 namespace nnlab::apps {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/profiler.h"
+#include "nnlab/core/profiler.h"
 
 namespace nnlab::apps {
 

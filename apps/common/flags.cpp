@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "apps/common/presets.h"
-#include "data/dataset.h"
+#include "nnlab/data/dataset.h"
 
 namespace nnlab::apps {
 

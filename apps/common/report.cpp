@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "backends/registry.h"
+#include "nnlab/backends/registry.h"
 
 namespace nnlab::apps {
 

@@ -1,0 +1,177 @@
+// Pooling, parallel over (n, c) planes; every plane is independent, so results do not
+// depend on the thread count.
+#include <limits>
+
+#include "nnlab/backends/cpu/backend.h"
+#include "nnlab/backends/cpu/common.h"
+
+namespace nnlab::cpu {
+namespace {
+struct Planes {
+  int64_t count, h, w, p, q;
+};
+Planes planes_of(const Tensor& in, const Tensor& out) {
+  return {in.dim(0) * in.dim(1), in.dim(2), in.dim(3), out.dim(2), out.dim(3)};
+}
+// The window of output (p, q), clipped to the input: rows [h0, h1), columns [w0, w1).
+struct Span {
+  int64_t h0, h1, w0, w1;
+};
+Span clipped(const Window2d& win, const Planes& d, int64_t p, int64_t q) {
+  int64_t h0 = p * win.stride_h - win.pad_h, w0 = q * win.stride_w - win.pad_w;
+  return {std::max<int64_t>(h0, 0), std::min(h0 + win.kernel_h, d.h), std::max<int64_t>(w0, 0),
+          std::min(w0 + win.kernel_w, d.w)};
+}
+
+// Max pooling one output row at a time with the output column innermost: for each window tap,
+// a whole row of running maxima is updated by selects, which vectorise; comparing per window
+// instead is a branch the random data makes unpredictable (measured 20x slower without
+// padding, 7x on ResNet's padded stem pool). Taps go in (r, s) order and a later value wins
+// only if larger or NaN, so the first maximum wins ties and NaN propagates (PyTorch's rule).
+
+// One tap over output columns [q_lo, q_hi): `base` is the input index output column 0 reads.
+template <typename T>
+inline void take_larger(const T* in, int64_t base, int64_t stride, int64_t q_lo, int64_t q_hi,
+                        T* best, int32_t* at) {
+  for (int64_t q = q_lo; q < q_hi; ++q) {
+    T v = in[base + q * stride];  // base may be negative (padding): never form in + base
+    bool take = (v > best[q]) | (v != v);
+    best[q] = take ? v : best[q];
+    at[q] = take ? int32_t(base + q * stride) : at[q];
+  }
+}
+
+// Without padding every window lies inside the plane: tap (0, 0) starts the maxima, with no
+// -inf pass and no clipping (LeNet's pool through padded_max_rows took 1.5x as long).
+// Both row functions stay out of line: inlined into the parallel loop's lambda, GCC compiled
+// them into slower loops (bench_ops, interleaved runs: LeNet's pool took about 1.5x as long).
+template <typename T>
+NNLAB_NOINLINE void unpadded_max_rows(const T* in, const Planes& d, const Window2d& win, T* out,
+                                      int32_t* where) {
+  for (int64_t p = 0; p < d.p; ++p) {
+    T* best = out + p * d.q;
+    int32_t* at = where + p * d.q;
+    for (int64_t r = 0; r < win.kernel_h; ++r)
+      for (int64_t s = 0; s < win.kernel_w; ++s) {
+        int64_t base = (p * win.stride_h + r) * d.w + s;
+        if (r == 0 && s == 0) {
+          for (int64_t q = 0; q < d.q; ++q) {
+            best[q] = in[base + q * win.stride_w];
+            at[q] = int32_t(base + q * win.stride_w);
+          }
+          continue;
+        }
+        take_larger(in, base, win.stride_w, 0, d.q, best, at);
+      }
+  }
+}
+
+// With padding each tap is clipped to the rows, and the run of output columns, for which it
+// lands inside the plane. Maxima start at -inf with the index of the window's first element
+// inside the plane (PyTorch's start, which an all -inf window keeps).
+template <typename T>
+NNLAB_NOINLINE void padded_max_rows(const T* in, const Planes& d, const Window2d& win, T* out,
+                                    int32_t* where) {
+  for (int64_t p = 0; p < d.p; ++p) {
+    T* best = out + p * d.q;
+    int32_t* at = where + p * d.q;
+    Span rows = clipped(win, d, p, 0);
+    for (int64_t q = 0; q < d.q; ++q) {
+      best[q] = -std::numeric_limits<T>::infinity();
+      at[q] = int32_t(rows.h0 * d.w + std::max<int64_t>(q * win.stride_w - win.pad_w, 0));
+    }
+    for (int64_t ih = rows.h0; ih < rows.h1; ++ih)
+      for (int64_t s = 0; s < win.kernel_w; ++s) {
+        // Output column q reads input column q * stride_w + s - pad_w, inside [0, w) for q in:
+        int64_t first = win.pad_w - s, last = d.w - 1 + first;
+        int64_t q_lo = first <= 0 ? 0 : (first + win.stride_w - 1) / win.stride_w;
+        int64_t q_hi = last < 0 ? 0 : std::min(d.q, last / win.stride_w + 1);
+        take_larger(in, ih * d.w + s - win.pad_w, win.stride_w, q_lo, q_hi, best, at);
+      }
+  }
+}
+}  // namespace
+
+void CpuBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices,
+                                    const Window2d& win) {
+  Planes d = planes_of(x, y);
+  host::dispatch_float(x.dtype(), "max_pool2d_forward", [&](auto zero) {
+    using T = decltype(zero);
+    T* out = y.data<T>();  // pointers hoisted: data<T>() checks the dtype on every call
+    int32_t* where_out = indices.data<int32_t>();
+    const T* src = x.data<T>();
+    parallel_chunks(d.count, 1, threads_, [&](int64_t lo, int64_t hi) {
+      for (int64_t pl = lo; pl < hi; ++pl) {
+        const T* in = src + pl * d.h * d.w;
+        T* plane_out = out + pl * d.p * d.q;
+        int32_t* plane_where = where_out + pl * d.p * d.q;
+        if (win.pad_h == 0 && win.pad_w == 0)
+          unpadded_max_rows(in, d, win, plane_out, plane_where);
+        else
+          padded_max_rows(in, d, win, plane_out, plane_where);
+      }
+    });
+  });
+}
+
+void CpuBackend::max_pool2d_backward(const Tensor& dy, const Tensor& indices, const Tensor& dx,
+                                           const Window2d&) {
+  Planes d = planes_of(dx, dy);
+  host::dispatch_float(dy.dtype(), "max_pool2d_backward", [&](auto zero) {
+    using T = decltype(zero);
+    const int32_t* where = indices.data<int32_t>();
+    const T* g = dy.data<T>();
+    parallel_chunks(d.count, 1, threads_, [&](int64_t lo, int64_t hi) {
+      for (int64_t pl = lo; pl < hi; ++pl) {
+        T* out = dx.data<T>() + pl * d.h * d.w;
+        std::fill(out, out + d.h * d.w, T(0));
+        for (int64_t o = pl * d.p * d.q; o < (pl + 1) * d.p * d.q; ++o)
+          out[where[o]] += g[o];
+      }
+    });
+  });
+}
+
+void CpuBackend::avg_pool2d_forward(const Tensor& x, const Tensor& y, const Window2d& win) {
+  Planes d = planes_of(x, y);
+  host::dispatch_float(x.dtype(), "avg_pool2d_forward", [&](auto zero) {
+    using T = decltype(zero);
+    T scale = T(1.0 / double(win.kernel_h * win.kernel_w));  // padding counts in the divisor
+    parallel_chunks(d.count, 1, threads_, [&](int64_t lo, int64_t hi) {
+      for (int64_t pl = lo; pl < hi; ++pl) {
+        const T* in = x.data<T>() + pl * d.h * d.w;
+        for (int64_t p = 0; p < d.p; ++p)
+          for (int64_t q = 0; q < d.q; ++q) {
+            Span s = clipped(win, d, p, q);
+            T total = 0;
+            for (int64_t ih = s.h0; ih < s.h1; ++ih)
+              for (int64_t iw = s.w0; iw < s.w1; ++iw) total += in[ih * d.w + iw];
+            y.data<T>()[(pl * d.p + p) * d.q + q] = total * scale;
+          }
+      }
+    });
+  });
+}
+
+void CpuBackend::avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Window2d& win) {
+  Planes d = planes_of(dx, dy);
+  host::dispatch_float(dy.dtype(), "avg_pool2d_backward", [&](auto zero) {
+    using T = decltype(zero);
+    T scale = T(1.0 / double(win.kernel_h * win.kernel_w));
+    parallel_chunks(d.count, 1, threads_, [&](int64_t lo, int64_t hi) {
+      for (int64_t pl = lo; pl < hi; ++pl) {
+        T* out = dx.data<T>() + pl * d.h * d.w;
+        std::fill(out, out + d.h * d.w, T(0));
+        for (int64_t p = 0; p < d.p; ++p)
+          for (int64_t q = 0; q < d.q; ++q) {
+            Span s = clipped(win, d, p, q);
+            T g = dy.data<T>()[(pl * d.p + p) * d.q + q] * scale;
+            for (int64_t ih = s.h0; ih < s.h1; ++ih)
+              for (int64_t iw = s.w0; iw < s.w1; ++iw) out[ih * d.w + iw] += g;
+          }
+      }
+    });
+  });
+}
+
+}  // namespace nnlab::cpu

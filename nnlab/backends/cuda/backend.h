@@ -1,0 +1,372 @@
+// The backend over the hand-written kernels (class CudaBackend), written once against the
+// CUDA runtime API and compiled in both kernel builds: by nvcc it is `cuda` (nnlab::cuda), as
+// C++ over the simulator's runtime it is `cuda-sim` (nnlab::cuda_sim), so the host code the
+// GPU runs is the code the simulator tests. backends/cudnn derives from it and replaces the
+// ops cuBLAS and cuDNN cover. Device memory goes through a caching allocator (cudaMalloc
+// synchronises and is slow); every runtime call is checked and reported with the caller's
+// file and line. Only the kernel builds include it (nvcc, or NNLAB_SIM defined).
+#pragma once
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "nnlab/backends/cuda/api.h"
+#include "nnlab/backends/cuda/portable.h"
+#include "nnlab/core/backend.h"
+
+namespace nnlab::NNLAB_KERNELS {
+
+inline void check(cudaError_t err, const char* call, const char* file, int line) {
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string(call) + " failed at " + file + ":" + std::to_string(line) +
+                             ": " + cudaGetErrorString(err));
+}
+#define NNLAB_CUDA_CHECK(call) ::nnlab::NNLAB_KERNELS::check((call), #call, __FILE__, __LINE__)
+
+#ifdef NNLAB_SIM
+inline constexpr const char* kName = "cuda-sim";
+#else
+inline constexpr const char* kName = "cuda";
+#endif
+
+class DeviceAllocator : public CachingAllocator {
+ public:
+  ~DeviceAllocator() override { empty_cache(); }
+
+ protected:
+  void* raw_allocate(size_t bytes) override {
+    void* ptr = nullptr;
+    cudaError_t err = cudaMalloc(&ptr, bytes);
+    if (err != cudaSuccess) {
+      size_t free_bytes = 0, total = 0;
+      cudaMemGetInfo(&free_bytes, &total);
+      throw std::runtime_error(std::string(kName) + ": out of device memory allocating " +
+                               std::to_string(bytes) + " bytes (" + std::to_string(free_bytes) +
+                               " of " + std::to_string(total) +
+                               " free); try a smaller --batch-size");
+    }
+    return ptr;
+  }
+  void raw_free(void* ptr) override { NNLAB_CUDA_CHECK(cudaFree(ptr)); }
+};
+
+inline const std::vector<Op>& implemented_ops() {
+  // Every op of the interface has a kernel now; the list stays so that supports() answers
+  // from what is implemented, not from an assumption.
+  static const std::vector<Op> ops = {Op::Gemm,
+                                      Op::BiasAdd,
+                                      Op::SumDim0,
+                                      Op::Add,
+                                      Op::Mul,
+                                      Op::Scale,
+                                      Op::ExpandScalar,
+                                      Op::ReluForward,
+                                      Op::ReluBackward,
+                                      Op::Sum,
+                                      Op::LogSoftmaxForward,
+                                      Op::LogSoftmaxBackward,
+                                      Op::NllLossForward,
+                                      Op::NllLossBackward,
+                                      Op::CrossEntropyBackward,
+                                      Op::Argmax,
+                                      Op::Fill,
+                                      Op::FillUniform,
+                                      Op::FillNormal,
+                                      Op::SgdUpdate,
+                                      Op::AdamUpdate,
+                                      Op::Conv2dForward,
+                                      Op::Conv2dBackwardData,
+                                      Op::Conv2dBackwardFilter,
+                                      Op::ChannelSum,
+                                      Op::MaxPool2dForward,
+                                      Op::MaxPool2dBackward,
+                                      Op::AvgPool2dForward,
+                                      Op::AvgPool2dBackward,
+                                      Op::BatchNormForward,
+                                      Op::BatchNormBackward,
+                                      Op::DropoutMask};
+  return ops;
+}
+
+inline float* f(const Tensor& t) {
+  return t.data<float>();
+}
+inline int* i32(const Tensor& t) {
+  return t.data<int32_t>();
+}
+
+class EventStopwatch : public Stopwatch {
+ public:
+  explicit EventStopwatch(cudaStream_t stream) : stream_(stream) {
+    NNLAB_CUDA_CHECK(cudaEventCreate(&start_));
+    NNLAB_CUDA_CHECK(cudaEventCreate(&stop_));
+  }
+  ~EventStopwatch() override {
+    cudaEventDestroy(start_);
+    cudaEventDestroy(stop_);
+  }
+  void start() override { NNLAB_CUDA_CHECK(cudaEventRecord(start_, stream_)); }
+  double stop_seconds() override {
+    NNLAB_CUDA_CHECK(cudaEventRecord(stop_, stream_));
+    NNLAB_CUDA_CHECK(cudaEventSynchronize(stop_));
+    float ms = 0;
+    NNLAB_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+    return double(ms) / 1000.0;
+  }
+
+ private:
+  cudaStream_t stream_;
+  cudaEvent_t start_, stop_;
+};
+
+class CudaBackend : public Backend {
+ public:
+  std::string name() const override { return kName; }
+  std::string device() const override {
+#ifdef NNLAB_SIM
+    return "CPU simulation of the CUDA execution model (not a GPU timing)";
+#else
+    cudaDeviceProp prop{};
+    NNLAB_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    return std::string(prop.name) + ", " + std::to_string(prop.multiProcessorCount) +
+           " SMs, compute capability " + std::to_string(prop.major) + "." +
+           std::to_string(prop.minor);
+#endif
+  }
+  bool is_gpu() const override {
+#ifdef NNLAB_SIM
+    return false;
+#else
+    return true;
+#endif
+  }
+  bool supports(Op op, DType dtype) const override {
+    bool known = false;
+    for (Op o : implemented_ops()) known = known || o == op;
+    return known && (dtype == DType::F32 || (op == Op::Fill && dtype == DType::I32));
+  }
+  Allocator& allocator() override {
+    return allocator_;
+  }
+  CudaBackend() {
+#ifdef NNLAB_SIM
+    NNLAB_CUDA_CHECK(cudaStreamCreate(&stream_));
+#else
+    // One compute stream per process: NNLAB_LAUNCH launches every kernel on it, so `cuda` and
+    // `cudnn` (which reuses these kernels) share it and their work stays in order.
+    if (!current_stream()) NNLAB_CUDA_CHECK(cudaStreamCreate(&current_stream()));
+    stream_ = current_stream();
+#endif
+    for (Staging& s : staging_) NNLAB_CUDA_CHECK(cudaEventCreate(&s.copied));
+  }
+  // Large uploads (batches) go through two page-locked staging buffers: the host copies into
+  // one and queues an asynchronous copy on the stream, then returns without waiting for the
+  // device; a buffer is reused only after its event says its copy has finished. (From
+  // pageable memory, the runtime would first wait for the stream, on every batch.) Small
+  // uploads are copied directly: the runtime stages them before returning.
+  void copy_from_host(void* dst, const void* src, size_t bytes) override {
+    if (bytes < kStagedBytes) {
+      if (bytes)
+        NNLAB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
+      return;
+    }
+    Staging& s = staging_[next_staging_];
+    next_staging_ = 1 - next_staging_;
+    if (s.pending) NNLAB_CUDA_CHECK(cudaEventSynchronize(s.copied));
+    if (s.capacity < bytes) {
+      if (s.host) NNLAB_CUDA_CHECK(cudaFreeHost(s.host));
+      NNLAB_CUDA_CHECK(cudaMallocHost(&s.host, bytes));
+      s.capacity = bytes;
+    }
+    std::memcpy(s.host, src, bytes);
+    NNLAB_CUDA_CHECK(cudaMemcpyAsync(dst, s.host, bytes, cudaMemcpyHostToDevice, stream_));
+    NNLAB_CUDA_CHECK(cudaEventRecord(s.copied, stream_));
+    s.pending = true;
+  }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override {
+    if (!bytes) return;
+    NNLAB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+    NNLAB_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the caller reads `dst` next
+  }
+  void copy(void* dst, const void* src, size_t bytes) override {
+    if (bytes)
+      NNLAB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
+  }
+  void synchronize() override {
+    NNLAB_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+  // Device time between two events on the compute stream: what the kernels took, without
+  // the host's launch overhead (which a profile's phase times, taken on the host, include).
+  std::unique_ptr<Stopwatch> make_stopwatch() override { return std::make_unique<EventStopwatch>(stream_); }
+
+  void gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b, double beta,
+            const Tensor& c) override {
+    int64_t k = ta ? a.dim(0) : a.dim(1);
+    NNLAB_KERNELS::gemm(ta, tb, c.dim(0), c.dim(1), k, float(alpha), f(a), f(b), float(beta), f(c));
+  }
+  void bias_add(const Tensor& y, const Tensor& bias) override {
+    NNLAB_KERNELS::bias_add(f(y), f(bias), y.dim(0), y.dim(1));
+  }
+  void sum_dim0(const Tensor& x, const Tensor& out) override {
+    NNLAB_KERNELS::sum_dim0(f(x), x.dim(0), x.dim(1), f(out));
+  }
+  void add(const Tensor& a, const Tensor& b, const Tensor& out) override {
+    NNLAB_KERNELS::add(f(a), f(b), f(out), a.numel());
+  }
+  void mul(const Tensor& a, const Tensor& b, const Tensor& out) override {
+    NNLAB_KERNELS::mul(f(a), f(b), f(out), a.numel());
+  }
+  void scale(const Tensor& x, double alpha, const Tensor& out) override {
+    NNLAB_KERNELS::scale(f(x), float(alpha), f(out), x.numel());
+  }
+  void expand_scalar(const Tensor& scalar, double alpha, const Tensor& out) override {
+    NNLAB_KERNELS::expand_scalar(f(scalar), float(alpha), f(out), out.numel());
+  }
+  void relu_forward(const Tensor& x, const Tensor& y) override {
+    NNLAB_KERNELS::relu_forward(f(x), f(y), x.numel());
+  }
+  void relu_backward(const Tensor& dy, const Tensor& y, const Tensor& dx) override {
+    NNLAB_KERNELS::relu_backward(f(dy), f(y), f(dx), dy.numel());
+  }
+  void sum(const Tensor& x, const Tensor& out) override {
+    Tensor partials = Tensor::empty(Shape{reduce_partials(int(x.numel()))}, DType::F32, *this);
+    NNLAB_KERNELS::sum(f(x), int(x.numel()), f(partials), f(out));
+  }
+  void log_softmax_forward(const Tensor& x, const Tensor& y) override {
+    NNLAB_KERNELS::log_softmax_forward(f(x), f(y), x.dim(0), x.dim(1));
+  }
+  void log_softmax_backward(const Tensor& dy, const Tensor& y, const Tensor& dx) override {
+    NNLAB_KERNELS::log_softmax_backward(f(dy), f(y), f(dx), dy.dim(0), dy.dim(1));
+  }
+  void nll_loss_forward(const Tensor& logp, const Tensor& labels, const Tensor& out) override {
+    int64_t rows = logp.dim(0);
+    Tensor scratch = Tensor::empty(Shape{rows + reduce_partials(int(rows))}, DType::F32, *this);
+    NNLAB_KERNELS::nll_loss_forward(f(logp), i32(labels), rows, logp.dim(1), f(scratch), f(out));
+  }
+  void nll_loss_backward(const Tensor& dout, const Tensor& labels, const Tensor& dlogp) override {
+    NNLAB_KERNELS::nll_loss_backward(f(dout), i32(labels), f(dlogp), dlogp.dim(0), dlogp.dim(1));
+  }
+  void cross_entropy_backward(const Tensor& dout, const Tensor& logp, const Tensor& labels,
+                              const Tensor& dlogits) override {
+    NNLAB_KERNELS::cross_entropy_backward(f(dout), f(logp), i32(labels), f(dlogits), logp.dim(0),
+                                          logp.dim(1));
+  }
+  void argmax(const Tensor& x, const Tensor& out) override {
+    NNLAB_KERNELS::argmax(f(x), i32(out), x.dim(0), x.dim(1));
+  }
+  void fill(const Tensor& t, double value) override {
+    if (t.dtype() == DType::I32)
+      NNLAB_KERNELS::fill_int(i32(t), int(value), t.numel());
+    else
+      NNLAB_KERNELS::fill(f(t), float(value), t.numel());
+  }
+  void fill_uniform(const Tensor& t, double low, double high, uint64_t seed,
+                    uint64_t offset) override {
+    NNLAB_KERNELS::fill_uniform(f(t), t.numel(), low, high, seed, offset);
+  }
+  void fill_normal(const Tensor& t, double mean, double std, uint64_t seed,
+                   uint64_t offset) override {
+    NNLAB_KERNELS::fill_normal(f(t), t.numel(), mean, std, seed, offset);
+  }
+  void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buf, const SgdParams& p,
+                  bool first_step) override {
+    NNLAB_KERNELS::sgd_update(f(param), f(grad), f(buf), param.numel(), p.lr, p.momentum,
+                              p.dampening, p.weight_decay, p.nesterov, first_step);
+  }
+  void adam_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
+                   const AdamParams& p, int64_t step) override {
+    NNLAB_KERNELS::adam_update(f(param), f(grad), f(m), f(v), param.numel(), p.lr, p.beta1, p.beta2,
+                               p.eps, p.weight_decay, step);
+  }
+
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                      const Window2d& win) override {
+    ConvShape g = conv_shape(x, w, y, win);
+    Tensor col = unrolled(g);
+    NNLAB_KERNELS::conv2d_forward(f(x), f(w), bias.defined() ? f(bias) : nullptr, f(y), g, f(col));
+  }
+  void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,
+                            const Window2d& win) override {
+    ConvShape g = conv_shape(dx, w, dy, win);
+    Tensor col = unrolled(g);
+    NNLAB_KERNELS::conv2d_backward_data(f(dy), f(w), f(dx), g, f(col));
+  }
+  void conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw,
+                              const Window2d& win) override {
+    ConvShape g = conv_shape(x, dw, dy, win);
+    Tensor col = unrolled(g);
+    NNLAB_KERNELS::conv2d_backward_filter(f(dy), f(x), f(dw), g, f(col));
+  }
+  void channel_sum(const Tensor& x, const Tensor& out) override {
+    int64_t n = x.dim(0), c = x.dim(1);
+    NNLAB_KERNELS::channel_sum(f(x), n, c, n * c > 0 ? x.numel() / (n * c) : 0, f(out));
+  }
+  void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices,
+                          const Window2d& win) override {
+    NNLAB_KERNELS::max_pool2d_forward(f(x), f(y), i32(indices), pool_shape(x, y, win));
+  }
+  void max_pool2d_backward(const Tensor& dy, const Tensor& indices, const Tensor& dx,
+                           const Window2d& win) override {
+    NNLAB_KERNELS::max_pool2d_backward(f(dy), i32(indices), f(dx), pool_shape(dx, dy, win));
+  }
+  void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Window2d& win) override {
+    NNLAB_KERNELS::avg_pool2d_forward(f(x), f(y), pool_shape(x, y, win));
+  }
+  void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Window2d& win) override {
+    NNLAB_KERNELS::avg_pool2d_backward(f(dy), f(dx), pool_shape(dx, dy, win));
+  }
+  void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                          const Tensor& running_mean, const Tensor& running_var, bool training,
+                          double momentum, double eps, const Tensor& y, const Tensor& save_mean,
+                          const Tensor& save_invstd) override {
+    NNLAB_KERNELS::batch_norm_forward(f(x), f(weight), f(bias), f(running_mean), f(running_var),
+                                      training, momentum, eps, f(y), f(save_mean), f(save_invstd),
+                                      x.dim(0), x.dim(1), x.dim(2) * x.dim(3));
+  }
+  void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
+                           const Tensor& save_mean, const Tensor& save_invstd,
+                           bool batch_statistics, const Tensor& dx, const Tensor& dweight,
+                           const Tensor& dbias) override {
+    NNLAB_KERNELS::batch_norm_backward(f(dy), f(x), f(weight), f(save_mean), f(save_invstd),
+                                       batch_statistics, f(dx), f(dweight), f(dbias), x.dim(0),
+                                       x.dim(1), x.dim(2) * x.dim(3));
+  }
+  void dropout_mask(const Tensor& mask, double p, uint64_t seed, uint64_t offset) override {
+    NNLAB_KERNELS::dropout_mask(f(mask), mask.numel(), p, seed, offset);
+  }
+
+ protected:
+  cudaStream_t stream() const { return stream_; }
+  static ConvShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& y,
+                              const Window2d& win) {
+    return {x.dim(0),     x.dim(1),  x.dim(2),  x.dim(3),       w.dim(0),
+            w.dim(2),     w.dim(3),  y.dim(2),  y.dim(3),       win.stride_h,
+            win.stride_w, win.pad_h, win.pad_w, win.dilation_h, win.dilation_w};
+  }
+  static PoolShape pool_shape(const Tensor& in, const Tensor& out, const Window2d& win) {
+    return {in.dim(0) * in.dim(1), in.dim(2),    in.dim(3),    out.dim(2), out.dim(3), win.kernel_h,
+            win.kernel_w,          win.stride_h, win.stride_w, win.pad_h,  win.pad_w};
+  }
+  // One image's unrolled receptive fields, from the caching allocator.
+  Tensor unrolled(const ConvShape& g) {
+    return Tensor::empty(Shape{g.c * g.r * g.s * g.p * g.q}, DType::F32, *this);
+  }
+
+ private:
+  static constexpr size_t kStagedBytes = 64 * 1024;
+  struct Staging {
+    void* host = nullptr;  // page-locked (cudaMallocHost)
+    size_t capacity = 0;
+    cudaEvent_t copied = nullptr;
+    bool pending = false;
+  };
+
+  DeviceAllocator allocator_;
+  cudaStream_t stream_ = nullptr;
+  Staging staging_[2];
+  int next_staging_ = 0;
+};
+
+}  // namespace nnlab::NNLAB_KERNELS

@@ -1,0 +1,100 @@
+// Convolution as im2col + GEMM, the GPU twin of nnlab/backends/cpu/conv.cpp (as darknet's
+// im2col_kernels.cu mirrors im2col.c): one thread per element of an image's unrolled
+// [c*r*s, p*q] matrix, then the tiled GEMM with the [k, c*r*s] weights. The backward passes
+// avoid float atomics: col2im gathers, one thread per input pixel summing the unrolled
+// entries that read it, and the filter gradient accumulates image after image (beta = 1) in
+// a fixed order, so results are the same run to run.
+#include "nnlab/backends/cuda/api.h"
+#include "nnlab/backends/cuda/portable.h"
+
+namespace nnlab::NNLAB_KERNELS {
+
+namespace {
+constexpr int kThreads = 256;
+
+__global__ void im2col_kernel(const float* image, ConvShape g, float* col) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x, cols = g.p * g.q;
+  if (i >= g.c * g.r * g.s * cols) return;
+  int64_t row = i / cols, j = i % cols;
+  int64_t c = row / (g.r * g.s), r = row / g.s % g.r, s = row % g.s, p = j / g.q, q = j % g.q;
+  int64_t ih = p * g.stride_h - g.pad_h + r * g.dilation_h,
+          iw = q * g.stride_w - g.pad_w + s * g.dilation_w;
+  col[i] = (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) ? image[(c * g.h + ih) * g.w + iw] : 0.0f;
+}
+
+// dx[c, ih, iw] = sum of col[(c, r, s), (p, q)] over the taps that read (ih, iw).
+__global__ void col2im_kernel(const float* col, ConvShape g, float* image) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= g.c * g.h * g.w) return;
+  int64_t c = i / (g.h * g.w), ih = i / g.w % g.h, iw = i % g.w, cols = g.p * g.q;
+  float acc = 0.0f;
+  for (int64_t r = 0; r < g.r; ++r) {
+    int64_t top = ih + g.pad_h - r * g.dilation_h;  // = p * stride_h for the output row p
+    if (top < 0 || top % g.stride_h != 0 || top / g.stride_h >= g.p) continue;
+    for (int64_t s = 0; s < g.s; ++s) {
+      int64_t left = iw + g.pad_w - s * g.dilation_w;
+      if (left < 0 || left % g.stride_w != 0 || left / g.stride_w >= g.q) continue;
+      acc += col[((c * g.r + r) * g.s + s) * cols + (top / g.stride_h) * g.q + left / g.stride_w];
+    }
+  }
+  image[i] = acc;
+}
+
+__global__ void channel_bias_kernel(float* y, const float* bias, int64_t k, int64_t plane) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < k * plane) y[i] += bias[i / plane];
+}
+
+// One thread per channel walks the batch and the plane in a fixed order.
+__global__ void channel_sum_kernel(const float* x, int64_t n, int64_t c, int64_t plane,
+                                   float* out) {
+  int64_t ch = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (ch >= c) return;
+  float acc = 0.0f;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < plane; ++j) acc += x[(i * c + ch) * plane + j];
+  out[ch] = acc;
+}
+}  // namespace
+
+void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& g,
+                    float* col) {
+  int64_t rows = g.c * g.r * g.s, cols = g.p * g.q;
+  for (int64_t i = 0; i < g.n; ++i) {
+    NNLAB_LAUNCH(im2col_kernel, blocks_for(rows * cols, kThreads), dim3(kThreads), 0,
+                 x + i * g.c * g.h * g.w, g, col);
+    float* out = y + i * g.k * cols;
+    gemm(false, false, g.k, cols, rows, 1.0f, w, col, 0.0f, out);
+    if (bias)
+      NNLAB_LAUNCH(channel_bias_kernel, blocks_for(g.k * cols, kThreads), dim3(kThreads), 0, out,
+                   bias, g.k, cols);
+  }
+}
+
+void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& g,
+                          float* col) {
+  int64_t rows = g.c * g.r * g.s, cols = g.p * g.q;
+  for (int64_t i = 0; i < g.n; ++i) {
+    gemm(true, false, rows, cols, g.k, 1.0f, w, dy + i * g.k * cols, 0.0f, col);
+    NNLAB_LAUNCH(col2im_kernel, blocks_for(g.c * g.h * g.w, kThreads), dim3(kThreads), 0, col, g,
+                 dx + i * g.c * g.h * g.w);
+  }
+}
+
+void conv2d_backward_filter(const float* dy, const float* x, float* dw, const ConvShape& g,
+                            float* col) {
+  int64_t rows = g.c * g.r * g.s, cols = g.p * g.q;
+  for (int64_t i = 0; i < g.n; ++i) {
+    NNLAB_LAUNCH(im2col_kernel, blocks_for(rows * cols, kThreads), dim3(kThreads), 0,
+                 x + i * g.c * g.h * g.w, g, col);
+    gemm(false, true, g.k, rows, cols, 1.0f, dy + i * g.k * cols, col, i == 0 ? 0.0f : 1.0f, dw);
+  }
+}
+
+void channel_sum(const float* x, int64_t n, int64_t c, int64_t plane, float* out) {
+  if (c > 0)
+    NNLAB_LAUNCH(channel_sum_kernel, blocks_for(c, kThreads), dim3(kThreads), 0, x, n, c, plane,
+                 out);
+}
+
+}  // namespace nnlab::NNLAB_KERNELS

@@ -1,0 +1,128 @@
+// The header every kernel source (nnlab/backends/cuda/*.cu) includes first. The same source compiles two
+// ways: with nvcc for GPUs, and as host C++ (NNLAB_SIM defined) for the simulator in
+// nnlab/sim/, each build in its own namespace (NNLAB_KERNELS), so one binary holds both.
+//
+// Kernels stay within the portable subset (see nnlab/sim/README.md): threadIdx, blockIdx,
+// blockDim, gridDim; static __shared__ arrays and NNLAB_DYNAMIC_SHARED; __syncthreads;
+// full-warp shuffles and __syncwarp; atomicAdd/atomicMax/atomicCAS; standard float math.
+// Launch every kernel with NNLAB_LAUNCH(kernel, grid, block, shared_bytes, args...): it
+// launches on the current stream and reports a failed launch with the kernel's name and the
+// caller's file and line. A template kernel whose arguments hold a comma needs an alias.
+#pragma once
+#include <cstdint>
+
+#ifndef NNLAB_SIM  // ---------------------------------------------------------------- nvcc
+#include <cuda_runtime.h>
+
+#include <stdexcept>
+#include <string>
+
+#define NNLAB_KERNELS cuda
+
+namespace nnlab::cuda {
+// Throws std::runtime_error naming the kernel and the launch site when the launch failed.
+inline void check_launch(const char* kernel, const char* file, int line) {
+  cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string("launch of kernel ") + kernel + " at " + file + ":" +
+                             std::to_string(line) + " failed: " + cudaGetErrorString(err));
+}
+// Blocks of `threads` threads covering n elements, one thread each (the last block partly).
+inline dim3 blocks_for(int64_t n, int threads) { return dim3(unsigned((n + threads - 1) / threads)); }
+inline cudaStream_t& current_stream() {
+  static cudaStream_t stream = nullptr;  // the backend sets its one compute stream
+  return stream;
+}
+// atomicMax on float, which CUDA lacks: a compare-and-swap loop on the bit pattern. The
+// using-declaration keeps CUDA's integer overloads visible beside it.
+using ::atomicMax;
+__device__ inline float atomicMax(float* address, float value) {
+  int* bits = reinterpret_cast<int*>(address);
+  int old = *bits;
+  while (__int_as_float(old) < value) {
+    int assumed = old;
+    old = atomicCAS(bits, assumed, __float_as_int(value));
+    if (old == assumed) break;
+  }
+  return __int_as_float(old);
+}
+}  // namespace nnlab::cuda
+
+#define NNLAB_DYNAMIC_SHARED(type, name)                                  \
+  extern __shared__ __align__(16) unsigned char nnlab_dynamic_shared_[]; \
+  type* name = reinterpret_cast<type*>(nnlab_dynamic_shared_)
+#define NNLAB_LAUNCH(kernel, grid, block, shared_bytes, ...)                                      \
+  do {                                                                                            \
+    kernel<<<(grid), (block), (shared_bytes), ::nnlab::cuda::current_stream()>>>(__VA_ARGS__); \
+    ::nnlab::cuda::check_launch(#kernel, __FILE__, __LINE__);                             \
+  } while (0)
+
+#else  // ----------------------------------------------------------------------- simulator
+#include <cstring>
+#include <cmath>
+
+#include "nnlab/sim/runtime.h"
+#include "nnlab/sim/sim.h"
+
+#define NNLAB_KERNELS cuda_sim
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+// One block runs on an OS thread at a time, so a thread_local is the block's shared memory.
+// It keeps its contents from block to block, as a GPU's may: tests need non-uniform data.
+#define __shared__ static thread_local
+#define threadIdx (::nnlab::sim::current->thread_idx)
+#define blockIdx (::nnlab::sim::current->block_idx)
+#define blockDim (::nnlab::sim::current->block_dim)
+#define gridDim (::nnlab::sim::current->grid_dim)
+#define __syncthreads() ::nnlab::sim::syncthreads(__FILE__, __LINE__)
+#define __syncwarp(...) ::nnlab::sim::WarpSyncSite{__FILE__, __LINE__}(__VA_ARGS__)
+#define __shfl_sync(...) ::nnlab::sim::shfl(__FILE__, __LINE__, __VA_ARGS__)
+#define __shfl_down_sync(...) ::nnlab::sim::shfl_down(__FILE__, __LINE__, __VA_ARGS__)
+#define __shfl_up_sync(...) ::nnlab::sim::shfl_up(__FILE__, __LINE__, __VA_ARGS__)
+#define __shfl_xor_sync(...) ::nnlab::sim::shfl_xor(__FILE__, __LINE__, __VA_ARGS__)
+#define NNLAB_DYNAMIC_SHARED(type, name) \
+  type* name = reinterpret_cast<type*>(::nnlab::sim::current->dynamic_shared)
+#define NNLAB_LAUNCH(kernel, grid, block, shared_bytes, ...) \
+  ::nnlab::sim::launch({#kernel, __FILE__, __LINE__}, (grid), (block), (shared_bytes), kernel, __VA_ARGS__)
+
+namespace nnlab::cuda_sim {
+using ::nnlab::sim::dim3;
+using namespace ::nnlab::sim::runtime;
+
+// Blocks run concurrently on OS threads: atomics are real atomics on the host, a
+// compare-and-swap loop (GCC's generic __atomic builtins take float as well as int).
+template <typename T, typename F> T atomic_update(T* address, F next) {
+  T old, desired;
+  __atomic_load(address, &old, __ATOMIC_RELAXED);
+  do {
+    desired = next(old);
+  } while (!__atomic_compare_exchange(address, &old, &desired, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+  return old;
+}
+template <typename T> T atomicAdd(T* address, T value) {
+  return atomic_update(address, [value](T old) { return T(old + value); });
+}
+template <typename T> T atomicMax(T* address, T value) {
+  return atomic_update(address, [value](T old) { return old < value ? value : old; });
+}
+template <typename T> T atomicCAS(T* address, T compare, T value) {
+  __atomic_compare_exchange(address, &compare, &value, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  return compare;  // the old value, as CUDA returns it
+}
+// Blocks of `threads` threads covering n elements, one thread each (the last block partly).
+inline dim3 blocks_for(int64_t n, int threads) { return dim3(unsigned((n + threads - 1) / threads)); }
+// CUDA's 16-byte vector type: alignas makes UBSan (scripts/sanitize undefined) report a
+// misaligned float4 access, which a GPU would fault on.
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+inline float __fdividef(float a, float b) { return a / b; }
+inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
+inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, 4); return i; }
+// glibc declares __expf, __logf and __powf itself: they are used as they are.
+}  // namespace nnlab::cuda_sim
+#endif

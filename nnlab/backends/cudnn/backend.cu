@@ -1,0 +1,91 @@
+// The cudnn backend's life: library handles on the backend's stream, status checks, the
+// precision switch, and the registry's entry points (instance.h).
+#include <cstdio>
+#include <stdexcept>
+
+#include "nnlab/backends/cuda/instance.h"
+#include "nnlab/backends/cudnn/backend.h"
+#include "nnlab/backends/cudnn/instance.h"
+
+namespace nnlab::cudnn {
+
+void check_cublas(cublasStatus_t status, const char* call, const char* file, int line) {
+  if (status != CUBLAS_STATUS_SUCCESS)
+    throw std::runtime_error(std::string(call) + " failed at " + file + ":" + std::to_string(line) +
+                             ": " + cublasGetStatusString(status));
+}
+
+void check_cudnn(cudnnStatus_t status, const char* call, const char* file, int line) {
+  if (status == CUDNN_STATUS_SUCCESS) return;
+  char detail[512] = "";
+  cudnnGetLastErrorString(detail, sizeof detail);  // cuDNN 9's explanation, when it has one
+  throw std::runtime_error(std::string(call) + " failed at " + file + ":" + std::to_string(line) +
+                           ": " + cudnnGetErrorString(status) + (detail[0] ? std::string(" (") + detail + ")" : ""));
+}
+
+TensorDesc::TensorDesc(int64_t n, int64_t c, int64_t h, int64_t w) {
+  NNLAB_CUDNN_CHECK(cudnnCreateTensorDescriptor(&desc));
+  NNLAB_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n),
+                                               int(c), int(h), int(w)));
+}
+TensorDesc::~TensorDesc() { cudnnDestroyTensorDescriptor(desc); }
+
+ConvPlan::~ConvPlan() {
+  if (w) cudnnDestroyFilterDescriptor(w);
+  if (conv) cudnnDestroyConvolutionDescriptor(conv);
+}
+
+CudnnBackend::CudnnBackend() {
+  NNLAB_CUBLAS_CHECK(cublasCreate(&cublas_));
+  NNLAB_CUBLAS_CHECK(cublasSetStream(cublas_, stream()));
+  NNLAB_CUDNN_CHECK(cudnnCreate(&cudnn_));
+  NNLAB_CUDNN_CHECK(cudnnSetStream(cudnn_, stream()));
+}
+
+CudnnBackend::~CudnnBackend() {
+  plans_.clear();
+  descs_.clear();
+  cudnnDestroy(cudnn_);
+  cublasDestroy(cublas_);
+}
+
+std::string CudnnBackend::device() const {
+  return CudaBackend::device() + ", cuBLAS " + std::to_string(CUBLAS_VER_MAJOR) + "." +
+         std::to_string(CUBLAS_VER_MINOR) + " + cuDNN " + std::to_string(cudnnGetVersion());
+}
+
+std::string CudnnBackend::set_precision(Precision p) {
+  if (p != precision_) plans_.clear();  // algorithms were chosen for the other math mode
+  precision_ = p;
+  int major = 0;
+  NNLAB_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0));
+  if (p == Precision::TF32 && major < 8)
+    return "tf32 asked, fp32 used (TF32 tensor cores need compute capability 8.0, this GPU has " +
+           std::to_string(major) + ".x)";
+  return p == Precision::TF32 ? "tf32 (cuBLAS and cuDNN tensor cores, fp32 accumulation)"
+                              : "fp32 (tensor cores off in cuBLAS and cuDNN)";
+}
+
+Tensor CudnnBackend::workspace(size_t bytes) {
+  if (bytes == 0) return Tensor();
+  return Tensor::empty(Shape{int64_t((bytes + 3) / 4)}, DType::F32, *this);
+}
+
+TensorDesc& CudnnBackend::desc_for(int64_t n, int64_t c, int64_t h, int64_t w) {
+  auto& slot = descs_[{n, c, h, w}];
+  if (!slot) slot = std::make_unique<TensorDesc>(n, c, h, w);
+  return *slot;
+}
+
+}  // namespace nnlab::cudnn
+
+namespace nnlab::cudnn {
+
+Backend& backend() {
+  static auto* b = new cudnn::CudnnBackend;  // never destroyed (registry.cpp)
+  return *b;
+}
+
+std::string unavailable_reason() { return cuda::unavailable_reason(); }
+
+}  // namespace nnlab::cudnn

@@ -1,0 +1,103 @@
+// The `cudnn` backend: the hand-written backend (backends/cuda/backend.h) with the ops that
+// NVIDIA's libraries cover replaced by them -- GEMM through cuBLAS (cublasGemmEx), convolution
+// forward/backward-data/backward-filter and the bias gradient, batch norm in training and
+// log-softmax through cuDNN's (legacy, still shipped) API. Everything else (elementwise, the
+// losses, optimizers, random fills, pooling) stays on the hand-written kernels: max pooling
+// because cuDNN keeps no argmax indices (PyTorch's CUDA max pooling is its own kernel too),
+// average pooling because cuDNN's backward wants the forward's input and output, which this
+// interface does not keep.
+//
+// Descriptors are cached per shape, and each shape's convolution algorithms are chosen once
+// (cuDNN's heuristics, deterministic algorithms only, workspace at most kMaxWorkspaceBytes from
+// the caching allocator). --precision tf32 lets cuBLAS and cuDNN use TF32 tensor cores; fp32
+// forbids them. Every cuBLAS/cuDNN status is checked with the caller's file and line and the
+// library's message.
+#pragma once
+#include <cublas_v2.h>
+#include <cudnn.h>
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "nnlab/backends/cuda/backend.h"
+
+namespace nnlab::cudnn {
+using cuda::f;
+
+void check_cublas(cublasStatus_t status, const char* call, const char* file, int line);
+void check_cudnn(cudnnStatus_t status, const char* call, const char* file, int line);
+#define NNLAB_CUBLAS_CHECK(call) ::nnlab::cudnn::check_cublas((call), #call, __FILE__, __LINE__)
+#define NNLAB_CUDNN_CHECK(call) ::nnlab::cudnn::check_cudnn((call), #call, __FILE__, __LINE__)
+
+// An NCHW float tensor descriptor, created and destroyed with its owner.
+struct TensorDesc {
+  TensorDesc(int64_t n, int64_t c, int64_t h, int64_t w);
+  ~TensorDesc();
+  TensorDesc(const TensorDesc&) = delete;
+  TensorDesc& operator=(const TensorDesc&) = delete;
+  cudnnTensorDescriptor_t desc = nullptr;
+};
+
+// Everything cuDNN needs for one convolution shape, built once.
+struct ConvPlan {
+  std::unique_ptr<TensorDesc> x, y, bias;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnConvolutionFwdAlgo_t forward_algo{};
+  cudnnConvolutionBwdDataAlgo_t backward_data_algo{};
+  cudnnConvolutionBwdFilterAlgo_t backward_filter_algo{};
+  size_t forward_workspace = 0, backward_data_workspace = 0, backward_filter_workspace = 0;
+  ~ConvPlan();
+};
+
+class CudnnBackend : public cuda::CudaBackend {
+ public:
+  CudnnBackend();
+  ~CudnnBackend() override;
+  std::string name() const override { return "cudnn"; }
+  std::string device() const override;
+  std::string set_precision(Precision p) override;
+
+  void gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b, double beta,
+            const Tensor& c) override;
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                      const Window2d& win) override;
+  void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,
+                            const Window2d& win) override;
+  void conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw,
+                              const Window2d& win) override;
+  void channel_sum(const Tensor& x, const Tensor& out) override;
+  void log_softmax_forward(const Tensor& x, const Tensor& y) override;
+  void log_softmax_backward(const Tensor& dy, const Tensor& y, const Tensor& dx) override;
+  void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                          const Tensor& running_mean, const Tensor& running_var, bool training,
+                          double momentum, double eps, const Tensor& y, const Tensor& save_mean,
+                          const Tensor& save_invstd) override;
+  void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
+                           const Tensor& save_mean, const Tensor& save_invstd,
+                           bool batch_statistics, const Tensor& dx, const Tensor& dweight,
+                           const Tensor& dbias) override;
+
+  static constexpr size_t kMaxWorkspaceBytes = size_t(512) << 20;
+
+ private:
+  // x [n, c, h, w], w [k, c, r, s], y [n, k, p, q] and the window identify a plan.
+  using ConvKey = std::tuple<std::vector<int64_t>, std::vector<int64_t>, std::vector<int64_t>,
+                             std::vector<int64_t>, Precision>;
+  ConvPlan& plan_for(const Tensor& x, const Tensor& w, const Tensor& y, const Window2d& win);
+  TensorDesc& desc_for(int64_t n, int64_t c, int64_t h, int64_t w);  // cached by dims
+  Tensor workspace(size_t bytes);  // from the caching allocator; undefined when 0 bytes
+
+  cublasHandle_t cublas_ = nullptr;
+  cudnnHandle_t cudnn_ = nullptr;
+  Precision precision_ = Precision::FP32;
+  std::map<ConvKey, std::unique_ptr<ConvPlan>> plans_;
+  std::map<std::vector<int64_t>, std::unique_ptr<TensorDesc>> descs_;
+  double last_bn_eps_ = 1e-5;  // cuDNN's batch-norm backward asks for the forward's epsilon
+};
+
+}  // namespace nnlab::cudnn

@@ -1,0 +1,46 @@
+// Batch norm with batch statistics through cuDNN (spatial mode: per channel over n, h, w).
+// cuDNN keeps the running variance unbiased, as PyTorch does, and saves 1/sqrt(var + eps),
+// which is this interface's save_invstd. Evaluation mode (running statistics) and its
+// backward stay on the hand-written kernels, which also save the statistics they used.
+#include "nnlab/backends/cudnn/backend.h"
+
+namespace nnlab::cudnn {
+
+void CudnnBackend::batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                       const Tensor& running_mean, const Tensor& running_var,
+                                       bool training, double momentum, double eps, const Tensor& y,
+                                       const Tensor& save_mean, const Tensor& save_invstd) {
+  if (!training || eps < CUDNN_BN_MIN_EPSILON || x.numel() == 0) {
+    CudaBackend::batch_norm_forward(x, weight, bias, running_mean, running_var, training, momentum,
+                                   eps, y, save_mean, save_invstd);
+    return;
+  }
+  last_bn_eps_ = eps;
+  const float one = 1.0f, zero = 0.0f;
+  TensorDesc& xd = desc_for(x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+  TensorDesc& cd = desc_for(1, x.dim(1), 1, 1);
+  NNLAB_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
+      cudnn_, CUDNN_BATCHNORM_SPATIAL, &one, &zero, xd.desc, f(x), xd.desc, f(y), cd.desc,
+      f(weight), f(bias), momentum, f(running_mean), f(running_var), eps, f(save_mean),
+      f(save_invstd)));
+}
+
+void CudnnBackend::batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
+                                        const Tensor& save_mean, const Tensor& save_invstd,
+                                        bool batch_statistics, const Tensor& dx,
+                                        const Tensor& dweight, const Tensor& dbias) {
+  if (!batch_statistics || x.numel() == 0) {
+    CudaBackend::batch_norm_backward(dy, x, weight, save_mean, save_invstd, batch_statistics, dx,
+                                    dweight, dbias);
+    return;
+  }
+  const float one = 1.0f, zero = 0.0f;
+  TensorDesc& xd = desc_for(x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+  TensorDesc& cd = desc_for(1, x.dim(1), 1, 1);
+  NNLAB_CUDNN_CHECK(cudnnBatchNormalizationBackward(
+      cudnn_, CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, xd.desc, f(x), xd.desc, f(dy),
+      xd.desc, f(dx), cd.desc, f(weight), f(dweight), f(dbias), last_bn_eps_, f(save_mean),
+      f(save_invstd)));
+}
+
+}  // namespace nnlab::cudnn

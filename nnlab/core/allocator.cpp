@@ -1,0 +1,99 @@
+#include "nnlab/core/allocator.h"
+
+#include <cstdlib>
+#include <new>
+#include <string>
+
+namespace nnlab {
+
+MemoryStats Allocator::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+void Allocator::reset_peak() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.peak_bytes = stats_.current_bytes;
+}
+
+void Allocator::record_allocate(size_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.current_bytes += bytes;
+  stats_.allocations += 1;
+  if (stats_.current_bytes > stats_.peak_bytes) stats_.peak_bytes = stats_.current_bytes;
+}
+
+void Allocator::record_deallocate(size_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.current_bytes -= bytes;
+}
+
+CachingAllocator::~CachingAllocator() = default;
+
+size_t CachingAllocator::rounded(size_t bytes) {
+  constexpr size_t kGranule = 512;  // also the alignment every block gets
+  return bytes == 0 ? kGranule : (bytes + kGranule - 1) / kGranule * kGranule;
+}
+
+void* CachingAllocator::allocate(size_t bytes) {
+  size_t size = rounded(bytes);
+  void* ptr = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = free_blocks_.find(size);
+    if (it != free_blocks_.end() && !it->second.empty()) {
+      ptr = it->second.back();
+      it->second.pop_back();
+      cached_bytes_ -= size;
+    }
+  }
+  if (!ptr) {
+    try {
+      ptr = raw_allocate(size);
+    } catch (const std::exception&) {
+      // What is missing may be sitting in the cache under other sizes: give it all back and
+      // try once more (as PyTorch does) before reporting out-of-memory.
+      if (stats().cached_bytes == 0) throw;
+      empty_cache();
+      ptr = raw_allocate(size);
+    }
+  }
+  record_allocate(bytes);
+  return ptr;
+}
+
+void CachingAllocator::deallocate(void* ptr, size_t bytes) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_blocks_[rounded(bytes)].push_back(ptr);
+    cached_bytes_ += rounded(bytes);
+  }
+  record_deallocate(bytes);
+}
+
+MemoryStats CachingAllocator::stats() const {
+  MemoryStats s = Allocator::stats();
+  std::lock_guard<std::mutex> lock(mutex_);
+  s.cached_bytes = cached_bytes_;
+  return s;
+}
+
+void CachingAllocator::empty_cache() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& [size, blocks] : free_blocks_)
+    for (void* p : blocks) raw_free(p);
+  free_blocks_.clear();
+  cached_bytes_ = 0;
+}
+
+void* HostAllocator::raw_allocate(size_t bytes) {
+  void* ptr = std::aligned_alloc(512, bytes);  // bytes is a multiple of 512
+  if (!ptr) throw std::bad_alloc();
+  return ptr;
+}
+
+void HostAllocator::raw_free(void* ptr) {
+  std::free(ptr);
+}
+
+}  // namespace nnlab

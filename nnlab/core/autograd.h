@@ -1,0 +1,48 @@
+// Autograd: a dynamic tape as in PyTorch and micrograd. Each op that needs gradients
+// attaches a Node to its output holding its inputs and a backward closure; backward() walks
+// the nodes in reverse topological order. Backward rules live next to their forward op in
+// nnlab/core/ops_*.cpp and are written with Backend primitives, so every backend shares them.
+// Gradients are never updated in place, so a gradient may safely alias another.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "nnlab/core/tensor.h"
+
+namespace nnlab {
+
+// grads[i] must be set for every i with needs[i]; the rest may stay undefined.
+using BackwardFn = std::function<void(const Tensor& grad_out, const std::vector<bool>& needs,
+                                      std::vector<Tensor>& grads)>;
+
+struct Node {
+  std::string op;              // for error messages and profiles
+  std::vector<Tensor> inputs;  // the op's tensor inputs, in the order grads come back
+  BackwardFn backward;
+};
+
+bool grad_enabled();
+
+// Disables recording while alive (evaluation, optimizer steps), as torch.no_grad().
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// Records `out` as produced by `op` from `inputs` when grad mode is on and any input needs a
+// gradient; otherwise returns `out` untouched. Saved tensors captured by `backward` must not be
+// `out` itself (use out.detach()), or the node would keep its own output alive.
+Tensor record(Tensor out, const char* op, std::vector<Tensor> inputs, BackwardFn backward);
+
+// Accumulates d(root)/d(leaf) into every leaf that requires grad, seeding with `grad_root`
+// (ones when undefined; then root must have one element).
+void run_backward(const Tensor& root, const Tensor& grad_root = Tensor());
+
+}  // namespace nnlab

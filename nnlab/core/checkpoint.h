@@ -1,0 +1,31 @@
+// Training checkpoints: one safetensors file (nnlab/core/safetensors.h) holding the model's
+// parameters ("param/<name>") and buffers ("buffer/<name>"), the optimizer's state
+// ("optim/<name>"), and in its metadata what the tensors do not say: the format version, the
+// epoch just finished, the model and optimizer names, the seed, the optimizer's step count and
+// the position of each random stream the model draws from ("rng/<name>": Dropout's masks).
+// The data order needs nothing more: it is a function of (seed, epoch). Written to a
+// temporary file and renamed, so a crash mid-write keeps the previous checkpoint.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "nnlab/nn/module.h"
+#include "nnlab/optim/optimizer.h"
+
+namespace nnlab {
+
+struct CheckpointInfo {
+  int64_t epoch = 0;  // epochs completed
+  std::string model, optimizer;
+  uint64_t seed = 0;
+};
+
+void save_checkpoint(const std::string& path, const nn::Module& model,
+                     const optim::Optimizer& optimizer, const CheckpointInfo& info);
+
+// Restores model and optimizer in place. Throws std::runtime_error naming the file and the
+// entry when something is missing or does not match (shape, dtype, model name, format).
+CheckpointInfo load_checkpoint(const std::string& path, nn::Module& model,
+                               optim::Optimizer& optimizer);
+
+}  // namespace nnlab

@@ -1,0 +1,17 @@
+// Models by name, for the apps: each built for a sample shape {c, h, w} and a class count.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nnlab/core/random.h"
+#include "nnlab/nn/module.h"
+
+namespace nnlab::models {
+
+std::vector<std::string> model_names();
+// Throws std::invalid_argument naming the model (and the known ones) or the shape problem.
+std::shared_ptr<nn::Module> make_model(const std::string& name, const Shape& sample,
+                                       int64_t classes, Backend& backend, Generator& gen);
+
+}  // namespace nnlab::models
