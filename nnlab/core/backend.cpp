@@ -7,72 +7,12 @@ namespace nnlab {
 
 const char* op_name(Op op) {
   switch (op) {
-    case Op::Gemm:
-      return "gemm";
-    case Op::BiasAdd:
-      return "bias_add";
-    case Op::SumDim0:
-      return "sum_dim0";
-    case Op::Add:
-      return "add";
-    case Op::Mul:
-      return "mul";
-    case Op::Scale:
-      return "scale";
-    case Op::ExpandScalar:
-      return "expand_scalar";
-    case Op::ReluForward:
-      return "relu_forward";
-    case Op::ReluBackward:
-      return "relu_backward";
-    case Op::Sum:
-      return "sum";
-    case Op::LogSoftmaxForward:
-      return "log_softmax_forward";
-    case Op::LogSoftmaxBackward:
-      return "log_softmax_backward";
-    case Op::NllLossForward:
-      return "nll_loss_forward";
-    case Op::NllLossBackward:
-      return "nll_loss_backward";
-    case Op::CrossEntropyBackward:
-      return "cross_entropy_backward";
-    case Op::Argmax:
-      return "argmax";
-    case Op::Fill:
-      return "fill";
-    case Op::FillUniform:
-      return "fill_uniform";
-    case Op::FillNormal:
-      return "fill_normal";
-    case Op::SgdUpdate:
-      return "sgd_update";
-    case Op::AdamUpdate:
-      return "adam_update";
-    case Op::Conv2dForward:
-      return "conv2d_forward";
-    case Op::Conv2dBackwardData:
-      return "conv2d_backward_data";
-    case Op::Conv2dBackwardFilter:
-      return "conv2d_backward_filter";
-    case Op::ChannelSum:
-      return "channel_sum";
-    case Op::MaxPool2dForward:
-      return "max_pool2d_forward";
-    case Op::MaxPool2dBackward:
-      return "max_pool2d_backward";
-    case Op::AvgPool2dForward:
-      return "avg_pool2d_forward";
-    case Op::AvgPool2dBackward:
-      return "avg_pool2d_backward";
-    case Op::BatchNormForward:
-      return "batch_norm_forward";
-    case Op::BatchNormBackward:
-      return "batch_norm_backward";
-    case Op::DropoutMask:
-      return "dropout_mask";
+#define NNLAB_OP(Name, stem, params) \
+  case Op::Name:                     \
+    return #stem;
+#include "nnlab/core/ops.def"
   }
-  return "?";
+  return "unknown op";
 }
 
 int64_t Window2d::out_size(int64_t in, bool height) const {

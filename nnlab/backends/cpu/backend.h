@@ -13,7 +13,7 @@ class CpuBackend : public host::HostBackend {
   std::string device() const override;
   void set_threads(int threads) override;
   int threads() const override { return threads_; }
-  NNLAB_BACKEND_COMPUTE_OPS
+#include "nnlab/core/op_overrides.inc"
 
  private:
   int threads_;

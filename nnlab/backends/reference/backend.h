@@ -10,7 +10,7 @@ class ReferenceBackend : public host::HostBackend {
  public:
   std::string name() const override { return "reference"; }
   std::string device() const override { return "CPU, plain loops, 1 thread"; }
-  NNLAB_BACKEND_COMPUTE_OPS
+#include "nnlab/core/op_overrides.inc"
 };
 
 }  // namespace nnlab::reference
