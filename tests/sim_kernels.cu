@@ -119,5 +119,8 @@ void read_dynamic_shared(float* out, int threads, size_t bytes, bool opt_in) {
 void empty_kernel_with_block(int x, int y, int z) {
   NNLAB_LAUNCH(empty_kernel, dim3(1), dim3(unsigned(x), unsigned(y), unsigned(z)), 0, 0);
 }
+void empty_kernel_with_grid(unsigned x, unsigned y, unsigned z) {
+  NNLAB_LAUNCH(empty_kernel, dim3(x, y, z), dim3(32), 0, 0);
+}
 
 }  // namespace nnlab::NNLAB_KERNELS
