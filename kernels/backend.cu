@@ -1,6 +1,7 @@
 // The backend over the hand-written kernels (kernels/gpu_backend.h), written once against the
 // CUDA runtime API: with nvcc it is `cuda`, and compiled as C++ over kernels/sim/runtime.h it
 // is `cuda-sim`, so the host code the GPU runs is the code the simulator tests.
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>

@@ -295,10 +295,12 @@ class SmallDevice : public CachingAllocator {
   explicit SmallDevice(size_t capacity) : capacity_(capacity) {}
   ~SmallDevice() override { empty_cache(); }
   size_t used = 0;
+  bool broken = false;  // fails every allocation with an error that is not out-of-memory
 
  protected:
   void* raw_allocate(size_t bytes) override {
-    if (used + bytes > capacity_) throw std::runtime_error("out of device memory");
+    if (broken) throw std::runtime_error("device lost");
+    if (used + bytes > capacity_) throw OutOfMemory("out of device memory");
     used += bytes;
     void* p = ::operator new(bytes);
     sizes_[p] = bytes;
@@ -324,8 +326,17 @@ TEST_CASE("allocator: out of memory first gives the cache back, then reports") {
   void* b = device.allocate(3072);  // does not fit beside the cached block: retried after emptying
   CHECK(device.stats().cached_bytes == 0);
   CHECK(device.used == 3072);
-  CHECK_THROWS_WITH_AS(device.allocate(2048), "out of device memory", std::runtime_error);
+  CHECK_THROWS_WITH_AS(device.allocate(2048), "out of device memory", OutOfMemory);
   device.deallocate(b, 3072);
+}
+
+TEST_CASE("allocator: a failure that is not out-of-memory is passed on, the cache kept") {
+  SmallDevice device(4096);
+  device.deallocate(device.allocate(2048), 2048);
+  device.broken = true;
+  CHECK_THROWS_WITH_AS(device.allocate(1024), "device lost", std::runtime_error);
+  CHECK(device.stats().cached_bytes == 2048);  // not emptied for a retry that cannot help
+  device.broken = false;
 }
 
 TEST_CASE("precision: backends without a tf32 mode say they used fp32") {

@@ -16,6 +16,7 @@
 #include <cublas_v2.h>
 #include <cudnn.h>
 
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
