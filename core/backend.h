@@ -168,11 +168,12 @@ class Backend {
                                   bool training, double momentum, double eps, const Tensor& y,
                                   const Tensor& save_mean, const Tensor& save_invstd) = 0;
   // With batch statistics the mean and variance depend on x and their gradient flows too;
-  // with running statistics (evaluation) they are constants.
+  // with running statistics (evaluation) they are constants. `eps` is the forward's (cuDNN
+  // asks for it again; the others use save_invstd, which holds it).
   virtual void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
                                    const Tensor& save_mean, const Tensor& save_invstd,
-                                   bool batch_statistics, const Tensor& dx, const Tensor& dweight,
-                                   const Tensor& dbias) = 0;
+                                   bool batch_statistics, double eps, const Tensor& dx,
+                                   const Tensor& dweight, const Tensor& dbias) = 0;
   // mask[i] = 0 with probability p, else 1 / (1 - p), from Philox counter offset + i.
   virtual void dropout_mask(const Tensor& mask, double p, uint64_t seed, uint64_t offset) = 0;
 };
@@ -210,7 +211,7 @@ class Backend {
   void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Window2d& win) override; \
   void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Window2d& win) override; \
   void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean, const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd) override; \
-  void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd, bool batch_statistics, const Tensor& dx, const Tensor& dweight, const Tensor& dbias) override; \
+  void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd, bool batch_statistics, double eps, const Tensor& dx, const Tensor& dweight, const Tensor& dbias) override; \
   void dropout_mask(const Tensor& mask, double p, uint64_t seed, uint64_t offset) override;
 
 // Throws std::runtime_error "backend 'X' does not support op Y for dtype Z" unless supported.

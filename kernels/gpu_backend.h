@@ -347,8 +347,8 @@ class GpuBackend : public Backend {
   }
   void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
                            const Tensor& save_mean, const Tensor& save_invstd,
-                           bool batch_statistics, const Tensor& dx, const Tensor& dweight,
-                           const Tensor& dbias) override {
+                           bool batch_statistics, double /*eps: in save_invstd*/, const Tensor& dx,
+                           const Tensor& dweight, const Tensor& dbias) override {
     NNLAB_KERNELS::batch_norm_backward(f(dy), f(x), f(weight), f(save_mean), f(save_invstd),
                                        batch_statistics, f(dx), f(dweight), f(dbias), x.dim(0),
                                        x.dim(1), x.dim(2) * x.dim(3));

@@ -12,6 +12,7 @@
 #include "core/optim/optimizer.h"
 #include "core/numerics.h"
 #include "core/profiler.h"
+#include "cpu/reference/backend.h"
 #include "models/mlp.h"
 #include "models/zoo.h"
 
@@ -345,4 +346,34 @@ TEST_CASE("precision: backends without a tf32 mode say they used fp32") {
   CHECK(cpu.set_precision(Precision::TF32) == "fp32 (cpu has no tf32 mode)");
   CHECK(get_backend("cuda-sim").set_precision(Precision::TF32) == "fp32 (cuda-sim has no tf32 mode)");
   cpu.set_precision(Precision::FP32);
+}
+
+namespace {
+// The reference backend, remembering the eps each batch-norm backward is given.
+class BatchNormEpsRecorder : public reference::ReferenceBackend {
+ public:
+  std::vector<double> backward_eps;
+  void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
+                           const Tensor& save_mean, const Tensor& save_invstd,
+                           bool batch_statistics, double eps, const Tensor& dx,
+                           const Tensor& dweight, const Tensor& dbias) override {
+    backward_eps.push_back(eps);
+    ReferenceBackend::batch_norm_backward(dy, x, weight, save_mean, save_invstd, batch_statistics,
+                                          eps, dx, dweight, dbias);
+  }
+};
+}  // namespace
+
+TEST_CASE("batch_norm2d: each layer's backward is given its own eps, not the last forward's") {
+  BatchNormEpsRecorder be;
+  std::vector<float> values(2 * 3 * 2 * 2);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = float(i % 7) - 3;
+  Tensor x = Tensor::from_host(values, Shape{2, 3, 2, 2}, be);
+  x.set_requires_grad(true);
+  auto ones = [&] { return Tensor::full(Shape{3}, 1.0, DType::F32, be); };
+  auto zeros = [&] { return Tensor::zeros(Shape{3}, DType::F32, be); };
+  Tensor h = ops::batch_norm2d(x, ones(), zeros(), zeros(), ones(), true, 0.1, 0.25);
+  Tensor y = ops::batch_norm2d(h, ones(), zeros(), zeros(), ones(), true, 0.1, 1e-3);
+  ops::sum(ops::mul(y, y)).backward();
+  CHECK(be.backward_eps == std::vector<double>{1e-3, 0.25});  // the last layer's backward first
 }

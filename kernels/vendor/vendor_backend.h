@@ -85,8 +85,8 @@ class VendorBackend : public GpuBackend {
                           const Tensor& save_invstd) override;
   void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
                            const Tensor& save_mean, const Tensor& save_invstd,
-                           bool batch_statistics, const Tensor& dx, const Tensor& dweight,
-                           const Tensor& dbias) override;
+                           bool batch_statistics, double eps, const Tensor& dx,
+                           const Tensor& dweight, const Tensor& dbias) override;
 
   static constexpr size_t kMaxWorkspaceBytes = size_t(512) << 20;
 
@@ -103,7 +103,6 @@ class VendorBackend : public GpuBackend {
   Precision precision_ = Precision::FP32;
   std::map<ConvKey, std::unique_ptr<ConvPlan>> plans_;
   std::map<std::vector<int64_t>, std::unique_ptr<TensorDesc>> descs_;
-  double last_bn_eps_ = 1e-5;  // cuDNN's batch-norm backward asks for the forward's epsilon
 };
 
 }  // namespace vendor
