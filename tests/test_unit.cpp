@@ -13,6 +13,7 @@
 #include "core/numerics.h"
 #include "core/profiler.h"
 #include "cpu/reference/backend.h"
+#include "kernels/vendor/gemm_args.h"
 #include "models/mlp.h"
 #include "models/zoo.h"
 
@@ -376,4 +377,35 @@ TEST_CASE("batch_norm2d: each layer's backward is given its own eps, not the las
   Tensor y = ops::batch_norm2d(h, ones(), zeros(), zeros(), ones(), true, 0.1, 1e-3);
   ops::sum(ops::mul(y, y)).backward();
   CHECK(be.backward_eps == std::vector<double>{1e-3, 0.25});  // the last layer's backward first
+}
+
+TEST_CASE("cudnn gemm: every call handed to cuBLAS has leading dimensions it accepts; k = 0 is not one") {
+  using namespace nnlab::cuda_kernels::vendor;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (int64_t m : {0, 1, 5})
+        for (int64_t n : {0, 1, 7})
+          for (int64_t k : {0, 1, 3}) {
+            CAPTURE(ta);
+            CAPTURE(tb);
+            CAPTURE(m);
+            CAPTURE(n);
+            CAPTURE(k);
+            GemmPath path = gemm_path(m, n, k);
+            CHECK((path == GemmPath::Nothing) == (m == 0 || n == 0));
+            if (path == GemmPath::Cublas) CHECK(cublas_gemm_args(ta, tb, m, n, k).valid());
+          }
+  // What cuBLAS would have been given for k = 0: A [3, 0] stored with rows of length 0.
+  CHECK_FALSE(cublas_gemm_args(false, false, 3, 4, 0).valid());
+  CHECK(gemm_path(3, 4, 0) == GemmPath::HandWritten);
+  // C[2, 3] = A^T B^T with A [4, 2], B [3, 4]: column-major C^T = B A, both transposed.
+  CublasGemmArgs g = cublas_gemm_args(true, true, 2, 3, 4);
+  CHECK(g.trans_first);
+  CHECK(g.trans_second);
+  CHECK(g.m == 3);
+  CHECK(g.n == 2);
+  CHECK(g.k == 4);
+  CHECK(g.ld_first == 4);   // B's rows
+  CHECK(g.ld_second == 2);  // A's rows
+  CHECK(g.ldc == 3);
 }
