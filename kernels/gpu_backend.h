@@ -117,11 +117,13 @@ class EventStopwatch : public Stopwatch {
  public:
   explicit EventStopwatch(cudaStream_t stream) : stream_(stream) {
     NNLAB_CUDA_CHECK(cudaEventCreate(&start_));
-    NNLAB_CUDA_CHECK(cudaEventCreate(&stop_));
+    cudaError_t err = cudaEventCreate(&stop_);
+    if (err != cudaSuccess) release(start_);  // a constructor that throws runs no destructor
+    check(err, "cudaEventCreate(&stop_)", __FILE__, __LINE__);
   }
   ~EventStopwatch() override {
-    cudaEventDestroy(start_);
-    cudaEventDestroy(stop_);
+    release(start_);
+    release(stop_);
   }
   void start() override { NNLAB_CUDA_CHECK(cudaEventRecord(start_, stream_)); }
   double stop_seconds() override {
@@ -133,8 +135,12 @@ class EventStopwatch : public Stopwatch {
   }
 
  private:
+  // Errors of a release are ignored (a destructor cannot act on them) and leave nothing behind.
+  static void release(cudaEvent_t event) {
+    if (cudaEventDestroy(event) != cudaSuccess) cudaGetLastError();
+  }
   cudaStream_t stream_;
-  cudaEvent_t start_, stop_;
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
 };
 
 class GpuBackend : public Backend {

@@ -185,6 +185,23 @@ TEST_CASE("cuda-sim: a backend whose constructor fails part-way leaks nothing") 
   CHECK(cudaGetLastError() == cudaSuccess);  // reported by the exception, not left behind
 }
 
+TEST_CASE("cuda-sim: a stopwatch releases its events, also when its constructor fails part-way") {
+  GpuBackend be;
+  SimulatedDevice restore;
+  const LiveObjects before = live_objects();
+  {
+    auto watch = be.make_stopwatch();
+    watch->start();
+    CHECK(watch->stop_seconds() >= 0);
+  }
+  CHECK(to_string(live_objects()) == to_string(before));
+  inject_failure("cudaEventCreate", cudaErrorMemoryAllocation, 1);  // its second event
+  CHECK_THROWS_WITH_AS(be.make_stopwatch(), doctest::Contains("cudaEventCreate(&stop_)"),
+                       std::runtime_error);
+  CHECK(to_string(live_objects()) == to_string(before));
+  CHECK(cudaGetLastError() == cudaSuccess);
+}
+
 TEST_CASE("cuda-sim: a cudaFree failing part-way through empty_cache frees nothing twice") {
   DeviceAllocator allocator;
   SimulatedDevice restore;
