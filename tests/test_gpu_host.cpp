@@ -205,23 +205,30 @@ TEST_CASE("cuda-sim: a stopwatch releases its events, also when its constructor 
 TEST_CASE("cuda-sim: a cudaFree failing part-way through empty_cache frees nothing twice") {
   DeviceAllocator allocator;
   SimulatedDevice restore;
-  for (size_t bytes : {1000, 2000, 3000}) allocator.deallocate(allocator.allocate(bytes), bytes);
+  std::vector<void*> blocks;
+  for (size_t bytes : {1000, 2000, 3000}) blocks.push_back(allocator.allocate(bytes));
+  for (size_t i = 0; i < blocks.size(); ++i) allocator.deallocate(blocks[i], 1000 * (i + 1));
   inject_failure("cudaFree", cudaErrorInvalidValue, 1);  // the second of three
   CHECK_THROWS_WITH_AS(allocator.empty_cache(), doctest::Contains("cudaFree"), std::runtime_error);
   CHECK(allocator.stats().cached_bytes == 0);
   set_trace(true);
   CHECK_NOTHROW(allocator.empty_cache());  // nothing left to free: no block freed a second time
   CHECK(take_trace().empty());
+  // The block whose cudaFree failed was dropped, not freed: give it back to the simulator.
+  for (void* p : blocks) cudaFree(p);
+  cudaGetLastError();
 }
 
 TEST_CASE("cuda-sim: the device allocator's destructor never throws, even after a kernel fault") {
   SimulatedDevice restore;
   auto allocator = std::make_unique<DeviceAllocator>();
-  allocator->deallocate(allocator->allocate(512), 512);
+  void* block = allocator->allocate(512);
+  allocator->deallocate(block, 512);
   inject_failure("launch", cudaErrorIllegalAddress);
   nnlab::sim::runtime::launch({"fault", __FILE__, __LINE__}, sim::dim3(1), sim::dim3(1), 0,
                               +[](int) {}, 0);
   REQUIRE(cudaGetLastError() == cudaErrorIllegalAddress);  // sticky: every cudaFree fails now
   allocator.reset();  // says so on stderr; a throw here would be std::terminate
   reset_errors();
+  CHECK(cudaFree(block) == cudaSuccess);  // it could not be freed then: it is still there
 }
