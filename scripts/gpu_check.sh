@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # On a machine with a GPU, in one go: build for the local GPU architecture, run every test
 # (the gpu label included), compare_devices on real MNIST with every backend, bench_ops and
-# the speed benchmarks, all into one log (gpu_check.log, or $1). Meant to fit in a few minutes.
+# the speed benchmarks, all into one log (gpu_check.log, or $1), with explicit answers to what
+# could only be checked on a GPU (launch errors, out-of-memory retry, kernel faults, cuDNN's
+# choices per layer). Meant to fit in a few minutes.
 # On a bare, offline machine it takes the build dependencies and data from .gpu_kit/, made
 # beforehand by scripts/gpu_kit where the package registries are reachable.
 set -uo pipefail
@@ -37,6 +39,22 @@ kit=$PWD/.gpu_kit
     "${cmake_args[@]}" || exit 1
   echo "== tests, every label"
   (cd $build && ctest --output-on-failure -j "$(nproc)")
+  echo "== what the host-code review (issue 20) could not settle without a GPU"
+  echo "-- refused launch configurations: the GPU's error against the simulator's"
+  $build/tests/test_kernels_gpu -tc="gpu: a launch the GPU refuses*"
+  echo "-- the allocator's out-of-memory retry on the device, the next launch, the message"
+  $build/tests/test_kernels_gpu -tc="gpu: out of memory on the device*"
+  echo "-- a kernel fault: sticky, and the allocator reports it as itself (a process of its own)"
+  $build/tests/test_kernels_gpu --no-skip -tc="gpu: a kernel fault*"
+  echo "-- cudnn: GEMM with k = 0 (hand-written path), two batch norms of different eps"
+  NNLAB_TEST_DEVICES=gpu $build/tests/test_parity -tc="parity: every op case*" \
+    -sc="*matmul 3x0*,*batch_norm2d twice*"
+  echo "-- cudnn: algorithm, math type and workspace chosen per convolution shape, fp32 then tf32"
+  for precision in fp32 tf32; do
+    NNLAB_CUDNN_VERBOSE=1 $build/apps/train --backend cudnn --model resnet18-small \
+      --data fashion-mnist --image-size 32 --channels 3 --limit 256 --epochs 1 \
+      --precision $precision --quiet
+  done
   echo "== compare_devices, MNIST MLP, 1 epoch, every backend (cuda-sim on a subset)"
   $build/apps/compare_devices --epochs 1 --quiet --profile --plot "$out/gpu_check_mnist.png"
   $build/apps/compare_devices --epochs 1 --limit 2000 --backends cpu,cuda-sim --quiet

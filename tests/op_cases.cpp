@@ -24,14 +24,15 @@ Window2d win(int64_t stride, int64_t pad, int64_t dilation = 1) {
 
 // Batch norm with fresh running statistics on x's backend: mean 0 and variance 1 in training;
 // non-trivial ones in evaluation, so that evaluation differs from the identity.
-Tensor batch_norm(const Tensor& x, const Tensor& w, const Tensor& b, bool training) {
+Tensor batch_norm(const Tensor& x, const Tensor& w, const Tensor& b, bool training,
+                  double eps = 1e-5) {
   Tensor mean = Tensor::zeros(Shape{x.dim(1)}, x.dtype(), x.backend());
   Tensor var = Tensor::full(Shape{x.dim(1)}, 1.0, x.dtype(), x.backend());
   if (!training) {
     x.backend().fill_uniform(mean, -0.5, 0.5, 77, 0);
     x.backend().fill_uniform(var, 0.5, 1.5, 78, 0);
   }
-  return ops::batch_norm2d(x, w, b, mean, var, training);
+  return ops::batch_norm2d(x, w, b, mean, var, training, 0.1, eps);
 }
 }  // namespace
 
@@ -43,6 +44,9 @@ const std::vector<OpCase>& op_cases() {
        [](const Inputs& x) { return ops::matmul(x[0], x[1]); }},
       {"matmul 1x7 @ 7x1",
        {real({1, 7}), real({7, 1})},
+       [](const Inputs& x) { return ops::matmul(x[0], x[1]); }},
+      {"matmul 3x0 @ 0x4 (k = 0: zeros)",
+       {real({3, 0}), real({0, 4})},
        [](const Inputs& x) { return ops::matmul(x[0], x[1]); }},
       {"matmul 17x33 @ 33x9",
        {real({17, 33}), real({33, 9})},
@@ -129,6 +133,14 @@ const std::vector<OpCase>& op_cases() {
       {"batch_norm2d training, batch 1",
        {real({1, 2, 4, 3}), real({2}), real({2})},
        [](const Inputs& x) { return batch_norm(x[0], x[1], x[2], true); }},
+      // Each backward must use its own layer's eps: the second forward's is not the first's.
+      // (The product keeps the second from normalising the first's scale and shift away.)
+      {"batch_norm2d twice, eps 0.5 then 1e-5",
+       {real({2, 3, 2, 2}), real({3}), real({3}), real({3}), real({3})},
+       [](const Inputs& x) {
+         Tensor h = ops::mul(batch_norm(x[0], x[1], x[2], true, 0.5), x[0]);
+         return batch_norm(h, x[3], x[4], true, 1e-5);
+       }},
       {"batch_norm2d evaluation",
        {real({2, 3, 2, 2}), real({3}), real({3})},
        [](const Inputs& x) { return batch_norm(x[0], x[1], x[2], false); }},

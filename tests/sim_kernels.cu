@@ -89,6 +89,7 @@ __global__ void read_dynamic_kernel(float* out) {
 }
 
 __global__ void empty_kernel(int) {}
+__global__ void write_one_kernel(float* p) { *p = 1.0f; }
 }  // namespace
 
 void reverse_in_block(const float* in, float* out, int blocks, int threads) {
@@ -118,6 +119,10 @@ void read_dynamic_shared(float* out, int threads, size_t bytes, bool opt_in) {
 }
 void empty_kernel_with_block(int x, int y, int z) {
   NNLAB_LAUNCH(empty_kernel, dim3(1), dim3(unsigned(x), unsigned(y), unsigned(z)), 0, 0);
+}
+void write_one(float* p) { NNLAB_LAUNCH(write_one_kernel, dim3(1), dim3(1), 0, p); }
+void empty_kernel_with_grid(unsigned x, unsigned y, unsigned z) {
+  NNLAB_LAUNCH(empty_kernel, dim3(x, y, z), dim3(32), 0, 0);
 }
 
 }  // namespace nnlab::NNLAB_KERNELS

@@ -14,3 +14,5 @@ void shuffle_partial_mask(int* out);
 void shuffle_after_exit(int* out);
 void read_dynamic_shared(float* out, int threads, size_t bytes, bool opt_in);
 void empty_kernel_with_block(int x, int y, int z);
+void empty_kernel_with_grid(unsigned x, unsigned y, unsigned z);
+void write_one(float* p);  // *p = 1 (on a GPU, an invalid p raises a kernel fault)

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "nnlab/backends/cuda/api.h"
@@ -19,6 +20,7 @@ namespace nnlab::cuda_sim {
 using namespace nnlab;
 using namespace nnlab::sim::runtime;
 namespace k = nnlab::cuda_sim;
+namespace runtime = nnlab::sim::runtime;
 
 namespace {
 // Device memory holding a copy of `host`, freed at scope exit.
@@ -143,20 +145,165 @@ TEST_CASE("sim: atomics on int and float across concurrent blocks") {
   sim::set_threads(0);
 }
 
-TEST_CASE("sim: launches a GPU rejects are rejected with the limit") {
-  expect_sim_error([] { k::empty_kernel_with_block(1025, 1, 1); },
-                   "dimension x is 1025, the limit is 1024");
-  expect_sim_error([] { k::empty_kernel_with_block(33, 33, 1); },
-                   "has 1089 threads, the limit is 1024");
-  expect_sim_error([] { k::empty_kernel_with_block(1, 1, 65); },
-                   "dimension z is 65, the limit is 64");
-  expect_sim_error([] { k::empty_kernel_with_block(0, 1, 1); }, "invalid configuration");
+// A launch the GPU refuses fails in NNLAB_LAUNCH's cudaGetLastError check, with the runtime's
+// error string and the simulator's reason; the error is not sticky: the next launch runs.
+void expect_refused_launch(const std::function<void()>& f, const std::string& fragment) {
+  CHECK_THROWS_WITH_AS(f(), doctest::Contains(fragment.c_str()), std::runtime_error);
+  CHECK(cudaGetLastError() == cudaSuccess);
+  k::empty_kernel_with_block(32, 1, 1);
+}
+
+TEST_CASE("sim: launches a GPU rejects are rejected with the runtime's error and the limit") {
+  const std::string config = "failed: invalid configuration argument (";
+  expect_refused_launch([] { k::empty_kernel_with_block(1025, 1, 1); },
+                        config + "block (1025, 1, 1): dimension x is 1025, the limit is 1024)");
+  expect_refused_launch([] { k::empty_kernel_with_block(33, 33, 1); },
+                        config + "block (33, 33, 1) has 1089 threads, the limit is 1024)");
+  expect_refused_launch([] { k::empty_kernel_with_block(1, 1, 65); },
+                        config + "block (1, 1, 65): dimension z is 65, the limit is 64)");
+  expect_refused_launch([] { k::empty_kernel_with_block(0, 1, 1); }, config + "a zero dimension");
+  expect_refused_launch([] { k::empty_kernel_with_grid(1, 65536, 1); },
+                        config + "grid (1, 65536, 1): dimension y exceeds 65535)");
+  expect_refused_launch([] { k::empty_kernel_with_grid(1, 1, 65536); }, config + "grid (1, 1, 65536)");
+  expect_refused_launch([] { k::empty_kernel_with_grid(0, 1, 1); },
+                        "launch of kernel empty_kernel at ");
   k::empty_kernel_with_block(32, 32, 1);  // 1024 is fine
   DeviceBuffer<float> out(64);
-  expect_sim_error(
+  expect_refused_launch(
       [&] { k::read_dynamic_shared(out.ptr, 64, 64 * 1024, false); },
-      "65536 bytes of dynamic shared memory, the limit is 49152 without cudaFuncSetAttribute");
+      "failed: invalid argument (65536 bytes of dynamic shared memory, the limit is 49152 "
+      "without cudaFuncSetAttribute");
   k::read_dynamic_shared(out.ptr, 64, 64 * 1024, true);  // opted in
+}
+
+namespace {
+void noop_kernel(int) {}
+// kernel<<<1, block, shared>>> without NNLAB_LAUNCH's check: the error stays for the test.
+void launch_noop(sim::dim3 block, size_t shared = 0) {
+  runtime::launch({"noop_kernel", __FILE__, __LINE__}, sim::dim3(1), block, shared, noop_kernel, 0);
+}
+// Leaves the simulator's runtime as the tests found it: no sizes, no errors, no trace.
+struct RuntimeGuard {
+  ~RuntimeGuard() {
+    set_device_bytes(kUnlimited);
+    set_pinned_bytes(kUnlimited);
+    reset_errors();
+    set_trace(false);
+    take_trace();
+  }
+};
+}  // namespace
+
+TEST_CASE("sim runtime: cudaGetLastError returns a launch's error once, cudaPeekAtLastError keeps it") {
+  RuntimeGuard guard;
+  REQUIRE(cudaGetLastError() == cudaSuccess);
+  launch_noop(sim::dim3(2048));
+  CHECK(cudaPeekAtLastError() == cudaErrorInvalidConfiguration);
+  CHECK(cudaPeekAtLastError() == cudaErrorInvalidConfiguration);
+  launch_noop(sim::dim3(32));  // a call that succeeds leaves the last error as it is
+  CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration);
+  CHECK(cudaGetLastError() == cudaSuccess);
+  launch_noop(sim::dim3(32), 64 * 1024);
+  CHECK(cudaGetLastError() == cudaErrorInvalidValue);
+  CHECK(cudaFuncSetAttribute(noop_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             228 * 1024) == cudaErrorInvalidValue);
+  CHECK(cudaGetLastError() == cudaErrorInvalidValue);
+  CHECK(std::string(cudaGetErrorString(cudaErrorInvalidConfiguration)) ==
+        "invalid configuration argument");
+}
+
+TEST_CASE("sim runtime: a kernel fault is sticky: every later call returns it, cudaGetLastError too") {
+  RuntimeGuard guard;
+  void *p = nullptr, *q = nullptr;
+  REQUIRE(cudaMalloc(&p, 256) == cudaSuccess);
+  inject_failure("launch", cudaErrorIllegalAddress);
+  launch_noop(sim::dim3(32));
+  CHECK(cudaGetLastError() == cudaErrorIllegalAddress);
+  CHECK(cudaGetLastError() == cudaErrorIllegalAddress);  // not reset
+  CHECK(cudaPeekAtLastError() == cudaErrorIllegalAddress);
+  CHECK(cudaMalloc(&q, 256) == cudaErrorIllegalAddress);
+  CHECK(q == nullptr);
+  CHECK(cudaFree(p) == cudaErrorIllegalAddress);
+  CHECK(cudaDeviceSynchronize() == cudaErrorIllegalAddress);
+  CHECK_THROWS_WITH_AS(k::empty_kernel_with_block(32, 1, 1),
+                       doctest::Contains("failed: an illegal memory access was encountered"),
+                       std::runtime_error);
+  reset_errors();  // the simulator only: a real process would have to exit
+  CHECK(cudaFree(p) == cudaSuccess);
+  CHECK(cudaGetLastError() == cudaSuccess);
+}
+
+TEST_CASE("sim runtime: an injected failure hits the named call once, after the successes skipped") {
+  RuntimeGuard guard;
+  cudaEvent_t a = nullptr, b = nullptr, c = nullptr;
+  inject_failure("cudaEventCreate", cudaErrorMemoryAllocation, 1);
+  CHECK(cudaEventCreate(&a) == cudaSuccess);
+  CHECK(cudaEventCreate(&b) == cudaErrorMemoryAllocation);
+  CHECK(cudaEventCreate(&c) == cudaSuccess);
+  CHECK(cudaGetLastError() == cudaErrorMemoryAllocation);
+  CHECK(cudaEventDestroy(a) == cudaSuccess);
+  CHECK(cudaEventDestroy(c) == cudaSuccess);
+}
+
+TEST_CASE("sim runtime: cudaMalloc fails past the simulated device's size; cudaMemGetInfo agrees") {
+  RuntimeGuard guard;
+  const size_t in_use = sim::device_bytes_in_use(), mib = 1 << 20;
+  set_device_bytes(in_use + mib);
+  size_t free_bytes = 0, total = 0;
+  REQUIRE(cudaMemGetInfo(&free_bytes, &total) == cudaSuccess);
+  CHECK(total == in_use + mib);
+  CHECK(free_bytes == mib);
+  void *a = nullptr, *b = nullptr;
+  REQUIRE(cudaMalloc(&a, mib / 2) == cudaSuccess);
+  REQUIRE(cudaMemGetInfo(&free_bytes, &total) == cudaSuccess);
+  CHECK(free_bytes == mib / 2);
+  CHECK(cudaMalloc(&b, 3 * mib / 4) == cudaErrorMemoryAllocation);
+  CHECK(b == nullptr);
+  CHECK(cudaGetLastError() == cudaErrorMemoryAllocation);
+  CHECK(cudaGetLastError() == cudaSuccess);  // not sticky
+  CHECK(cudaFree(a) == cudaSuccess);
+  REQUIRE(cudaMalloc(&b, 3 * mib / 4) == cudaSuccess);
+  CHECK(cudaFree(b) == cudaSuccess);
+}
+
+TEST_CASE("sim runtime: page-locked memory has its own size; pointers and handles are checked") {
+  RuntimeGuard guard;
+  const LiveObjects before = live_objects();
+  void* h = nullptr;
+  set_pinned_bytes(0);
+  CHECK(cudaMallocHost(&h, 1) == cudaErrorMemoryAllocation);
+  set_pinned_bytes(kUnlimited);
+  REQUIRE(cudaMallocHost(&h, 100) == cudaSuccess);
+  CHECK(live_objects().pinned_buffers == before.pinned_buffers + 1);
+  CHECK(cudaFreeHost(h) == cudaSuccess);
+  CHECK(cudaFreeHost(h) == cudaErrorInvalidValue);  // twice
+  std::vector<float> pageable(4);
+  CHECK(cudaFreeHost(pageable.data()) == cudaErrorInvalidValue);
+  CHECK(cudaFree(pageable.data()) == cudaErrorInvalidValue);
+  cudaEvent_t e = nullptr;
+  REQUIRE(cudaEventCreate(&e) == cudaSuccess);
+  float ms = 0;
+  CHECK(cudaEventElapsedTime(&ms, e, e) == cudaErrorInvalidResourceHandle);  // never recorded
+  CHECK(cudaEventRecord(e) == cudaSuccess);
+  CHECK(cudaEventElapsedTime(&ms, e, e) == cudaSuccess);
+  CHECK(cudaEventDestroy(e) == cudaSuccess);
+  CHECK(cudaEventDestroy(e) == cudaErrorInvalidResourceHandle);
+  cudaStream_t s = nullptr;
+  REQUIRE(cudaStreamCreate(&s) == cudaSuccess);
+  CHECK(cudaStreamDestroy(s) == cudaSuccess);
+  CHECK(cudaStreamDestroy(s) == cudaErrorInvalidResourceHandle);
+  CHECK(cudaGetLastError() == cudaErrorInvalidResourceHandle);
+  CHECK(live_objects() == before);
+}
+
+TEST_CASE("sim runtime: the trace lists the runtime calls and launches in order") {
+  RuntimeGuard guard;
+  set_trace(true);
+  void* p = nullptr;
+  REQUIRE(cudaMalloc(&p, 64) == cudaSuccess);
+  k::empty_kernel_with_block(32, 1, 1);
+  REQUIRE(cudaFree(p) == cudaSuccess);
+  CHECK(take_trace() == std::vector<std::string>{"cudaMalloc", "launch empty_kernel", "cudaFree"});
 }
 
 TEST_CASE("sim: errors a GPU would hang on or hide are reported with the source lines") {

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <map>
 
+#include "nnlab/backends/cudnn/gemm_args.h"
+#include "nnlab/backends/reference/backend.h"
 #include "nnlab/backends/registry.h"
 #include "nnlab/core/autograd.h"
 #include "nnlab/core/numerics.h"
@@ -295,10 +297,12 @@ class SmallDevice : public CachingAllocator {
   explicit SmallDevice(size_t capacity) : capacity_(capacity) {}
   ~SmallDevice() override { empty_cache(); }
   size_t used = 0;
+  bool broken = false;  // fails every allocation with an error that is not out-of-memory
 
  protected:
   void* raw_allocate(size_t bytes) override {
-    if (used + bytes > capacity_) throw std::runtime_error("out of device memory");
+    if (broken) throw std::runtime_error("device lost");
+    if (used + bytes > capacity_) throw OutOfMemory("out of device memory");
     used += bytes;
     void* p = ::operator new(bytes);
     sizes_[p] = bytes;
@@ -324,8 +328,17 @@ TEST_CASE("allocator: out of memory first gives the cache back, then reports") {
   void* b = device.allocate(3072);  // does not fit beside the cached block: retried after emptying
   CHECK(device.stats().cached_bytes == 0);
   CHECK(device.used == 3072);
-  CHECK_THROWS_WITH_AS(device.allocate(2048), "out of device memory", std::runtime_error);
+  CHECK_THROWS_WITH_AS(device.allocate(2048), "out of device memory", OutOfMemory);
   device.deallocate(b, 3072);
+}
+
+TEST_CASE("allocator: a failure that is not out-of-memory is passed on, the cache kept") {
+  SmallDevice device(4096);
+  device.deallocate(device.allocate(2048), 2048);
+  device.broken = true;
+  CHECK_THROWS_WITH_AS(device.allocate(1024), "device lost", std::runtime_error);
+  CHECK(device.stats().cached_bytes == 2048);  // not emptied for a retry that cannot help
+  device.broken = false;
 }
 
 TEST_CASE("precision: backends without a tf32 mode say they used fp32") {
@@ -334,4 +347,65 @@ TEST_CASE("precision: backends without a tf32 mode say they used fp32") {
   CHECK(cpu.set_precision(Precision::TF32) == "fp32 (cpu has no tf32 mode)");
   CHECK(get_backend("cuda-sim").set_precision(Precision::TF32) == "fp32 (cuda-sim has no tf32 mode)");
   cpu.set_precision(Precision::FP32);
+}
+
+namespace {
+// The reference backend, remembering the eps each batch-norm backward is given.
+class BatchNormEpsRecorder : public reference::ReferenceBackend {
+ public:
+  std::vector<double> backward_eps;
+  void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
+                           const Tensor& save_mean, const Tensor& save_invstd,
+                           bool batch_statistics, double eps, const Tensor& dx,
+                           const Tensor& dweight, const Tensor& dbias) override {
+    backward_eps.push_back(eps);
+    ReferenceBackend::batch_norm_backward(dy, x, weight, save_mean, save_invstd, batch_statistics,
+                                          eps, dx, dweight, dbias);
+  }
+};
+}  // namespace
+
+TEST_CASE("batch_norm2d: each layer's backward is given its own eps, not the last forward's") {
+  BatchNormEpsRecorder be;
+  std::vector<float> values(2 * 3 * 2 * 2);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = float(i % 7) - 3;
+  Tensor x = Tensor::from_host(values, Shape{2, 3, 2, 2}, be);
+  x.set_requires_grad(true);
+  auto ones = [&] { return Tensor::full(Shape{3}, 1.0, DType::F32, be); };
+  auto zeros = [&] { return Tensor::zeros(Shape{3}, DType::F32, be); };
+  Tensor h = ops::batch_norm2d(x, ones(), zeros(), zeros(), ones(), true, 0.1, 0.25);
+  Tensor y = ops::batch_norm2d(h, ones(), zeros(), zeros(), ones(), true, 0.1, 1e-3);
+  ops::sum(ops::mul(y, y)).backward();
+  CHECK(be.backward_eps == std::vector<double>{1e-3, 0.25});  // the last layer's backward first
+}
+
+TEST_CASE("cudnn gemm: every call handed to cuBLAS has leading dimensions it accepts; k = 0 is not one") {
+  using namespace nnlab::cudnn;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (int64_t m : {0, 1, 5})
+        for (int64_t n : {0, 1, 7})
+          for (int64_t k : {0, 1, 3}) {
+            CAPTURE(ta);
+            CAPTURE(tb);
+            CAPTURE(m);
+            CAPTURE(n);
+            CAPTURE(k);
+            GemmPath path = gemm_path(m, n, k);
+            CHECK((path == GemmPath::Nothing) == (m == 0 || n == 0));
+            if (path == GemmPath::Cublas) CHECK(cublas_gemm_args(ta, tb, m, n, k).valid());
+          }
+  // What cuBLAS would have been given for k = 0: A [3, 0] stored with rows of length 0.
+  CHECK_FALSE(cublas_gemm_args(false, false, 3, 4, 0).valid());
+  CHECK(gemm_path(3, 4, 0) == GemmPath::HandWritten);
+  // C[2, 3] = A^T B^T with A [4, 2], B [3, 4]: column-major C^T = B A, both transposed.
+  CublasGemmArgs g = cublas_gemm_args(true, true, 2, 3, 4);
+  CHECK(g.trans_first);
+  CHECK(g.trans_second);
+  CHECK(g.m == 3);
+  CHECK(g.n == 2);
+  CHECK(g.k == 4);
+  CHECK(g.ld_first == 4);   // B's rows
+  CHECK(g.ld_second == 2);  // A's rows
+  CHECK(g.ldc == 3);
 }

@@ -100,7 +100,7 @@ void add_batch_norm(std::vector<BenchCase>& cases, const std::string& model, con
                             dx = Tensor::empty(x, DType::F32, b), dw = Tensor::empty(ch, DType::F32, b),
                             db = Tensor::empty(ch, DType::F32, b);
                      b.batch_norm_forward(tx, w, bias, rm, rv, true, 0.1, 1e-5, y, sm, si);
-                     return [=, &b] { b.batch_norm_backward(dy, tx, w, sm, si, true, dx, dw, db); };
+                     return [=, &b] { b.batch_norm_backward(dy, tx, w, sm, si, true, 1e-5, dx, dw, db); };
                    }});
 }
 

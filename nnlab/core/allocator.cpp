@@ -1,7 +1,7 @@
 #include "nnlab/core/allocator.h"
 
 #include <cstdlib>
-#include <new>
+#include <exception>
 #include <string>
 
 namespace nnlab {
@@ -50,7 +50,7 @@ void* CachingAllocator::allocate(size_t bytes) {
   if (!ptr) {
     try {
       ptr = raw_allocate(size);
-    } catch (const std::exception&) {
+    } catch (const OutOfMemory&) {
       // What is missing may be sitting in the cache under other sizes: give it all back and
       // try once more (as PyTorch does) before reporting out-of-memory.
       if (stats().cached_bytes == 0) throw;
@@ -80,15 +80,26 @@ MemoryStats CachingAllocator::stats() const {
 
 void CachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& [size, blocks] : free_blocks_)
-    for (void* p : blocks) raw_free(p);
-  free_blocks_.clear();
+  if (cached_bytes_ == 0) return;
+  wait_until_unused();  // when it throws, nothing was freed and the cache is as it was
+  std::unordered_map<size_t, std::vector<void*>> blocks;
+  blocks.swap(free_blocks_);
   cached_bytes_ = 0;
+  std::exception_ptr first_error;
+  for (auto& [size, list] : blocks)
+    for (void* p : list) {
+      try {
+        raw_free(p);
+      } catch (...) {
+        if (!first_error) first_error = std::current_exception();
+      }
+    }
+  if (first_error) std::rethrow_exception(first_error);
 }
 
 void* HostAllocator::raw_allocate(size_t bytes) {
   void* ptr = std::aligned_alloc(512, bytes);  // bytes is a multiple of 512
-  if (!ptr) throw std::bad_alloc();
+  if (!ptr) throw OutOfMemory("out of host memory allocating " + std::to_string(bytes) + " bytes");
   return ptr;
 }
 

@@ -3,10 +3,17 @@
 #pragma once
 #include <cstddef>
 #include <mutex>
+#include <stdexcept>
 #include <unordered_map>
 #include <vector>
 
 namespace nnlab {
+
+// The memory is not there (as opposed to any other failure of the system allocator): what
+// CachingAllocator::raw_allocate throws for it, and what allocate() retries once.
+struct OutOfMemory : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 struct MemoryStats {
   size_t current_bytes = 0;  // live tensor bytes
@@ -42,14 +49,20 @@ class CachingAllocator : public Allocator {
   void* allocate(size_t bytes) override;
   void deallocate(void* ptr, size_t bytes) override;
   MemoryStats stats() const override;
-  void empty_cache();  // returns every cached block to the system
+  // Returns every cached block to the system. Each block leaves the cache whether or not its
+  // raw_free succeeds (a failed one is leaked, never freed twice); the first failure is
+  // thrown once all were tried.
+  void empty_cache();
 
  protected:
   // Call empty_cache() in the destructor of a subclass: raw_free is gone by this destructor.
-  // raw_allocate throws when the memory is not there; allocate() then empties the cache and
-  // tries once more.
+  // raw_allocate throws OutOfMemory when the memory is not there; allocate() then empties the
+  // cache and tries once more. Any other exception is passed on as it is.
   virtual void* raw_allocate(size_t bytes) = 0;
   virtual void raw_free(void* ptr) = 0;
+  // Called before empty_cache frees anything: a device allocator waits here for the work
+  // still queued on the device, which may read blocks that tensors have already given back.
+  virtual void wait_until_unused() {}
 
  private:
   static size_t rounded(size_t bytes);

@@ -27,16 +27,17 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   be.batch_norm_forward(x, weight, bias, running_mean, running_var, training, momentum, eps, y,
                         mean, invstd);
   Tensor sx = x.detach(), sw = weight.detach();
+  // The backward keeps this layer's eps with its other saved state (cuDNN needs it again).
   return record(y, "batch_norm2d", {x, weight, bias},
-                [sx, sw, mean, invstd, training](const Tensor& g, const std::vector<bool>&,
-                                                 std::vector<Tensor>& grads) {
+                [sx, sw, mean, invstd, training, eps](const Tensor& g, const std::vector<bool>&,
+                                                      std::vector<Tensor>& grads) {
                   Backend& b = g.backend();
                   OpScope op_scope(b, Op::BatchNormBackward, g.dtype());
                   grads[0] = Tensor::empty(sx.shape(), g.dtype(), b);
                   grads[1] = Tensor::empty(sw.shape(), g.dtype(), b);
                   grads[2] = Tensor::empty(sw.shape(), g.dtype(), b);
-                  b.batch_norm_backward(g, sx, sw, mean, invstd, training, grads[0], grads[1],
-                                        grads[2]);
+                  b.batch_norm_backward(g, sx, sw, mean, invstd, training, eps, grads[0],
+                                        grads[1], grads[2]);
                 });
 }
 

@@ -261,11 +261,16 @@ void run_block(Block& b, uint64_t block_linear) {
 
 void check_launch(const LaunchSite& site, const void* kernel, dim3 grid, dim3 block,
                   size_t shared) {
-  auto fail = [&](const std::string& what) { throw SimError(where(site) + ": " + what); };
+  // The codes the CUDA runtime gives (runtime.h): an invalid configuration for the shape of
+  // the launch, an invalid value for dynamic shared memory over the kernel's limit.
+  enum { kInvalidValue = 1, kInvalidConfiguration = 9 };
+  auto fail = [&](const std::string& what, int error = kInvalidConfiguration) {
+    throw LaunchConfigError(error, where(site), what);
+  };
   unsigned bd[3] = {block.x, block.y, block.z}, gd[3] = {grid.x, grid.y, grid.z};
   for (int i = 0; i < 3; ++i) {
     if (bd[i] == 0 || gd[i] == 0)
-      fail("invalid configuration: grid " + dims(grid) + ", block " + dims(block));
+      fail("a zero dimension: grid " + dims(grid) + ", block " + dims(block));
     if (bd[i] > kMaxBlockDim[i])
       fail("block " + dims(block) + ": dimension " + "xyz"[i] + " is " + std::to_string(bd[i]) +
            ", the limit is " + std::to_string(kMaxBlockDim[i]));
@@ -288,7 +293,8 @@ void check_launch(const LaunchSite& site, const void* kernel, dim3 grid, dim3 bl
          std::to_string(limit) +
          (limit == kDefaultDynamicShared
               ? " without cudaFuncSetAttribute(MaxDynamicSharedMemorySize)"
-              : ""));
+              : ""),
+         kInvalidValue);
 }
 }  // namespace
 

@@ -36,6 +36,14 @@ struct uint3 {
 struct SimError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+// A launch configuration the GPU refuses: nothing ran. `cuda_error` is the code the CUDA
+// runtime reports for it (nnlab/sim/runtime.h turns it into cudaGetLastError's answer).
+struct LaunchConfigError : SimError {
+  LaunchConfigError(int error, const std::string& where, const std::string& why)
+      : SimError(where + ": " + why), cuda_error(error), reason(why) {}
+  int cuda_error;
+  std::string reason;
+};
 
 // What one simulated thread sees through threadIdx, blockIdx, blockDim, gridDim.
 struct ThreadContext {

@@ -49,8 +49,8 @@ void CpuBackend::batch_norm_forward(const Tensor& x, const Tensor& weight, const
 
 void CpuBackend::batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
                                      const Tensor& save_mean, const Tensor& save_invstd,
-                                     bool batch_statistics, const Tensor& dx, const Tensor& dweight,
-                                     const Tensor& dbias) {
+                                     bool batch_statistics, double /*eps: in save_invstd*/,
+                                     const Tensor& dx, const Tensor& dweight, const Tensor& dbias) {
   int64_t n = x.dim(0), c = x.dim(1), plane = x.dim(2) * x.dim(3);
   double m = double(n * plane);
   host::dispatch_float(x.dtype(), "batch_norm_backward", [&](auto zero) {

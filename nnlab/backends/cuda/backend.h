@@ -5,7 +5,13 @@
 // ops cuBLAS and cuDNN cover. Device memory goes through a caching allocator (cudaMalloc
 // synchronises and is slow); every runtime call is checked and reported with the caller's
 // file and line. Only the kernel builds include it (nvcc, or NNLAB_SIM defined).
+//
+// The runtime also records a failed call's error as the thread's last error, which the next
+// launch's check (cudaGetLastError, nnlab/backends/cuda/portable.h) would report as its own failure: an
+// error handled here is therefore taken back with cudaGetLastError. A kernel fault (an illegal
+// address) is sticky instead: every later call returns it, and it is reported as it is.
 #pragma once
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -19,9 +25,10 @@
 namespace nnlab::NNLAB_KERNELS {
 
 inline void check(cudaError_t err, const char* call, const char* file, int line) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string(call) + " failed at " + file + ":" + std::to_string(line) +
-                             ": " + cudaGetErrorString(err));
+  if (err == cudaSuccess) return;
+  cudaGetLastError();  // reported here: not again by the next launch
+  throw std::runtime_error(std::string(call) + " failed at " + file + ":" + std::to_string(line) +
+                           ": " + cudaGetErrorString(err));
 }
 #define NNLAB_CUDA_CHECK(call) ::nnlab::NNLAB_KERNELS::check((call), #call, __FILE__, __LINE__)
 
@@ -33,24 +40,44 @@ inline constexpr const char* kName = "cuda";
 
 class DeviceAllocator : public CachingAllocator {
  public:
-  ~DeviceAllocator() override { empty_cache(); }
+  // Never throws (std::terminate): at exit the runtime may be unloaded already, and after a
+  // kernel fault every cudaFree fails; what could not be freed is said on stderr.
+  ~DeviceAllocator() override {
+    try {
+      empty_cache();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s: cached device memory not released: %s\n", kName, e.what());
+    }
+  }
 
  protected:
   void* raw_allocate(size_t bytes) override {
     void* ptr = nullptr;
     cudaError_t err = cudaMalloc(&ptr, bytes);
-    if (err != cudaSuccess) {
+    if (err == cudaErrorMemoryAllocation) {
+      cudaGetLastError();  // not sticky: the retry after emptying the cache may succeed
       size_t free_bytes = 0, total = 0;
-      cudaMemGetInfo(&free_bytes, &total);
-      throw std::runtime_error(std::string(kName) + ": out of device memory allocating " +
-                               std::to_string(bytes) + " bytes (" + std::to_string(free_bytes) +
-                               " of " + std::to_string(total) +
-                               " free); try a smaller --batch-size");
+      if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess) cudaGetLastError();
+      throw OutOfMemory(std::string(kName) + ": out of device memory allocating " +
+                        std::to_string(bytes) + " bytes (" + std::to_string(free_bytes) + " of " +
+                        std::to_string(total) + " free); try a smaller --batch-size");
     }
+    // Anything else, such as the sticky fault of an earlier kernel, is reported as it is.
+    check(err, "cudaMalloc(&ptr, bytes)", __FILE__, __LINE__);
     return ptr;
   }
   void raw_free(void* ptr) override { NNLAB_CUDA_CHECK(cudaFree(ptr)); }
+  // cudaFree only "may" synchronise: kernels still queued may read the blocks being freed.
+  void wait_until_unused() override { NNLAB_CUDA_CHECK(cudaDeviceSynchronize()); }
 };
+
+// The device's one caching allocator (device 0, the only one used), shared by every backend
+// on it -- cuda and cudnn in one process -- so that one's out-of-memory retry can give back
+// what the other has cached. It lives as long as the process, as the backends do.
+inline DeviceAllocator& device_allocator() {
+  static auto* allocator = new DeviceAllocator;
+  return *allocator;
+}
 
 inline float* f(const Tensor& t) {
   return t.data<float>();
@@ -63,11 +90,13 @@ class EventStopwatch : public Stopwatch {
  public:
   explicit EventStopwatch(cudaStream_t stream) : stream_(stream) {
     NNLAB_CUDA_CHECK(cudaEventCreate(&start_));
-    NNLAB_CUDA_CHECK(cudaEventCreate(&stop_));
+    cudaError_t err = cudaEventCreate(&stop_);
+    if (err != cudaSuccess) release(start_);  // a constructor that throws runs no destructor
+    check(err, "cudaEventCreate(&stop_)", __FILE__, __LINE__);
   }
   ~EventStopwatch() override {
-    cudaEventDestroy(start_);
-    cudaEventDestroy(stop_);
+    release(start_);
+    release(stop_);
   }
   void start() override { NNLAB_CUDA_CHECK(cudaEventRecord(start_, stream_)); }
   double stop_seconds() override {
@@ -79,8 +108,12 @@ class EventStopwatch : public Stopwatch {
   }
 
  private:
+  // Errors of a release are ignored (a destructor cannot act on them) and leave nothing behind.
+  static void release(cudaEvent_t event) {
+    if (cudaEventDestroy(event) != cudaSuccess) cudaGetLastError();
+  }
   cudaStream_t stream_;
-  cudaEvent_t start_, stop_;
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
 };
 
 class CudaBackend : public Backend {
@@ -110,14 +143,18 @@ class CudaBackend : public Backend {
     return dtype == DType::F32 || (op == Op::Fill && dtype == DType::I32);
   }
   Allocator& allocator() override {
-    return allocator_;
+    return device_allocator();
   }
+  // Every object made here is released by a member's destructor, so a constructor failing
+  // part-way leaks nothing either.
   CudaBackend() {
 #ifdef NNLAB_SIM
-    NNLAB_CUDA_CHECK(cudaStreamCreate(&stream_));
+    NNLAB_CUDA_CHECK(cudaStreamCreate(&own_stream_.stream));
+    stream_ = own_stream_.stream;
 #else
     // One compute stream per process: NNLAB_LAUNCH launches every kernel on it, so `cuda` and
-    // `cudnn` (which reuses these kernels) share it and their work stays in order.
+    // `cudnn` (which reuses these kernels) share it and their work stays in order. It lives as
+    // long as the process.
     if (!current_stream()) NNLAB_CUDA_CHECK(cudaStreamCreate(&current_stream()));
     stream_ = current_stream();
 #endif
@@ -127,25 +164,25 @@ class CudaBackend : public Backend {
   // one and queues an asynchronous copy on the stream, then returns without waiting for the
   // device; a buffer is reused only after its event says its copy has finished. (From
   // pageable memory, the runtime would first wait for the stream, on every batch.) Small
-  // uploads are copied directly: the runtime stages them before returning.
+  // uploads are copied directly: the runtime stages them before returning, and so are large
+  // ones when no page-locked memory is to be had.
   void copy_from_host(void* dst, const void* src, size_t bytes) override {
-    if (bytes < kStagedBytes) {
+    Staging* s = bytes < kStagedBytes ? nullptr : &staging_[next_staging_];
+    if (s) {
+      next_staging_ = 1 - next_staging_;
+      if (s->pending) NNLAB_CUDA_CHECK(cudaEventSynchronize(s->copied));
+      s->pending = false;
+      if (s->capacity < bytes && !s->grow(bytes)) s = nullptr;
+    }
+    if (!s) {
       if (bytes)
         NNLAB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
       return;
     }
-    Staging& s = staging_[next_staging_];
-    next_staging_ = 1 - next_staging_;
-    if (s.pending) NNLAB_CUDA_CHECK(cudaEventSynchronize(s.copied));
-    if (s.capacity < bytes) {
-      if (s.host) NNLAB_CUDA_CHECK(cudaFreeHost(s.host));
-      NNLAB_CUDA_CHECK(cudaMallocHost(&s.host, bytes));
-      s.capacity = bytes;
-    }
-    std::memcpy(s.host, src, bytes);
-    NNLAB_CUDA_CHECK(cudaMemcpyAsync(dst, s.host, bytes, cudaMemcpyHostToDevice, stream_));
-    NNLAB_CUDA_CHECK(cudaEventRecord(s.copied, stream_));
-    s.pending = true;
+    std::memcpy(s->host, src, bytes);
+    NNLAB_CUDA_CHECK(cudaMemcpyAsync(dst, s->host, bytes, cudaMemcpyHostToDevice, stream_));
+    NNLAB_CUDA_CHECK(cudaEventRecord(s->copied, stream_));
+    s->pending = true;
   }
   void copy_to_host(void* dst, const void* src, size_t bytes) override {
     if (!bytes) return;
@@ -289,8 +326,8 @@ class CudaBackend : public Backend {
   }
   void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
                            const Tensor& save_mean, const Tensor& save_invstd,
-                           bool batch_statistics, const Tensor& dx, const Tensor& dweight,
-                           const Tensor& dbias) override {
+                           bool batch_statistics, double /*eps: in save_invstd*/, const Tensor& dx,
+                           const Tensor& dweight, const Tensor& dbias) override {
     NNLAB_KERNELS::batch_norm_backward(f(dy), f(x), f(weight), f(save_mean), f(save_invstd),
                                        batch_statistics, f(dx), f(dweight), f(dbias), x.dim(0),
                                        x.dim(1), x.dim(2) * x.dim(3));
@@ -318,14 +355,53 @@ class CudaBackend : public Backend {
 
  private:
   static constexpr size_t kStagedBytes = 64 * 1024;
+  // A destructor releases what a runtime call made and ignores the errors of doing so: they
+  // cannot be acted on, and it must not throw. (It leaves no error behind for the next launch.)
+  template <typename Handle>
+  static void release(cudaError_t (*destroy)(Handle), Handle handle) {
+    if (handle && destroy(handle) != cudaSuccess) cudaGetLastError();
+  }
   struct Staging {
     void* host = nullptr;  // page-locked (cudaMallocHost)
     size_t capacity = 0;
     cudaEvent_t copied = nullptr;
     bool pending = false;
+    Staging() = default;
+    Staging(const Staging&) = delete;
+    Staging& operator=(const Staging&) = delete;
+    ~Staging() {
+      if (pending && cudaEventSynchronize(copied) != cudaSuccess) cudaGetLastError();
+      release(cudaFreeHost, host);
+      release(cudaEventDestroy, copied);
+    }
+    // A page-locked buffer of `bytes` in place of the old one; false (and no buffer) when
+    // page-locked memory is exhausted, which only makes uploads slower.
+    bool grow(size_t bytes) {
+      void* old = host;
+      host = nullptr;
+      capacity = 0;
+      if (old) NNLAB_CUDA_CHECK(cudaFreeHost(old));
+      void* fresh = nullptr;
+      cudaError_t err = cudaMallocHost(&fresh, bytes);
+      if (err == cudaErrorMemoryAllocation) {
+        cudaGetLastError();  // not sticky, and handled here
+        return false;
+      }
+      check(err, "cudaMallocHost(&fresh, bytes)", __FILE__, __LINE__);
+      host = fresh;
+      capacity = bytes;
+      return true;
+    }
+  };
+  struct OwnedStream {  // the simulator's backends each make their own
+    cudaStream_t stream = nullptr;
+    OwnedStream() = default;
+    OwnedStream(const OwnedStream&) = delete;
+    OwnedStream& operator=(const OwnedStream&) = delete;
+    ~OwnedStream() { release(cudaStreamDestroy, stream); }
   };
 
-  DeviceAllocator allocator_;
+  OwnedStream own_stream_;  // declared before the staging buffers: destroyed after them
   cudaStream_t stream_ = nullptr;
   Staging staging_[2];
   int next_staging_ = 0;

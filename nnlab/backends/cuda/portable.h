@@ -84,8 +84,13 @@ __device__ inline float atomicMax(float* address, float value) {
 #define __shfl_xor_sync(...) ::nnlab::sim::shfl_xor(__FILE__, __LINE__, __VA_ARGS__)
 #define NNLAB_DYNAMIC_SHARED(type, name) \
   type* name = reinterpret_cast<type*>(::nnlab::sim::current->dynamic_shared)
-#define NNLAB_LAUNCH(kernel, grid, block, shared_bytes, ...) \
-  ::nnlab::sim::launch({#kernel, __FILE__, __LINE__}, (grid), (block), (shared_bytes), kernel, __VA_ARGS__)
+// As on a GPU: the launch, then cudaGetLastError (a refused configuration is reported there).
+#define NNLAB_LAUNCH(kernel, grid, block, shared_bytes, ...)                                              \
+  do {                                                                                                    \
+    ::nnlab::sim::runtime::launch({#kernel, __FILE__, __LINE__}, (grid), (block), (shared_bytes), kernel, \
+                                  __VA_ARGS__);                                                           \
+    ::nnlab::sim::runtime::check_launch(#kernel, __FILE__, __LINE__);                                     \
+  } while (0)
 
 namespace nnlab::cuda_sim {
 using ::nnlab::sim::dim3;

@@ -25,28 +25,39 @@ void check_cudnn(cudnnStatus_t status, const char* call, const char* file, int l
 
 TensorDesc::TensorDesc(int64_t n, int64_t c, int64_t h, int64_t w) {
   NNLAB_CUDNN_CHECK(cudnnCreateTensorDescriptor(&desc));
-  NNLAB_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n),
-                                               int(c), int(h), int(w)));
+  cudnnStatus_t status = cudnnSetTensor4dDescriptor(desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+                                                    int(n), int(c), int(h), int(w));
+  if (status != CUDNN_STATUS_SUCCESS) cudnnDestroyTensorDescriptor(desc);  // no destructor runs
+  NNLAB_CUDNN_CHECK(status);
 }
 TensorDesc::~TensorDesc() { cudnnDestroyTensorDescriptor(desc); }
 
 ConvPlan::~ConvPlan() {
   if (w) cudnnDestroyFilterDescriptor(w);
-  if (conv) cudnnDestroyConvolutionDescriptor(conv);
 }
 
+// A constructor that throws runs no destructor: what it made so far is released here.
 CudnnBackend::CudnnBackend() {
-  NNLAB_CUBLAS_CHECK(cublasCreate(&cublas_));
-  NNLAB_CUBLAS_CHECK(cublasSetStream(cublas_, stream()));
-  NNLAB_CUDNN_CHECK(cudnnCreate(&cudnn_));
-  NNLAB_CUDNN_CHECK(cudnnSetStream(cudnn_, stream()));
+  try {
+    NNLAB_CUBLAS_CHECK(cublasCreate(&cublas_));
+    NNLAB_CUBLAS_CHECK(cublasSetStream(cublas_, stream()));
+    NNLAB_CUDNN_CHECK(cudnnCreate(&cudnn_));
+    NNLAB_CUDNN_CHECK(cudnnSetStream(cudnn_, stream()));
+  } catch (...) {
+    release_handles();
+    throw;
+  }
 }
 
-CudnnBackend::~CudnnBackend() {
+CudnnBackend::~CudnnBackend() { release_handles(); }
+
+void CudnnBackend::release_handles() {  // errors ignored: nothing to do about them here
   plans_.clear();
   descs_.clear();
-  cudnnDestroy(cudnn_);
-  cublasDestroy(cublas_);
+  if (cudnn_) cudnnDestroy(cudnn_);
+  if (cublas_) cublasDestroy(cublas_);
+  cudnn_ = nullptr;
+  cublas_ = nullptr;
 }
 
 std::string CudnnBackend::device() const {

@@ -8,14 +8,15 @@
 // interface does not keep.
 //
 // Descriptors are cached per shape, and each shape's convolution algorithms are chosen once
-// (cuDNN's heuristics, deterministic algorithms only, workspace at most kMaxWorkspaceBytes from
-// the caching allocator). --precision tf32 lets cuBLAS and cuDNN use TF32 tensor cores; fp32
-// forbids them. Every cuBLAS/cuDNN status is checked with the caller's file and line and the
-// library's message.
+// (nnlab/backends/cudnn/conv_algo.h: cuDNN's heuristics, deterministic algorithms only, workspace at
+// most kMaxWorkspaceBytes from the caching allocator; NNLAB_CUDNN_VERBOSE=1 prints each choice).
+// --precision tf32 lets cuBLAS and cuDNN use TF32 tensor cores; fp32 forbids them. Every
+// cuBLAS/cuDNN status is checked with the caller's file and line and the library's message.
 #pragma once
 #include <cublas_v2.h>
 #include <cudnn.h>
 
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -24,14 +25,11 @@
 #include <vector>
 
 #include "nnlab/backends/cuda/backend.h"
+#include "nnlab/backends/cudnn/conv_algo.h"
+#include "nnlab/backends/cudnn/status.h"
 
 namespace nnlab::cudnn {
 using cuda::f;
-
-void check_cublas(cublasStatus_t status, const char* call, const char* file, int line);
-void check_cudnn(cudnnStatus_t status, const char* call, const char* file, int line);
-#define NNLAB_CUBLAS_CHECK(call) ::nnlab::cudnn::check_cublas((call), #call, __FILE__, __LINE__)
-#define NNLAB_CUDNN_CHECK(call) ::nnlab::cudnn::check_cudnn((call), #call, __FILE__, __LINE__)
 
 // An NCHW float tensor descriptor, created and destroyed with its owner.
 struct TensorDesc {
@@ -42,15 +40,14 @@ struct TensorDesc {
   cudnnTensorDescriptor_t desc = nullptr;
 };
 
-// Everything cuDNN needs for one convolution shape, built once.
+// Everything cuDNN needs for one convolution shape, built once: a descriptor per direction,
+// each with the math type of its own algorithm.
 struct ConvPlan {
   std::unique_ptr<TensorDesc> x, y, bias;
   cudnnFilterDescriptor_t w = nullptr;
-  cudnnConvolutionDescriptor_t conv = nullptr;
-  cudnnConvolutionFwdAlgo_t forward_algo{};
-  cudnnConvolutionBwdDataAlgo_t backward_data_algo{};
-  cudnnConvolutionBwdFilterAlgo_t backward_filter_algo{};
-  size_t forward_workspace = 0, backward_data_workspace = 0, backward_filter_workspace = 0;
+  ConvDirection<cudnnConvolutionFwdAlgo_t> forward;
+  ConvDirection<cudnnConvolutionBwdDataAlgo_t> backward_data;
+  ConvDirection<cudnnConvolutionBwdFilterAlgo_t> backward_filter;
   ~ConvPlan();
 };
 
@@ -79,10 +76,10 @@ class CudnnBackend : public cuda::CudaBackend {
                           const Tensor& save_invstd) override;
   void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
                            const Tensor& save_mean, const Tensor& save_invstd,
-                           bool batch_statistics, const Tensor& dx, const Tensor& dweight,
-                           const Tensor& dbias) override;
+                           bool batch_statistics, double eps, const Tensor& dx,
+                           const Tensor& dweight, const Tensor& dbias) override;
 
-  static constexpr size_t kMaxWorkspaceBytes = size_t(512) << 20;
+  static constexpr size_t kMaxWorkspaceBytes = kMaxConvWorkspaceBytes;
 
  private:
   // x [n, c, h, w], w [k, c, r, s], y [n, k, p, q] and the window identify a plan.
@@ -91,13 +88,13 @@ class CudnnBackend : public cuda::CudaBackend {
   ConvPlan& plan_for(const Tensor& x, const Tensor& w, const Tensor& y, const Window2d& win);
   TensorDesc& desc_for(int64_t n, int64_t c, int64_t h, int64_t w);  // cached by dims
   Tensor workspace(size_t bytes);  // from the caching allocator; undefined when 0 bytes
+  void release_handles();          // the destructor's work, also for a constructor that fails
 
   cublasHandle_t cublas_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   Precision precision_ = Precision::FP32;
   std::map<ConvKey, std::unique_ptr<ConvPlan>> plans_;
   std::map<std::vector<int64_t>, std::unique_ptr<TensorDesc>> descs_;
-  double last_bn_eps_ = 1e-5;  // cuDNN's batch-norm backward asks for the forward's epsilon
 };
 
 }  // namespace nnlab::cudnn

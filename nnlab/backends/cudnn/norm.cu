@@ -15,7 +15,6 @@ void CudnnBackend::batch_norm_forward(const Tensor& x, const Tensor& weight, con
                                    eps, y, save_mean, save_invstd);
     return;
   }
-  last_bn_eps_ = eps;
   const float one = 1.0f, zero = 0.0f;
   TensorDesc& xd = desc_for(x.dim(0), x.dim(1), x.dim(2), x.dim(3));
   TensorDesc& cd = desc_for(1, x.dim(1), 1, 1);
@@ -27,11 +26,13 @@ void CudnnBackend::batch_norm_forward(const Tensor& x, const Tensor& weight, con
 
 void CudnnBackend::batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
                                         const Tensor& save_mean, const Tensor& save_invstd,
-                                        bool batch_statistics, const Tensor& dx,
+                                        bool batch_statistics, double eps, const Tensor& dx,
                                         const Tensor& dweight, const Tensor& dbias) {
-  if (!batch_statistics || x.numel() == 0) {
-    CudaBackend::batch_norm_backward(dy, x, weight, save_mean, save_invstd, batch_statistics, dx,
-                                    dweight, dbias);
+  // The same choice as the forward's, from the same eps: cuDNN wants the forward's epsilon
+  // again ("should be the same in forward and backward", cudnn_ops.h), the layer's own.
+  if (!batch_statistics || eps < CUDNN_BN_MIN_EPSILON || x.numel() == 0) {
+    CudaBackend::batch_norm_backward(dy, x, weight, save_mean, save_invstd, batch_statistics, eps,
+                                    dx, dweight, dbias);
     return;
   }
   const float one = 1.0f, zero = 0.0f;
@@ -39,7 +40,7 @@ void CudnnBackend::batch_norm_backward(const Tensor& dy, const Tensor& x, const 
   TensorDesc& cd = desc_for(1, x.dim(1), 1, 1);
   NNLAB_CUDNN_CHECK(cudnnBatchNormalizationBackward(
       cudnn_, CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, xd.desc, f(x), xd.desc, f(dy),
-      xd.desc, f(dx), cd.desc, f(weight), f(dweight), f(dbias), last_bn_eps_, f(save_mean),
+      xd.desc, f(dx), cd.desc, f(weight), f(dweight), f(dbias), eps, f(save_mean),
       f(save_invstd)));
 }
 

@@ -34,7 +34,7 @@ void ReferenceBackend::gemm(bool ta, bool tb, double alpha, const Tensor& a, con
       std::fill(row.begin(), row.end(), 0.0);
       for (int64_t p = 0; p < k; ++p) {
         double aip = A[size_t(i * k + p)];
-        const double* brow = &B[size_t(p * m)];
+        const double* brow = B.data() + p * m;  // B is empty when m is 0
         for (int64_t j = 0; j < m; ++j) row[size_t(j)] += aip * brow[j];
       }
       for (int64_t j = 0; j < m; ++j) {
