@@ -3,14 +3,10 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-foreach(header ${NNLAB_PUBLIC_HEADERS})
+foreach(header ${NNLAB_PUBLIC_HEADERS} ${NNLAB_PUBLIC_FRAGMENTS})
   get_filename_component(dir ${header} DIRECTORY)
   install(FILES nnlab/${header} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nnlab/${dir})
 endforeach()
-# api.inc is the declaration list api.h includes twice; the simulator's README is the
-# reference of the portable CUDA subset a custom kernel keeps to.
-install(FILES nnlab/backends/cuda/api.inc nnlab/backends/cuda/api.h
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nnlab/backends/cuda)
 install(FILES ${PROJECT_BINARY_DIR}/include/nnlab/config.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nnlab)
 
 install(TARGETS nnlab EXPORT nnlab-targets
