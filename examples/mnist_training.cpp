@@ -12,14 +12,14 @@ using namespace nnlab;
 class Net : public nn::Module {
  public:
   Net(Backend& be, Generator& gen)
-      : conv1(register_module("conv1", std::make_shared<nn::Conv2d>(1, 8, 3, be, gen, 1, 1))),
-        conv2(register_module("conv2", std::make_shared<nn::Conv2d>(8, 16, 3, be, gen, 1, 1))),
+      : conv1(register_module("conv1", std::make_shared<nn::Conv2d>(1, 8, 5, be, gen, 2, 2))),
+        conv2(register_module("conv2", std::make_shared<nn::Conv2d>(8, 16, 3, be, gen, 2, 1))),
         fc(register_module("fc", std::make_shared<nn::Linear>(16 * 7 * 7, 10, be, gen))) {}
 
-  Tensor forward(const Tensor& x) override {                    // x: [n, 1, 28, 28]
-    Tensor h = ops::max_pool2d(ops::relu((*conv1)(x)), ops::window(2, 2));  // [n, 8, 14, 14]
-    h = ops::max_pool2d(ops::relu((*conv2)(h)), ops::window(2, 2));         // [n, 16, 7, 7]
-    return (*fc)(h.flatten());                                              // logits [n, 10]
+  Tensor forward(const Tensor& x) override {  // x: [n, 1, 28, 28]
+    Tensor h = ops::relu((*conv1)(x));         // 5x5, stride 2: [n, 8, 14, 14]
+    h = ops::relu((*conv2)(h));                // 3x3, stride 2: [n, 16, 7, 7]
+    return (*fc)(h.flatten());                 // logits [n, 10]
   }
   std::string describe() const override { return "Net"; }
 
