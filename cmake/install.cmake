@@ -22,8 +22,12 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/nnlab-config-version.cmak
 install(FILES ${PROJECT_BINARY_DIR}/nnlab-config.cmake ${PROJECT_BINARY_DIR}/nnlab-config-version.cmake
         cmake/nnlab-sim-kernels.cmake DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/nnlab)
 
-# pkg-config: a static library lists what it links in Libs.private.
-set(NNLAB_PC_PRIVATE_LIBS "-lz -lboost_context -lgomp -lpthread")
+# pkg-config: a static library lists what it links in Libs.private (OpenMP's runtime as the
+# compiler found it: gomp for GCC, omp for clang).
+set(NNLAB_PC_PRIVATE_LIBS "-lz -lboost_context ${CMAKE_THREAD_LIBS_INIT}")
+foreach(lib ${OpenMP_CXX_LIB_NAMES})
+  string(APPEND NNLAB_PC_PRIVATE_LIBS " -l${lib}")
+endforeach()
 if(NNLAB_HAVE_CUDA)
   string(APPEND NNLAB_PC_PRIVATE_LIBS " -L${CUDAToolkit_LIBRARY_DIR} -lcudart")
 endif()
