@@ -24,10 +24,11 @@ install(FILES ${PROJECT_BINARY_DIR}/nnlab-config.cmake ${PROJECT_BINARY_DIR}/nnl
 
 # pkg-config: a static library lists what it links in Libs.private (OpenMP's runtime as the
 # compiler found it: gomp for GCC, omp for clang).
-set(NNLAB_PC_PRIVATE_LIBS "-lz -lboost_context ${CMAKE_THREAD_LIBS_INIT}")
+set(private_libs -lz -lboost_context ${CMAKE_THREAD_LIBS_INIT})
 foreach(lib ${OpenMP_CXX_LIB_NAMES})
-  string(APPEND NNLAB_PC_PRIVATE_LIBS " -l${lib}")
+  list(APPEND private_libs -l${lib})
 endforeach()
+list(JOIN private_libs " " NNLAB_PC_PRIVATE_LIBS)
 if(NNLAB_HAVE_CUDA)
   string(APPEND NNLAB_PC_PRIVATE_LIBS " -L${CUDAToolkit_LIBRARY_DIR} -lcudart")
 endif()
