@@ -5,6 +5,7 @@
 
 #include "apps/common/flags.h"
 #include "apps/common/report.h"
+#include "nnlab/backends/registry.h"
 
 using namespace nnlab::apps;
 
@@ -13,7 +14,9 @@ int main(int argc, char** argv) {
   ExperimentConfig config;
   apply_preset_from_argv(argc, argv, config);
   bool quiet = false;
-  app.add_option("--backend", config.backend, "reference | cpu | cuda | cuda-sim")
+  std::string backends;  // the registry's names, so that the help cannot miss one
+  for (const std::string& name : nnlab::known_backends()) backends += (backends.empty() ? "" : " | ") + name;
+  app.add_option("--backend", config.backend, backends)
       ->capture_default_str();
   add_recipe_flags(app, config);
   app.add_option("--checkpoint", config.checkpoint,

@@ -3,14 +3,10 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-foreach(header ${NNLAB_PUBLIC_HEADERS})
+foreach(header ${NNLAB_PUBLIC_HEADERS} ${NNLAB_PUBLIC_FRAGMENTS})
   get_filename_component(dir ${header} DIRECTORY)
   install(FILES nnlab/${header} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nnlab/${dir})
 endforeach()
-# api.inc is the declaration list api.h includes twice; the simulator's README is the
-# reference of the portable CUDA subset a custom kernel keeps to.
-install(FILES nnlab/backends/cuda/api.inc nnlab/backends/cuda/api.h
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nnlab/backends/cuda)
 install(FILES ${PROJECT_BINARY_DIR}/include/nnlab/config.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nnlab)
 
 install(TARGETS nnlab EXPORT nnlab-targets
@@ -26,8 +22,13 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/nnlab-config-version.cmak
 install(FILES ${PROJECT_BINARY_DIR}/nnlab-config.cmake ${PROJECT_BINARY_DIR}/nnlab-config-version.cmake
         cmake/nnlab-sim-kernels.cmake DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/nnlab)
 
-# pkg-config: a static library lists what it links in Libs.private.
-set(NNLAB_PC_PRIVATE_LIBS "-lz -lboost_context -lgomp -lpthread")
+# pkg-config: a static library lists what it links in Libs.private (OpenMP's runtime as the
+# compiler found it: gomp for GCC, omp for clang).
+set(private_libs -lz -lboost_context ${CMAKE_THREAD_LIBS_INIT})
+foreach(lib ${OpenMP_CXX_LIB_NAMES})
+  list(APPEND private_libs -l${lib})
+endforeach()
+list(JOIN private_libs " " NNLAB_PC_PRIVATE_LIBS)
 if(NNLAB_HAVE_CUDA)
   string(APPEND NNLAB_PC_PRIVATE_LIBS " -L${CUDAToolkit_LIBRARY_DIR} -lcudart")
 endif()

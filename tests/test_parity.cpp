@@ -1,14 +1,19 @@
 // Parity: every op case, forward and backward, on every available backend against
-// `reference` in float32. Backends that are not available here are named and skipped.
+// `reference` in float32. Backends that are not available here are named and skipped. The
+// last test checks that these tests ran every op of the op table on every backend.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <map>
+#include <set>
 
 #include "nnlab/backends/registry.h"
 #include "nnlab/core/backend.h"
 #include "nnlab/core/ops.h"
+#include "nnlab/core/profiler.h"
+#include "nnlab/core/random.h"
 #include "nnlab/core/update_rules.h"
 #include "nnlab/sim/sim.h"
 #include "tests/op_cases.h"
@@ -48,6 +53,22 @@ void under_each_schedule(const std::string& backend, F f) {
   sim::set_schedule(sim::Schedule::Fifo);
 }
 
+// The ops each backend under test ran in these tests, as a Profiler sees them (every call
+// nnlab/core/ops, the optimizers and the fills hand to a backend), for the coverage test.
+std::map<std::string, std::set<Op>>& exercised() {
+  static std::map<std::string, std::set<Op>> ops;
+  return ops;
+}
+
+// Runs f, the part of a test that computes on backend `name` (not on reference), and records
+// which ops it ran there.
+template <typename F>
+void on_backend(const std::string& name, F f) {
+  Profiler profiler;
+  f();
+  for (const auto& [op, totals] : profiler.by_op()) exercised()[name].insert(op);
+}
+
 bool is_missing_op(const std::runtime_error& e) {
   return std::string(e.what()).find("does not support op") != std::string::npos;
 }
@@ -59,21 +80,23 @@ TEST_CASE("parity: every op case, forward and backward, against reference") {
     for (const OpCase& c : op_cases()) {
       SUBCASE((name + ": " + c.name).c_str()) {
         under_each_schedule(name, [&] {
+          std::vector<Tensor> want_in = make_inputs(c, ref, DType::F32, 11, true);
+          Tensor want = c.build(want_in);
+          weighted_sum(want).backward();
           std::vector<Tensor> got_in = make_inputs(c, be, DType::F32, 11, true);
           Tensor got;
           try {
-            got = c.build(got_in);
+            on_backend(name, [&] {
+              got = c.build(got_in);
+              weighted_sum(got).backward();
+            });
           } catch (const std::runtime_error& e) {
             if (!is_missing_op(e)) throw;
             MESSAGE("skipping " << c.name << " on " << name << ": " << e.what());
             return;
           }
-          std::vector<Tensor> want_in = make_inputs(c, ref, DType::F32, 11, true);
-          Tensor want = c.build(want_in);
           CHECK(&got.backend() == &be);
           check_close("forward", as_doubles(got), as_doubles(want));
-          weighted_sum(want).backward();
-          weighted_sum(got).backward();
           for (size_t i = 0; i < want_in.size(); ++i)
             if (want_in[i].requires_grad())
               check_close("grad of input " + std::to_string(i), as_doubles(got_in[i].grad()),
@@ -93,19 +116,23 @@ TEST_CASE("parity: argmax, fills and random fills are exact") {
     std::vector<float> scores = {1, 3, 3, 0, -1, -1, -2, -5, 7, 7.5f, 7.5f, 2};
     Tensor s_ref = Tensor::from_host(scores, Shape{3, 4}, ref),
            s_be = Tensor::from_host(scores, Shape{3, 4}, be);
-    CHECK(ops::argmax(s_be).to_host<int32_t>() == ops::argmax(s_ref).to_host<int32_t>());
-    CHECK(ops::argmax(s_be).to_host<int32_t>() == std::vector<int32_t>{1, 0, 1});
+    std::vector<int32_t> got;
+    on_backend(name, [&] { got = ops::argmax(s_be).to_host<int32_t>(); });
+    CHECK(got == ops::argmax(s_ref).to_host<int32_t>());
+    CHECK(got == std::vector<int32_t>{1, 0, 1});
     for (int64_t n : {1, 7, 100003}) {
       Tensor u_ref = Tensor::empty(Shape{n}, DType::F32, ref),
              u_be = Tensor::empty(Shape{n}, DType::F32, be);
-      ref.fill_uniform(u_ref, -2, 3, 99, 5);
-      be.fill_uniform(u_be, -2, 3, 99, 5);
+      Generator gen_ref(99), gen_be(99);  // the same seed and stream position
+      uniform_(u_ref, -2, 3, gen_ref);
+      on_backend(name, [&] { uniform_(u_be, -2, 3, gen_be); });
       CHECK(u_be.to_host<float>() == u_ref.to_host<float>());
-      ref.fill_normal(u_ref, 1, 2, 99, 5);
-      be.fill_normal(u_be, 1, 2, 99, 5);
+      normal_(u_ref, 1, 2, gen_ref);
+      on_backend(name, [&] { normal_(u_be, 1, 2, gen_be); });
       CHECK(u_be.to_host<float>() == u_ref.to_host<float>());
     }
-    Tensor i_be = Tensor::full(Shape{5}, 3, DType::I32, be);
+    Tensor i_be;
+    on_backend(name, [&] { i_be = Tensor::full(Shape{5}, 3, DType::I32, be); });
     CHECK(i_be.to_host<int32_t>() == std::vector<int32_t>(5, 3));
   }
 }
@@ -143,7 +170,9 @@ TEST_CASE("parity: max_pool2d picks the same element for ties, -inf and NaN") {
       CAPTURE(win.stride_h);
       CAPTURE(win.pad_h);
       auto [want_y, want_dx] = pool_and_grad(ref, win);
-      auto [got_y, got_dx] = pool_and_grad(be, win);
+      std::pair<std::vector<double>, std::vector<double>> got;
+      on_backend(name, [&] { got = pool_and_grad(be, win); });
+      auto& [got_y, got_dx] = got;
       CHECK(equal_or_both_nan(got_y, want_y));
       CHECK(equal_or_both_nan(got_dx, want_dx));
     }
@@ -175,15 +204,22 @@ TEST_CASE("parity: SGD and Adam updates against reference over several steps") {
       sgd.nesterov = variant == 2;
       AdamParams adam;
       adam.weight_decay = variant == 1 ? 1e-2 : 0;
-      for (int step = 1; step <= 4; ++step) {
-        ref.sgd_update(p_ref, g_ref, b_ref, sgd, step == 1);
-        be.sgd_update(p_be, g_be, b_be, sgd, step == 1);
-      }
+      // The backends' update ops directly, with the OpScope the optimizers open around them.
+      for (int step = 1; step <= 4; ++step) ref.sgd_update(p_ref, g_ref, b_ref, sgd, step == 1);
+      on_backend(name, [&] {
+        for (int step = 1; step <= 4; ++step) {
+          OpScope scope(be, Op::SgdUpdate, DType::F32);
+          be.sgd_update(p_be, g_be, b_be, sgd, step == 1);
+        }
+      });
       check_close("sgd param", as_doubles(p_be), as_doubles(p_ref), 1e-6);
-      for (int step = 1; step <= 4; ++step) {
-        ref.adam_update(p_ref, g_ref, b_ref, v_ref, adam, step);
-        be.adam_update(p_be, g_be, b_be, v_be, adam, step);
-      }
+      for (int step = 1; step <= 4; ++step) ref.adam_update(p_ref, g_ref, b_ref, v_ref, adam, step);
+      on_backend(name, [&] {
+        for (int step = 1; step <= 4; ++step) {
+          OpScope scope(be, Op::AdamUpdate, DType::F32);
+          be.adam_update(p_be, g_be, b_be, v_be, adam, step);
+        }
+      });
       check_close("adam param", as_doubles(p_be), as_doubles(p_ref), 1e-6);
     }
   }
@@ -231,5 +267,24 @@ TEST_CASE("uploads: large copies through the staging buffers arrive intact, back
       sent.push_back(std::move(v));
     }
     for (int i = 0; i < 5; ++i) CHECK(uploaded[size_t(i)].to_host<float>() == sent[size_t(i)]);
+  }
+}
+
+// Last in this file, so last to run (doctest orders test cases by file and line): every op of
+// the op table (nnlab/core/ops.def) that a backend supports ran on it in the tests above, so
+// a new op cannot land without a parity case (tests/op_cases.cpp) that exercises it.
+TEST_CASE("parity: the tests above ran every op of nnlab/core/ops.def on every backend") {
+  const std::vector<Op> every_op = {
+#define NNLAB_OP(Name, stem, params) Op::Name,
+#include "nnlab/core/ops.def"
+  };
+  for (const std::string& name : backends_under_test()) {
+    Backend& be = get_backend(name);
+    std::string missing;
+    for (Op op : every_op)
+      if (be.supports(op, DType::F32) && exercised()[name].count(op) == 0) missing += std::string(" ") + op_name(op);
+    INFO(name << ": no parity test ran" << missing
+              << " (add a case to tests/op_cases.cpp; a test filter also leaves ops out)");
+    CHECK(missing.empty());
   }
 }

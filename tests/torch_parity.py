@@ -8,8 +8,11 @@ parameter gradient and the updated running statistics. For single ops: inputs, r
 weights R, the output, and the input gradients of sum(output * R).
 usage: torch_parity.py OUTPUT.safetensors
 """
-import json, struct, sys
+import os, sys
 import torch, torch.nn as nn, torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+from safetensors_writer import write_safetensors  # noqa: E402
 
 torch.manual_seed(0)
 torch.use_deterministic_algorithms(True)
@@ -100,17 +103,7 @@ def main():
             put(f"op/{name}/in/{i}", t)
             put(f"op/{name}/grad/{i}", t.grad)
 
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = t.numpy().tobytes()
-        dtype = {torch.float32: "F32", torch.int32: "I32"}[t.dtype]
-        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(sys.argv[1], "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+    write_safetensors(sys.argv[1], tensors)
     print(f"torch_parity: {len(tensors)} tensors from PyTorch {torch.__version__}")
 
 

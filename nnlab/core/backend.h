@@ -4,6 +4,7 @@
 // backend only computes. supports() answers honestly: nnlab/core/ops asks it before every call
 // and a missing op is an error naming the backend and the op, never a silent fallback.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>

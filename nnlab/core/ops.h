@@ -1,6 +1,8 @@
 // Functional ops: allocate the output on the inputs' backend, check shapes, call the
 // backend, and record the backward rule (written with backend primitives, shared by all).
 #pragma once
+#include <cstdint>
+
 #include "nnlab/core/backend.h"
 #include "nnlab/core/random.h"
 #include "nnlab/core/tensor.h"

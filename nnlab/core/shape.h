@@ -1,5 +1,6 @@
 // Shape: the sizes of a contiguous row-major tensor.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>

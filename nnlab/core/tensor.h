@@ -1,6 +1,8 @@
 // Tensor: a shared handle to contiguous, row-major storage owned by one backend, plus the
 // autograd state (requires_grad, grad, and the node that produced it).
 #pragma once
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>

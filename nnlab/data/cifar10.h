@@ -2,6 +2,7 @@
 // (training) and test_batch.bin, each 10,000 records of 1 label byte + 3072 pixel bytes
 // (1024 red, 1024 green, 1024 blue, row-major 32x32: already CHW).
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 

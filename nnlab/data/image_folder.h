@@ -3,6 +3,7 @@
 // other files are ignored. Every image is decoded when its sample is asked for (in the
 // DataLoader's workers), converted to `channels` and resized to size x size.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 

@@ -3,6 +3,7 @@
 // classifier. Parameters grow as ~279 w^2: cnn-small (w 10) ~0.03M, cnn-medium (w 38)
 // ~0.41M, cnn-large (w 155) ~6.7M at 3 input channels and 10 classes.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 

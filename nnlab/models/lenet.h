@@ -2,6 +2,7 @@
 // maxpool 2 -> fc 400->120 -> 84 -> 10 with ReLUs (62,006 parameters at 10 classes). The MNIST
 // variant takes 1x28x28 and pads the first convolution by 2, so the rest is unchanged.
 #pragma once
+#include <cstdint>
 #include <memory>
 
 #include "nnlab/nn/layers.h"

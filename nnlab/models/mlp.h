@@ -1,6 +1,7 @@
 // The multi-layer perceptron of the MNIST notebook: Flatten, then Linear + ReLU per hidden
 // layer, a final Linear and LogSoftmax (train it with NLL loss).
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <vector>
 

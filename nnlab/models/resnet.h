@@ -6,7 +6,9 @@
 // Initialisation as torchvision: convolutions kaiming_normal (fan_out, ReLU), batch norm
 // weight 1 and bias 0, the classifier as torch.nn.Linear.
 #pragma once
+#include <cstdint>
 #include <memory>
+#include <string>
 
 #include "nnlab/nn/layers.h"
 

@@ -1,5 +1,6 @@
 // Models by name, for the apps: each built for a sample shape {c, h, w} and a class count.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>

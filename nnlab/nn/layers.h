@@ -1,6 +1,8 @@
 // The layers of the MLP slice: Linear, ReLU, Flatten, LogSoftmax, Sequential.
 #pragma once
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "nnlab/core/backend.h"

@@ -1,6 +1,7 @@
 // nn modules as in torch.nn: a Module owns named parameters and child modules; its
 // parameters are listed with dotted names ("0.weight", "layer1.0.conv1.weight").
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>

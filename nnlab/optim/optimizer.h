@@ -1,8 +1,10 @@
 // Optimizers with torch.optim's update rules; each step is one fused backend op per
 // parameter (sgd_update / adam_update), so GPU backends never round-trip to the host.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nnlab/core/backend.h"
