@@ -6,6 +6,7 @@
 #include "cpu/eigen/backend.h"
 #include "cpu/reference/backend.h"
 #include "kernels/backends.h"
+#include "kernels/sim/observe.h"
 
 namespace nnlab {
 namespace {
@@ -102,6 +103,12 @@ Backend& get_backend(const std::string& name) {
   }
   throw std::invalid_argument("unknown backend '" + name +
                               "'; available: " + join(available_backends()));
+}
+
+Backend& get_observed_sim_backend() {
+  std::string why = sim::observation_unavailable_reason();
+  if (!why.empty()) throw std::invalid_argument("cuda-sim cannot observe memory accesses here: " + why);
+  return sim_observed_kernels::backend();
 }
 
 }  // namespace nnlab

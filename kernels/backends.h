@@ -23,3 +23,10 @@ namespace nnlab::sim_kernels {
 Backend& backend();
 std::string unavailable_reason();  // always ""
 }  // namespace nnlab::sim_kernels
+
+// `cuda-sim` over the observed build of the kernels (kernels/sim/observe.h): the same backend,
+// whose every kernel memory access is counted and checked while a sim::Recording is alive.
+namespace nnlab::sim_observed_kernels {
+Backend& backend();
+std::string unavailable_reason();  // always "" (sim::observation_unavailable_reason says more)
+}  // namespace nnlab::sim_observed_kernels

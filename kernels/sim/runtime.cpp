@@ -1,5 +1,7 @@
 #include "kernels/sim/runtime.h"
 
+#include "kernels/sim/observe.h"
+
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -42,17 +44,20 @@ cudaError_t cudaFree(void* ptr) {
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
   check_sides("cudaMemcpy", kind, dst, src);
   if (bytes) std::memmove(dst, src, bytes);
+  note_device_write(dst, bytes, is_device_pointer(src) ? src : nullptr);  // for initcheck
   return cudaSuccess;
 }
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
                             cudaStream_t) {
   check_sides("cudaMemcpyAsync", kind, dst, src);
   if (bytes) std::memmove(dst, src, bytes);
+  note_device_write(dst, bytes, is_device_pointer(src) ? src : nullptr);  // for initcheck
   return cudaSuccess;
 }
 cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
   if (!is_device_pointer(dst)) throw SimError("cudaMemset: the destination is not device memory");
   std::memset(dst, value, bytes);
+  note_device_write(dst, bytes);  // for initcheck
   return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t) {
