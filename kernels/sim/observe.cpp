@@ -62,6 +62,68 @@ std::string unqualified_name(const std::string& signature) {
   return s.substr(cut);
 }
 
+std::vector<MetricValue> metric_values(const Counters& c) {
+  const MemoryCounters &gld = c.at(Space::Global, AccessOp::Load), &gst = c.at(Space::Global, AccessOp::Store),
+                       &sld = c.at(Space::Shared, AccessOp::Load), &sst = c.at(Space::Shared, AccessOp::Store);
+  MemoryCounters all;
+  for (int s = 0; s < 2; ++s)
+    for (int k = 0; k < 3; ++k) all += c.memory[s][k];
+  uint64_t atomics = c.at(Space::Global, AccessOp::Atomic).requests + c.at(Space::Shared, AccessOp::Atomic).requests;
+  return {{"global_load_requests", double(gld.requests)},
+          {"global_load_sectors_per_request", per_request(gld)},
+          {"global_load_ideal_sectors_per_request", ideal_per_request(gld)},
+          {"global_store_requests", double(gst.requests)},
+          {"global_store_sectors_per_request", per_request(gst)},
+          {"global_store_ideal_sectors_per_request", ideal_per_request(gst)},
+          {"shared_load_requests", double(sld.requests)},
+          {"shared_load_wavefronts_per_request", per_request(sld)},
+          {"shared_load_ideal_wavefronts_per_request", ideal_per_request(sld)},
+          {"shared_store_requests", double(sst.requests)},
+          {"shared_store_wavefronts_per_request", per_request(sst)},
+          {"shared_store_ideal_wavefronts_per_request", ideal_per_request(sst)},
+          {"shared_bank_conflicts", double(bank_conflicts(sld) + bank_conflicts(sst))},
+          {"active_lanes_per_request", lanes_per_request(all)},
+          {"barriers", double(c.barriers)},
+          {"active_lanes_per_barrier", c.barriers ? double(c.barrier_lanes) / double(c.barriers) : 0},
+          {"atomics", double(atomics)}};
+}
+
+std::string metrics_line(const Counters& c) {
+  auto part = [](const char* what, const MemoryCounters& m, const char* unit) {
+    char text[160];
+    if (m.requests == 0) return std::string(what) + " 0";
+    std::snprintf(text, sizeof text, "%s %llu req x %.2f %s (ideal %.2f)", what,
+                  static_cast<unsigned long long>(m.requests), per_request(m), unit, ideal_per_request(m));
+    return std::string(text);
+  };
+  const MemoryCounters &sld = c.at(Space::Shared, AccessOp::Load), &sst = c.at(Space::Shared, AccessOp::Store);
+  MemoryCounters all;
+  for (int s = 0; s < 2; ++s)
+    for (int k = 0; k < 3; ++k) all += c.memory[s][k];
+  char tail[200];
+  std::snprintf(tail, sizeof tail, "; %llu bank conflicts; %.1f lanes/req; %llu barriers (%.1f lanes); %llu atomics",
+                static_cast<unsigned long long>(bank_conflicts(sld) + bank_conflicts(sst)), lanes_per_request(all),
+                static_cast<unsigned long long>(c.barriers),
+                c.barriers ? double(c.barrier_lanes) / double(c.barriers) : 0.0,
+                static_cast<unsigned long long>(c.at(Space::Global, AccessOp::Atomic).requests +
+                                                c.at(Space::Shared, AccessOp::Atomic).requests));
+  return "global " + part("ld", c.at(Space::Global, AccessOp::Load), "sectors") + ", " +
+         part("st", c.at(Space::Global, AccessOp::Store), "sectors") + "; shared " + part("ld", sld, "wavefronts") +
+         ", " + part("st", sst, "wavefronts") + tail;
+}
+
+std::string occupancy_line(const OccupancyReport& r) {
+  if (r.architectures.empty()) return "occupancy " + r.unavailable;
+  std::string out = "occupancy";
+  for (const Occupancy& o : r.architectures)
+    out += " " + o.arch + " " + std::to_string(int(o.fraction() * 100 + 0.5)) + "%";
+  const Occupancy& last = r.architectures.back();
+  out += " (" + last.arch + ": " + std::to_string(last.resources.registers) + " registers, " +
+         std::to_string(last.resources.static_shared_bytes) + " B static shared, " +
+         std::to_string(last.blocks_per_sm) + " blocks/SM, limited by " + last.limited_by + ")";
+  return out;
+}
+
 uint64_t LaunchMetrics::threads() const {
   return uint64_t(grid.x) * grid.y * grid.z * uint64_t(block.x) * block.y * block.z;
 }
@@ -270,7 +332,9 @@ std::string LaunchObserver::thread_in_block(unsigned thread) const {
 }
 
 // ----------------------------------------------------------------------- block observer
-BlockObserver::BlockObserver(LaunchObserver& launch) : launch_(launch), checks_(launch.checks_) {
+BlockObserver::BlockObserver(LaunchObserver& launch)
+    : launch_(launch), checks_(launch.checks_), eager_(!checks_.racecheck && !checks_.initcheck) {
+  code_base_ = executable_symbols().load_bias;
   tls_lo_ = thread_local_block();
   tls_bytes_ = executable_symbols().tls_bytes;
   anchor_ = reinterpret_cast<uintptr_t>(&current);
@@ -290,6 +354,8 @@ void BlockObserver::begin_block(uint64_t block_linear, size_t threads, void* dyn
   if (logs_.size() < threads) logs_.resize(threads);
   for (auto& log : logs_) log.clear();
   epochs_.assign(threads, 0);
+  ended_.assign(threads, 0);
+  arrived_.assign((threads + 31) / 32, 0);
   block_written_.clear();
 }
 
@@ -380,7 +446,25 @@ void BlockObserver::record(uintptr_t a, unsigned size, AccessOp op, uintptr_t co
     stop({"memcheck", 0, 0, 0, code, 0, std::string("misaligned ") + (space == Space::Global ? "__global__ " : "__shared__ ") +
                                             op_name(op) + " of " + std::to_string(size) + " bytes by %T at %L: " + describe(a) +
                                             " (address " + hex(a) + " is not a multiple of " + std::to_string(size) + ")"});
-  logs_[thread_].push_back({code, a, epochs_[thread_], uint16_t(size), op, space, suspect});
+  std::vector<Access>& log = logs_[thread_];
+  if (log.size() == log.capacity() && log.empty() && !spare_logs_.empty()) {
+    log.swap(spare_logs_.back());  // a counted warp's buffer, still in cache
+    spare_logs_.pop_back();
+  }
+  log.push_back(Access::make(uint32_t(code - code_base_), epochs_[thread_], a, size, op, space, suspect));
+}
+
+void BlockObserver::paused(unsigned thread, bool ended) {
+  ended_[thread] |= ended;
+  size_t warp = thread / 32, first = warp * 32, lanes = std::min<size_t>(32, threads_ - first);
+  if (++arrived_[warp] == lanes && eager_) {
+    group_warp(first, lanes);
+    for (size_t t = first; t < first + lanes; ++t) {
+      logs_[t].clear();
+      if (logs_[t].capacity()) spare_logs_.push_back(std::move(logs_[t]));
+      logs_[t] = std::vector<Access>();
+    }
+  }
 }
 
 void BlockObserver::warp_released(size_t first, size_t lanes) {
@@ -398,6 +482,10 @@ void BlockObserver::barrier_released(const char* file, int line, const std::vect
     if (lanes) ++c.barriers, c.barrier_lanes += lanes;
   }
   for (size_t t = 0; t < threads_; ++t) epochs_[t] += arrived[t];
+  for (size_t w = 0; w < arrived_.size(); ++w) {  // the ended threads stay at the end
+    arrived_[w] = 0;
+    for (size_t t = w * 32; t < std::min(threads_, w * 32 + 32); ++t) arrived_[w] += ended_[t];
+  }
   total_ += c;
   for (BarrierSite& s : barrier_sites_)
     if (s.file == file && s.line == line) {
@@ -451,8 +539,8 @@ void BlockObserver::group_warp(size_t first, size_t lanes) {
       break;
     }
     for (size_t i = 0; i < log.size(); ++i)
-      if (log[i].code != (*reference)[i].code || log[i].epoch != (*reference)[i].epoch ||
-          log[i].space != (*reference)[i].space) {
+      if (log[i].site != (*reference)[i].site || log[i].epoch != (*reference)[i].epoch ||
+          log[i].space() != (*reference)[i].space()) {
         same = false;
         break;
       }
@@ -462,10 +550,10 @@ void BlockObserver::group_warp(size_t first, size_t lanes) {
     Request r;
     for (size_t i = 0; i < reference->size(); ++i) {
       const Access& e = (*reference)[i];
-      r.code = e.code, r.space = e.space, r.op = e.op, r.lanes = 0;
+      r.code = code(e), r.space = e.space(), r.op = e.op(), r.lanes = 0;
       for (size_t l = 0; l < lanes; ++l) {
         const std::vector<Access>& log = logs_[first + l];
-        if (!log.empty()) r.lane[r.lanes++] = {log[i].address, log[i].size, uint32_t(l)};
+        if (!log.empty()) r.lane[r.lanes++] = {log[i].address(), log[i].size(), uint32_t(l)};
       }
       account(r);
     }
@@ -479,15 +567,15 @@ void BlockObserver::group_warp(size_t first, size_t lanes) {
   for (size_t l = 0; l < lanes; ++l) {
     seen.clear();
     for (const Access& e : logs_[first + l]) {
-      uint32_t k = seen[{e.code, e.epoch, 0, e.space}]++;
-      auto [it, inserted] = index.emplace(RequestKey{e.code, e.epoch, k, e.space}, uint32_t(requests_.size()));
+      uint32_t k = seen[{e.site, e.epoch, 0, e.space()}]++;
+      auto [it, inserted] = index.emplace(RequestKey{e.site, e.epoch, k, e.space()}, uint32_t(requests_.size()));
       if (inserted) {
         requests_.emplace_back();
         Request& r = requests_.back();
-        r.code = e.code, r.space = e.space, r.op = e.op, r.lanes = 0;
+        r.code = code(e), r.space = e.space(), r.op = e.op(), r.lanes = 0;
       }
       Request& r = requests_[it->second];
-      r.lane[r.lanes++] = {e.address, e.size, uint32_t(l)};
+      r.lane[r.lanes++] = {e.address(), e.size(), uint32_t(l)};
     }
   }
   for (const Request& r : requests_) account(r);
@@ -528,20 +616,27 @@ void BlockObserver::account(const Request& r) {
     c.ideal = (distinct + 31) / 32;
   } else {
     // Wavefronts: per phase of lanes, the most distinct 4-byte words asked of one bank.
+    // A phase's lanes ask at most 32 words (32 lanes x 4 bytes, 16 x 8, 8 x 16): each bank
+    // keeps the distinct words asked of it.
     uint32_t widest = 0;
     for (int i = 0; i < r.lanes; ++i) widest = std::max(widest, r.lane[i].size);
     uint32_t phases = widest <= 4 ? 1 : std::min<uint32_t>(4, (widest + 3) / 4), per_phase = 32 / phases;
     for (uint32_t p = 0; p < phases; ++p) {
-      words_.clear();
+      uintptr_t words[32][32];
+      uint32_t per_bank[32] = {}, most = 0;
+      bool any = false;
       for (int i = 0; i < r.lanes; ++i) {
         if (r.lane[i].lane / per_phase != p) continue;
-        for (uintptr_t w = r.lane[i].address >> 2; w <= (r.lane[i].address + r.lane[i].size - 1) >> 2; ++w) words_.push_back(w);
+        any = true;
+        for (uintptr_t w = r.lane[i].address >> 2; w <= (r.lane[i].address + r.lane[i].size - 1) >> 2; ++w) {
+          uint32_t bank = uint32_t(w & 31), k = 0;
+          while (k < per_bank[bank] && words[bank][k] != w) ++k;
+          if (k < per_bank[bank] || k == 32) continue;  // a broadcast (32: only with odd sizes)
+          words[bank][per_bank[bank]++] = w;
+          most = std::max(most, per_bank[bank]);
+        }
       }
-      if (words_.empty()) continue;
-      std::sort(words_.begin(), words_.end());
-      words_.erase(std::unique(words_.begin(), words_.end()), words_.end());
-      uint32_t per_bank[32] = {}, most = 0;
-      for (uintptr_t w : words_) most = std::max(most, ++per_bank[w & 31]);
+      if (!any) continue;
       c.transactions += most;
       c.ideal += 1;
     }
@@ -560,21 +655,22 @@ void BlockObserver::check_races() {
   std::vector<Writer> writers;
   std::unordered_map<uintptr_t, int32_t> heads;  // word -> its latest writer
   auto for_words = [](const Access& e, auto&& f) {
-    for (uintptr_t w = e.address >> 2; w <= (e.address + e.size - 1) >> 2; ++w) {
-      uintptr_t lo = std::max(e.address, w << 2), hi = std::min<uintptr_t>(e.address + e.size, (w + 1) << 2);
+    uintptr_t a = e.address();
+    for (uintptr_t w = a >> 2; w <= (a + e.size() - 1) >> 2; ++w) {
+      uintptr_t lo = std::max(a, w << 2), hi = std::min<uintptr_t>(a + e.size(), (w + 1) << 2);
       f(w, uint8_t(((1u << (hi - lo)) - 1) << (lo - (w << 2))));
     }
   };
   for (size_t t = 0; t < threads_; ++t)
     for (const Access& e : logs_[t]) {
-      if (e.space != Space::Shared || e.op != AccessOp::Store) continue;
+      if (e.space() != Space::Shared || e.op() != AccessOp::Store) continue;
       for_words(e, [&](uintptr_t w, uint8_t mask) {
         auto [it, inserted] = heads.emplace(w, -1);
         if (it->second >= 0 && writers[it->second].thread == t && writers[it->second].epoch == e.epoch) {
           writers[it->second].mask |= mask;
           return;
         }
-        writers.push_back({uint32_t(t), e.epoch, e.code, mask, it->second});
+        writers.push_back({uint32_t(t), e.epoch, code(e), mask, it->second});
         it->second = int32_t(writers.size() - 1);
       });
     }
@@ -582,7 +678,7 @@ void BlockObserver::check_races() {
   std::set<std::pair<uintptr_t, uintptr_t>> reported;
   for (size_t t = 0; t < threads_; ++t)
     for (const Access& e : logs_[t]) {
-      if (e.space != Space::Shared || e.op == AccessOp::Atomic) continue;
+      if (e.space() != Space::Shared || e.op() == AccessOp::Atomic) continue;
       for_words(e, [&](uintptr_t w, uint8_t mask) {
         auto it = heads.find(w);
         if (it == heads.end()) return;
@@ -590,11 +686,11 @@ void BlockObserver::check_races() {
           const Writer& W = writers[i];
           if (W.thread == t || !(W.mask & mask)) continue;
           if (W.thread / 32 == t / 32 && W.epoch != e.epoch) continue;  // ordered by a warp operation
-          auto pair = std::minmax(W.code, e.code);
+          auto pair = std::minmax(W.code, code(e));
           if (!reported.insert(pair).second) continue;
-          Finding f{"racecheck", block_, uint32_t(t), W.thread, e.code, W.code,
-                    "race on " + describe(e.address) + ": %U wrote it at %O and %T " +
-                        (e.op == AccessOp::Store ? "wrote" : "read") +
+          Finding f{"racecheck", block_, uint32_t(t), W.thread, code(e), W.code,
+                    "race on " + describe(e.address()) + ": %U wrote it at %O and %T " +
+                        (e.op() == AccessOp::Store ? "wrote" : "read") +
                         " it at %L, with no __syncthreads (or __syncwarp within a warp) between them"};
           findings_.push_back(std::move(f));
         }
@@ -616,29 +712,31 @@ void BlockObserver::check_initialisation() {
     const std::vector<Access>& log = logs_[t];
     for (size_t i = 0; i < log.size(); ++i) {
       const Access& e = log[i];
-      if (!e.suspect || reported.count(e.code)) continue;
-      const AllocationView* v = find_allocation(e.address);
-      for (uintptr_t b = e.address; b < e.address + e.size; ++b) {
+      if (!e.suspect() || reported.count(code(e))) continue;
+      const AllocationView* v = find_allocation(e.address());
+      for (uintptr_t b = e.address(); b < e.address() + e.size(); ++b) {
         if (v->shadow->test(b - v->start) || written_by_block(b)) continue;
         bool own = false;
         for (size_t j = 0; j < i && !own; ++j)
-          own = log[j].space == Space::Global && log[j].op != AccessOp::Load && b >= log[j].address &&
-                b < log[j].address + log[j].size;
+          own = log[j].space() == Space::Global && log[j].op() != AccessOp::Load && b >= log[j].address() &&
+                b < log[j].address() + log[j].size();
         if (own) continue;
-        reported.insert(e.code);
-        findings_.push_back({"initcheck", block_, uint32_t(t), 0, e.code, 0,
-                             "%T " + std::string(op_name(e.op)) + " " + std::to_string(e.size) + " bytes at %L that nothing wrote since cudaMalloc: " + describe(b)});
+        reported.insert(code(e));
+        findings_.push_back({"initcheck", block_, uint32_t(t), 0, code(e), 0,
+                             "%T " + std::string(op_name(e.op())) + " " + std::to_string(e.size()) +
+                                 " bytes at %L that nothing wrote since cudaMalloc: " + describe(b)});
         break;
       }
     }
   }
   for (size_t t = 0; t < threads_; ++t)
     for (const Access& e : logs_[t]) {
-      if (e.space != Space::Global || e.op == AccessOp::Load) continue;
-      const AllocationView* v = find_allocation(e.address);
-      if (!v || !v->shadow || e.address < v->start || e.address + e.size > v->end) continue;
-      launch_writes_.push_back({e.address, e.size});
-      for (uintptr_t b = e.address; b < e.address + e.size; ++b)
+      if (e.space() != Space::Global || e.op() == AccessOp::Load) continue;
+      uintptr_t a = e.address();
+      const AllocationView* v = find_allocation(a);
+      if (!v || !v->shadow || a < v->start || a + e.size() > v->end) continue;
+      launch_writes_.push_back({a, e.size()});
+      for (uintptr_t b = a; b < a + e.size(); ++b)
         if (!v->shadow->test(b - v->start)) block_written_[b >> 2] |= uint8_t(1u << (b & 3));
     }
 }

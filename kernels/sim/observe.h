@@ -140,4 +140,15 @@ double ideal_per_request(const MemoryCounters& c);
 double lanes_per_request(const MemoryCounters& c);  // active lanes per request (32: no divergence)
 uint64_t bank_conflicts(const MemoryCounters& shared);  // wavefronts beyond the ideal
 
+// The counters as tables show them: one list of names for terminals, CSV and JSON.
+struct MetricValue {
+  const char* name;
+  double value;
+};
+std::vector<MetricValue> metric_values(const Counters& c);
+// One line for a terminal, e.g. "global ld 1024 req x 4.00 sectors (ideal 4.00), st ...".
+std::string metrics_line(const Counters& c);
+// "occupancy sm_75 100% sm_80 67% ... (sm_90: 4 blocks/SM, limited by registers)", or why not.
+std::string occupancy_line(const OccupancyReport& r);
+
 }  // namespace nnlab::sim

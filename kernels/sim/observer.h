@@ -22,14 +22,22 @@ namespace nnlab::sim::detail {
 // an access there is out of bounds for certain.
 constexpr size_t kRedZone = 256;
 
+// One access in a thread's log, 16 bytes (the logs are the observer's memory traffic).
 struct Access {
-  uintptr_t code;     // return address of the hook: the access site
-  uintptr_t address;
-  uint32_t epoch;     // the thread's barriers + warp operations passed
-  uint16_t size;
-  AccessOp op;
-  Space space;
-  bool suspect;  // initcheck: some byte was not initialised when the launch began
+  uint32_t site;   // the hook's return address (the access site), from the executable's base
+  uint32_t epoch;  // the thread's barriers + warp operations passed
+  uint64_t bits;   // address (48 bits), size (5), op (2), space (1), suspect (1)
+  static Access make(uint32_t site, uint32_t epoch, uintptr_t address, unsigned size, AccessOp op, Space space,
+                     bool suspect) {
+    return {site, epoch,
+            uint64_t(address) | uint64_t(size) << 48 | uint64_t(op) << 53 | uint64_t(space) << 55 |
+                uint64_t(suspect) << 56};
+  }
+  uintptr_t address() const { return uintptr_t(bits & ((uint64_t(1) << 48) - 1)); }
+  uint32_t size() const { return uint32_t(bits >> 48 & 31); }
+  AccessOp op() const { return AccessOp(bits >> 53 & 3); }
+  Space space() const { return Space(bits >> 55 & 1); }
+  bool suspect() const { return bits >> 56 & 1; }
 };
 
 struct Shadow;  // initcheck's record of which bytes of an allocation were written
@@ -62,6 +70,9 @@ class BlockObserver {
     stack_lo_ = reinterpret_cast<uintptr_t>(stack_bottom);
     stack_size_ = stack_size;
   }
+  // The thread stopped at a __syncthreads or ended: once its whole warp has, the warp's
+  // logs are complete for the phase and, unless a check needs the whole block's, counted.
+  void paused(unsigned thread, bool ended);
   void warp_released(size_t first_thread, size_t lanes);
   // arrived[t]: thread t waits at this barrier (the others have exited).
   void barrier_released(const char* file, int line, const std::vector<uint8_t>& arrived);
@@ -113,6 +124,11 @@ class BlockObserver {
   size_t threads_ = 0;
   std::vector<std::vector<Access>> logs_;
   std::vector<uint32_t> epochs_;
+  std::vector<uint8_t> ended_;     // per thread
+  std::vector<uint32_t> arrived_;  // per warp: lanes at the phase's end (barrier or exit)
+  bool eager_;                     // count each warp as soon as it is complete (no block-wide check)
+  uintptr_t code_base_ = 0;
+  uintptr_t code(const Access& e) const { return code_base_ + e.site; }
 
   // What this OS thread contributes to the launch.
   Counters total_;
@@ -133,7 +149,7 @@ class BlockObserver {
   std::vector<std::pair<uintptr_t, uint32_t>> launch_writes_;
   // scratch
   std::vector<Request> requests_;
-  std::vector<uintptr_t> words_;
+  std::vector<std::vector<Access>> spare_logs_;  // counted warps' buffers, for the next warps
 };
 
 class LaunchObserver {

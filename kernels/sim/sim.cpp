@@ -256,6 +256,8 @@ void run_block(Block& b, uint64_t block_linear) {
       resume(b, f);
       if (b.error) std::rethrow_exception(b.error);
       if (f.state == State::Stopped) b.fail(b.observer->fault_report());
+      if (b.observer && (f.state == State::AtBarrier || f.state == State::Done))
+        b.observer->paused(f.tc.linear_id, f.state == State::Done);
     }
     bool all_done = std::all_of(b.fibers.begin(), b.fibers.end(),
                                 [](const Fiber& f) { return f.state == State::Done; });
