@@ -788,12 +788,17 @@ void LaunchObserver::finish() {
   uint64_t threads = uint64_t(metrics_.block.x) * metrics_.block.y * metrics_.block.z;
   metrics_.occupancy = occupancy(metrics_.function, int(threads), metrics_.dynamic_shared_bytes,
                                  opted_in_dynamic_shared(kernel_));
+  // One report per tool and pair of source lines (a template's instances share lines), the
+  // first in block and thread order.
   std::sort(findings_.begin(), findings_.end());
   std::vector<std::string> reports;
-  std::set<std::tuple<std::string, uintptr_t, uintptr_t>> seen;
-  for (const Finding& f : findings_)
-    if (seen.insert({f.tool, std::min(f.code, f.other_code), std::max(f.code, f.other_code)}).second)
-      reports.push_back(format(f));
+  std::set<std::string> seen;
+  for (const Finding& f : findings_) {
+    std::vector<SourceLine> lines = source_lines({f.code, f.other_code});
+    auto at = [](const SourceLine& l) { return l.file + ":" + std::to_string(l.line); };
+    std::string a = at(lines[0]), b = f.other_code ? at(lines[1]) : "";
+    if (seen.insert(f.tool + " " + std::min(a, b) + " " + std::max(a, b)).second) reports.push_back(format(f));
+  }
   LaunchMetrics published = metrics_;
   if (recording_.on_launch)
     recording_.on_launch(std::move(published));
