@@ -1,9 +1,12 @@
 # Records what nvcc says each kernel uses, for the simulator's occupancy (kernels/sim/occupancy.h).
-#   cmake -DNVCC=... -DSOURCE=k.cu -DREPORT=k.txt -DINCLUDE=dir "-DARCHITECTURES=75;80" -P this
+#   cmake -DNVCC=... -DSOURCE=k.cu -DREPORT=k.txt -DINCLUDE=dir -DARCHITECTURES=75,80 -P this
 #     compiles k.cu for each architecture with --resource-usage and keeps ptxas' report;
-#   cmake "-DREPORTS=a.txt;b.txt" -DTABLE=table.cpp -P this
+#   cmake -DREPORTS=a.txt,b.txt -DTABLE=table.cpp -P this
 #     turns the reports into the C++ table kernels/sim/resource_table.h declares.
 cmake_minimum_required(VERSION 3.20)
+
+string(REPLACE "," ";" ARCHITECTURES "${ARCHITECTURES}")
+string(REPLACE "," ";" REPORTS "${REPORTS}")
 
 if(DEFINED REPORT)
   set(gencode)
