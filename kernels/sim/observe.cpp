@@ -9,7 +9,6 @@
 #include <map>
 #include <set>
 #include <tuple>
-#include <unordered_set>
 
 #include "kernels/sim/observer.h"
 #include "kernels/sim/symbols.h"
@@ -144,6 +143,9 @@ std::vector<std::pair<SourceLine, Counters>> LaunchMetrics::by_line() const {
 namespace {
 std::atomic<Recording*> g_recording{nullptr};
 }
+namespace detail {
+void drop_all_shadows();
+}
 
 Recording::Recording(Checks checks) : checks_(checks) {
   std::string why = observation_unavailable_reason();
@@ -152,7 +154,12 @@ Recording::Recording(Checks checks) : checks_(checks) {
   if (!g_recording.compare_exchange_strong(expected, this))
     throw SimError("a sim::Recording is already active (one at a time)");
 }
-Recording::~Recording() { g_recording = nullptr; }
+Recording::~Recording() {
+  g_recording = nullptr;
+  // Without a Recording nothing reads the shadows: stop tracking (and plain launches stop
+  // paying for it).
+  if (checks_.initcheck) detail::drop_all_shadows();
+}
 Recording* Recording::active() { return g_recording.load(); }
 
 std::string observation_unavailable_reason() {
@@ -227,6 +234,11 @@ void allocation_freed(void* ptr) {
 }
 
 bool initcheck_tracking() { return g_shadows.load(std::memory_order_relaxed) > 0; }
+
+void drop_all_shadows() {
+  std::lock_guard<std::mutex> lock(g_allocations_mutex);
+  for (auto& [start, rec] : g_allocations) drop_shadow(rec);
+}
 }  // namespace detail
 
 void note_device_write(void* dst, size_t bytes, const void* src_device) {
