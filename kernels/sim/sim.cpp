@@ -72,7 +72,11 @@ struct StackPool {
   ~StackPool() {
     for (auto& s : stacks) munmap(s.base, s.size);
   }
-  Stack& get(size_t i) {
+  Stack& get(size_t i) {  // once per thread of every block: the common case stays inline
+    if (i >= stacks.size()) grow(i);
+    return stacks[i];
+  }
+  __attribute__((noinline)) void grow(size_t i) {
     while (stacks.size() <= i) {
       size_t page = size_t(sysconf(_SC_PAGESIZE)), size = kStackBytes + page;
       void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE,
@@ -81,7 +85,6 @@ struct StackPool {
       mprotect(base, page, PROT_NONE);  // a stack overflow faults instead of corrupting memory
       stacks.push_back({base, size});
     }
-    return stacks[i];
   }
 };
 thread_local StackPool t_stacks;
@@ -158,7 +161,6 @@ void fiber_main(ctx::transfer_t t) {
 void resume(Block& b, Fiber& f) {
   current = &f.tc;
   b.running = &f;
-  if (b.observer) b.observer->resumed(f.tc.linear_id, f.stack_bottom, f.stack_size);
   void* fake_stack = nullptr;
   sanitizer_start_switch(&fake_stack, f.stack_bottom, f.stack_size);
   ctx::transfer_t t = ctx::jump_fcontext(f.context, &f);
@@ -242,6 +244,9 @@ bool release(Block& b) {
   return true;
 }
 
+// kObserved: the block runs under an observer (observe.h); the plain instantiation is the
+// engine without a branch for it.
+template <bool kObserved>
 void run_block(Block& b, uint64_t block_linear) {
   for (size_t i = 0; i < b.fibers.size(); ++i) {
     Stack& s = t_stacks.get(i);
@@ -253,16 +258,19 @@ void run_block(Block& b, uint64_t block_linear) {
     for (size_t i : pass_order(b.fibers.size(), block_linear, pass)) {
       Fiber& f = b.fibers[i];
       if (f.state != State::Ready) continue;
+      if constexpr (kObserved) b.observer->resumed(f.tc.linear_id, f.stack_bottom, f.stack_size);
       resume(b, f);
       if (b.error) std::rethrow_exception(b.error);
-      if (f.state == State::Stopped) b.fail(b.observer->fault_report());
-      if (b.observer && (f.state == State::AtBarrier || f.state == State::Done))
-        b.observer->paused(f.tc.linear_id, f.state == State::Done);
+      if constexpr (kObserved) {
+        if (f.state == State::Stopped) b.fail(b.observer->fault_report());
+        if (f.state == State::AtBarrier || f.state == State::Done)
+          b.observer->paused(f.tc.linear_id, f.state == State::Done);
+      }
     }
     bool all_done = std::all_of(b.fibers.begin(), b.fibers.end(),
                                 [](const Fiber& f) { return f.state == State::Done; });
     if (all_done) {
-      if (b.observer) b.observer->end_block();
+      if constexpr (kObserved) b.observer->end_block();
       return;
     }
     if (!release(b)) {
@@ -409,7 +417,10 @@ void launch_grid(const LaunchSite& site, const void* kernel, dim3 grid, dim3 blo
       if (b.observer) b.observer->begin_block(uint64_t(linear), threads, t_dynamic_shared.data());
       detail::t_observer = b.observer;
       try {
-        run_block(b, uint64_t(linear));
+        if (b.observer)
+          run_block<true>(b, uint64_t(linear));
+        else
+          run_block<false>(b, uint64_t(linear));
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex);
         if (!first_error) first_error = std::current_exception();
