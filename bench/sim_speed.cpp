@@ -27,6 +27,26 @@ namespace k = nnlab::sim_kernels;
 namespace ok = nnlab::sim_observed_kernels;
 namespace sim = nnlab::sim;
 
+// What one source line did: its memory requests per kind and its barriers.
+std::string site_line(const sim::Counters& c) {
+  std::string out;
+  for (auto space : {sim::Space::Global, sim::Space::Shared})
+    for (auto op : {sim::AccessOp::Load, sim::AccessOp::Store, sim::AccessOp::Atomic}) {
+      const sim::MemoryCounters& m = c.at(space, op);
+      if (!m.requests) continue;
+      char text[160];
+      std::snprintf(text, sizeof text, "%s%s %s %llu req x %.2f %s (ideal %.2f), %.1f lanes", out.empty() ? "" : "; ",
+                    space == sim::Space::Global ? "global" : "shared",
+                    op == sim::AccessOp::Load ? "ld" : op == sim::AccessOp::Store ? "st" : "atomic",
+                    static_cast<unsigned long long>(m.requests), sim::per_request(m),
+                    space == sim::Space::Global ? "sectors" : "wavefronts", sim::ideal_per_request(m),
+                    sim::lanes_per_request(m));
+      out += text;
+    }
+  if (c.barriers) out += (out.empty() ? "" : "; ") + std::to_string(c.barriers) + " __syncthreads (warp-level)";
+  return out;
+}
+
 template <typename F>
 double best_ms(F f, int repeats = 5) {
   double best = 1e30;
@@ -99,7 +119,8 @@ int main() {
   if (!why.empty()) {
     std::printf("\nno counters: cuda-sim cannot observe memory accesses in this build: %s\n", why.c_str());
   } else {
-    // The teaching GEMM variants side by side (ok::gemm_variant, as bench_ops --metrics shows).
+    // The teaching GEMM variants side by side (ok::gemm_variant, as bench_ops --metrics shows),
+    // then per source line.
     std::printf("\nthe four GEMM variants at 256^3, counted (CPU ms with counting, 2 threads):\n");
     using V = ok::GemmVariant;
     for (auto [name, v] : {std::pair{"naive", V::Naive}, std::pair{"tiled", V::Tiled},
@@ -111,6 +132,7 @@ int main() {
       const sim::LaunchMetrics& m = recording.launches().front();
       std::printf("%-17s %8.1f ms  %s\n%-17s %11s  %s\n", name, ms, sim::metrics_line(m.total).c_str(), "", "",
                   sim::occupancy_line(m.occupancy).c_str());
+      for (const auto& [where, c] : m.by_line()) std::printf("    %-22s %s\n", (where.file + ":" + std::to_string(where.line)).c_str(), site_line(c).c_str());
     }
   }
   for (float* p : {da, db, dc, dx, dy}) cudaFree(p);
