@@ -427,6 +427,10 @@ TEST_CASE("occupancy: from the nvcc build's resource usage, or why not") {
     MESSAGE("occupancy " << m.occupancy.unavailable);
     return;
   }
+  // Every kernel of kernels/*.cu is in the table, for every architecture.
+  size_t kernels = 0;
+  for (const auto& k : sim::kernel_sources()) kernels += std::string(k.file).rfind("kernels/", 0) == 0;
+  CHECK(sim::resource_table_kernels() == kernels);
   REQUIRE(m.occupancy.architectures.size() == sim::architectures().size());
   for (const auto& o : m.occupancy.architectures) {
     CAPTURE(o.arch);

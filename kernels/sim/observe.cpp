@@ -123,10 +123,6 @@ std::string occupancy_line(const OccupancyReport& r) {
   return out;
 }
 
-uint64_t LaunchMetrics::threads() const {
-  return uint64_t(grid.x) * grid.y * grid.z * uint64_t(block.x) * block.y * block.z;
-}
-
 std::vector<std::pair<SourceLine, Counters>> LaunchMetrics::by_line() const {
   std::vector<uintptr_t> code;
   for (const Site& s : sites)

@@ -1,8 +1,8 @@
 // What the simulator sees of every memory access, and what it makes of it: Nsight Compute's
 // counters and compute-sanitizer's checks for the hand-written kernels, on any CPU.
 //
-// The kernels compile a second time for the simulator (nnlab::sim_observed_kernels; the
-// `observed` CMake library) with GCC's -fsanitize=thread instrumentation and without its
+// The kernels compile a second time for the simulator (nnlab::sim_observed_kernels, CMake's
+// nnlab_kernels_sim_observed) with GCC's -fsanitize=thread instrumentation and without its
 // runtime: every load and store the compiler keeps calls a hook (kernels/sim/observe_hooks.cpp)
 // with the address, the size and the code address of the access. The plain build
 // (nnlab::sim_kernels) has no hooks and costs what it always did; the observed build records
@@ -44,7 +44,6 @@ struct Checks {
   bool racecheck = false;  // a shared word written by one thread, used by another, no barrier
   bool initcheck = false;  // global memory read before anything wrote it since cudaMalloc
   static Checks all() { return {true, true, true}; }
-  bool any() const { return memcheck || racecheck || initcheck; }
 };
 
 enum class Space : uint8_t { Global, Shared };
@@ -95,7 +94,6 @@ struct LaunchMetrics {
   };
   std::vector<Site> sites;
   OccupancyReport occupancy;
-  uint64_t threads() const;
   std::vector<std::pair<SourceLine, Counters>> by_line() const;  // sorted by file and line
 };
 
