@@ -7,14 +7,21 @@
 // Timing: one warm-up call, then calls until --min-time has passed (at least one), each timed
 // by the backend's Stopwatch (CUDA events on GPUs, after an L2 flush; a steady clock after
 // synchronising on CPUs).
+//
+// --metrics: each cuda-sim row also makes one call on the observed build of the kernels
+// (nnlab/sim/observe.h) and shows what its kernels did: global load/store requests and
+// sectors per request against the ideal, shared-memory wavefronts and bank conflicts, active
+// lanes, barriers, atomics, and each kernel's theoretical occupancy per architecture.
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "apps/common/bench_cases.h"
 #include "apps/common/flags.h"
+#include "apps/common/sim_counters.h"
 #include "nnlab/backends/cuda/api.h"
 #include "nnlab/backends/registry.h"
 #include "nnlab/config.h"
@@ -80,6 +87,7 @@ struct Row {
   double flops = 0, bytes = 0;
   Timing timing;
   const Peak* peak = nullptr;
+  std::optional<SimCounters> counters;  // --metrics on cuda-sim
   double gflops() const { return flops / timing.seconds_per_call / 1e9; }
   double gbps() const { return bytes / timing.seconds_per_call / 1e9; }
   bool compute_bound() const { return flops / bytes > peak->flops / peak->bytes; }
@@ -107,6 +115,8 @@ std::vector<std::pair<std::string, GemmCall>> variants_of(F gemm_variant) {
 
 std::vector<std::pair<std::string, GemmCall>> gemm_variants(const std::string& backend) {
   if (backend == "cuda-sim") return variants_of<cuda_sim::GemmVariant>(cuda_sim::gemm_variant);
+  if (backend == "cuda-sim observed")
+    return variants_of<cuda_sim_observed::GemmVariant>(cuda_sim_observed::gemm_variant);
 #if NNLAB_HAVE_CUDA
   if (backend == "cuda") return variants_of<cuda::GemmVariant>(cuda::gemm_variant);
 #endif
@@ -118,17 +128,26 @@ void print_row(const Row& r) {
               r.model.c_str(), r.op.c_str(), r.shape.substr(0, 46).c_str(),
               1e6 * r.timing.seconds_per_call, r.gflops(), r.gbps(),
               r.compute_bound() ? "compute" : "memory", r.roofline_percent());
+  if (r.counters) print_sim_counters(*r.counters, "    ");
   std::fflush(stdout);
 }
 
-void write_csv(const std::string& path, const std::vector<Row>& rows) {
+void write_csv(const std::string& path, const std::vector<Row>& rows, bool metrics) {
   std::ofstream out(path);
-  out << "backend,model,op,shape,us_per_call,calls,gflops,gbps,bound,roofline_percent\n";
-  for (const auto& r : rows)
+  out << "backend,model,op,shape,us_per_call,calls,gflops,gbps,bound,roofline_percent";
+  if (metrics)
+    for (const auto& v : sim::metric_values(sim::Counters())) out << "," << v.name;
+  out << "\n";
+  for (const auto& r : rows) {
     out << r.backend << "," << r.model << "," << r.op << ",\"" << r.shape << "\","
         << 1e6 * r.timing.seconds_per_call << "," << r.timing.calls << "," << r.gflops() << ","
         << r.gbps() << "," << (r.compute_bound() ? "compute" : "memory") << ","
-        << r.roofline_percent() << "\n";
+        << r.roofline_percent();
+    if (metrics)
+      for (const auto& v : sim::metric_values(r.counters ? r.counters->total : sim::Counters()))
+        out << "," << (r.counters ? std::to_string(v.value) : "");
+    out << "\n";
+  }
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
@@ -144,6 +163,8 @@ void write_json(const std::string& path, const std::vector<Row>& rows,
                          {"calls", r.timing.calls}, {"gflops", r.gflops()}, {"gbps", r.gbps()},
                          {"bound", r.compute_bound() ? "compute" : "memory"},
                          {"roofline_percent", r.roofline_percent()}});
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (rows[i].counters) j["rows"][i]["counters"] = to_json(*rows[i].counters);
   std::ofstream out(path);
   out << j.dump(2) << "\n";
   if (!out) throw std::runtime_error("cannot write " + path);
@@ -160,6 +181,7 @@ int main(int argc, char** argv) {
   std::string filter, csv_path, json_path;
   double min_seconds = 0.2;
   int threads = 0;
+  bool metrics = false;
   // The default depends on the machine, so --help (and docs/cli.md) describes it in words.
   app.add_option("--backends", backends,
                  "backends to time, in order (default: every one available here but reference "
@@ -173,8 +195,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 256));
   app.add_option("--csv", csv_path, "also write the rows as CSV to this path");
   app.add_option("--json", json_path, "also write the rows and peaks as JSON to this path");
+  app.add_flag("--metrics", metrics,
+               "cuda-sim rows: also count what the kernels of one call did (memory requests, sectors, bank "
+               "conflicts, lanes, barriers, atomics, occupancy; nnlab/sim/observe.h)");
   return run_app(app, argc, argv, [&] {
     for (const auto& b : backends) get_backend(b);  // unknown names fail before any timing
+    if (metrics && std::find(backends.begin(), backends.end(), "cuda-sim") == backends.end())
+      throw std::invalid_argument("--metrics counts the memory accesses of cuda-sim's kernels: add cuda-sim to --backends");
+    if (metrics) get_observed_sim_backend();  // says why not, where the build cannot observe
     if (threads > 0) get_backend("cpu").set_threads(threads);
     auto wanted = [&](const std::string& model, const std::string& op, const std::string& shape) {
       return filter.empty() || (model + " " + op + " " + shape).find(filter) != std::string::npos;
@@ -214,11 +242,17 @@ int main(int argc, char** argv) {
         }
         auto call = c.prepare(b);
         rows.push_back({name, c.model, c.op, c.shape, c.flops, c.bytes,
-                        time_call(b, call, min_seconds, 10000, flush_buffer), peak});
+                        time_call(b, call, min_seconds, 10000, flush_buffer), peak, std::nullopt});
+        if (metrics && name == "cuda-sim") {
+          auto observed = c.prepare(get_observed_sim_backend());
+          rows.back().counters = count_sim_kernels(observed);
+        }
         print_row(rows.back());
       }
       // The hand-written GEMM variants side by side on the square sizes.
-      for (const auto& [variant, gemm] : gemm_variants(name))
+      auto variants = gemm_variants(name), observed_variants = gemm_variants(name + " observed");
+      for (size_t v = 0; v < variants.size(); ++v) {
+        const auto& [variant, gemm] = variants[v];
         for (int64_t n : kSquareGemmSizes) {
           std::string op = "gemm[" + variant + "]", shape = "square " + std::to_string(n) + "^3";
           if (!wanted("square", op, shape) || (n > kLargestCpuSquareGemm && !b.is_gpu())) continue;
@@ -229,11 +263,16 @@ int main(int argc, char** argv) {
           auto* po = static_cast<float*>(out.raw());
           auto call = [&, n = n, gemm = gemm] { gemm(false, false, n, n, n, px, py, po); };
           rows.push_back({name, "square", op, shape, 2.0 * double(n * n) * double(n), 12.0 * double(n * n),
-                          time_call(b, call, min_seconds, 10000, flush_buffer), peak});
+                          time_call(b, call, min_seconds, 10000, flush_buffer), peak, std::nullopt});
+          if (metrics && v < observed_variants.size()) {
+            const GemmCall& observed = observed_variants[v].second;
+            rows.back().counters = count_sim_kernels([&] { observed(false, false, n, n, n, px, py, po); });
+          }
           print_row(rows.back());
         }
+      }
     }
-    if (!csv_path.empty()) write_csv(csv_path, rows);
+    if (!csv_path.empty()) write_csv(csv_path, rows, metrics);
     if (!json_path.empty()) write_json(json_path, rows, peaks);
     return int(kOk);
   });

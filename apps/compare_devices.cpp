@@ -3,6 +3,7 @@
 // per-epoch training loss of each backend, and optionally CSV, JSON and a PNG chart. With no
 // arguments it reproduces the MNIST notebook (--experiment mnist-mlp); --repeat N runs each
 // backend N times and reports the mean and the spread.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -111,6 +112,7 @@ void write_csv(const std::string& path, const std::vector<BackendRuns>& all, dou
 nlohmann::json profile_json(const nnlab::apps::RunProfile& p) {
   nlohmann::json ops = nlohmann::json::object();
   for (const auto& [op, t] : p.ops) ops[nnlab::op_name(op)] = {{"calls", t.calls}, {"seconds", t.seconds}};
+  for (const auto& [op, counters] : p.counters) ops[op]["counters"] = nnlab::apps::to_json(counters);
   return {{"steps", p.steps},         {"data_wait_s", p.data_wait}, {"upload_s", p.upload},
           {"forward_s", p.forward},   {"backward_s", p.backward},   {"optimizer_s", p.optimizer},
           {"ops", ops}};
@@ -222,6 +224,8 @@ int main(int argc, char** argv) {
   return run_app(app, argc, argv, [&] {
     validate(config);
     for (const auto& b : backends) nnlab::get_backend(b);  // reject unknown names before any run
+    if (config.metrics && std::find(backends.begin(), backends.end(), "cuda-sim") == backends.end())
+      throw std::invalid_argument("--metrics counts the memory accesses of cuda-sim's kernels: add cuda-sim to --backends");
     for (const auto& b : nnlab::known_backends()) {
       std::string why = nnlab::unavailable_reason(b);
       if (!why.empty()) std::printf("# %s: not available (%s)\n", b.c_str(), why.c_str());
@@ -232,6 +236,7 @@ int main(int argc, char** argv) {
     for (const auto& b : backends) {
       ExperimentConfig c = config;
       c.backend = b;
+      c.metrics = config.metrics && b == "cuda-sim";  // the others have no counters
       all.push_back({b, {}});
       for (int i = 1; i <= repeat; ++i) {
         if (!quiet)

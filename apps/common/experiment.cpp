@@ -168,6 +168,8 @@ void validate(const ExperimentConfig& c) {
   if (c.limit < 0) fail("--limit must be >= 0, got " + std::to_string(c.limit));
   if (c.precision != "fp32" && c.precision != "tf32")
     fail("--precision must be fp32 or tf32, got '" + c.precision + "'");
+  if (c.metrics && !c.profile)
+    fail("--metrics needs --profile: the counters go into the profile's op table");
   if (c.data == "folder:" || c.data == "folder")
     fail("--data folder:DIR needs the directory (DIR/train and DIR/val or DIR/test)");
 }
@@ -186,7 +188,10 @@ double RunResult::mean_images_per_second() const {
 
 RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
   validate(c);
-  Backend& backend = get_backend(c.backend);
+  if (c.metrics && c.backend != "cuda-sim")
+    throw std::invalid_argument("--metrics counts the memory accesses of cuda-sim's kernels: use --backend cuda-sim, not " +
+                                c.backend);
+  Backend& backend = c.metrics ? get_observed_sim_backend() : get_backend(c.backend);
   if (c.threads > 0) backend.set_threads(c.threads);
   std::string precision = backend.set_precision(c.precision == "tf32" ? Precision::TF32 : Precision::FP32);
   auto say = [&](const std::string& line) {
@@ -251,6 +256,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
   CheckNumericsScope numerics(c.check_numerics);
   RunProfile& profile = result.profile;
   std::optional<Profiler> op_profiler;
+  std::optional<sim::Recording> recording;  // --metrics, over the profiled training steps
   // Under --profile, each phase ends by waiting for the backend, so its time is its own.
   auto phase_end = [&](Clock::time_point& mark, double& total) {
     if (!c.profile) return;
@@ -265,6 +271,14 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
     double loss_sum = 0;
     int64_t batches = 0, images = 0;
     if (c.profile) op_profiler.emplace();
+    if (c.metrics) {
+      recording.emplace();
+      recording->label = [&] {
+        const Op* op = op_profiler->current_op();
+        return std::string(op ? op_name(*op) : "(outside ops)");
+      };
+      recording->on_launch = [&](sim::LaunchMetrics&& m) { profile.counters[m.label].add(m); };
+    }
     for (;;) {
       auto mark = Clock::now();
       auto batch = train.next();
@@ -290,6 +304,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
         hooks.on_progress({epoch, c.epochs, images, train.samples(), seconds_since(start)});
     }
     backend.synchronize();
+    recording.reset();
     if (op_profiler) {  // evaluation stays out of the op profile
       for (const auto& [op, totals] : op_profiler->by_op()) {
         profile.ops[op].calls += totals.calls;

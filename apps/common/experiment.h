@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/sim_counters.h"
 #include "nnlab/core/profiler.h"
 
 namespace nnlab::apps {
@@ -38,6 +39,9 @@ struct ExperimentConfig {
   // ToTensor() alone (mean 0, std 1), the CIFAR-10 notebook Normalize(0.5, 0.5).
   std::vector<float> norm_mean{0.0f}, norm_std{1.0f};
   bool profile = false;  // time every phase of a step and every op type (RunResult::profile)
+  // With profile on cuda-sim: count every kernel's memory accesses per op (RunProfile::counters),
+  // running the observed build of the kernels (nnlab/sim/observe.h; slower).
+  bool metrics = false;
   bool check_numerics = false;  // check every op output and gradient for NaN/inf (slow)
 };
 
@@ -48,6 +52,7 @@ struct RunProfile {
   int64_t steps = 0;
   double data_wait = 0, upload = 0, forward = 0, backward = 0, optimizer = 0;  // seconds
   std::map<Op, OpTotals> ops;  // training steps only (evaluation is not profiled)
+  std::map<std::string, SimCounters> counters;  // --metrics: cuda-sim's kernels, by op name
 };
 
 struct EpochStats {

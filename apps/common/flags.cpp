@@ -45,6 +45,9 @@ void add_recipe_flags(CLI::App& app, ExperimentConfig& c) {
                "check every op output and gradient for NaN/infinity and name the first op (slow)");
   app.add_flag("--profile", c.profile,
                "time each phase of a training step and each op type, printed after the run");
+  app.add_flag("--metrics", c.metrics,
+               "with --profile on cuda-sim: count every kernel's memory accesses per op (global sectors, "
+               "shared-memory bank conflicts, divergence, barriers, atomics, occupancy; slower)");
 }
 
 int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {

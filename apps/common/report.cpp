@@ -85,6 +85,15 @@ void print_profile(const RunResult& run) {
   std::printf("  %-22s %10.1f %10s %6.1f%%  (phases minus ops: the host's own work%s)\n",
               "outside ops", 1e3 * (total - op_total), "", share(total - op_total),
               get_backend(run.backend).is_gpu() ? ", kernel launches included" : "");
+  if (p.counters.empty()) return;
+  std::printf("\nmemory counters of %s's kernels per op over the %lld steps (counts, not times):\n",
+              run.backend.c_str(), static_cast<long long>(p.steps));
+  for (const auto& [op, t] : ops) {
+    auto it = p.counters.find(op_name(op));
+    if (it == p.counters.end()) continue;
+    std::printf("  %s (%lld launches)\n", op_name(op), static_cast<long long>(it->second.launches));
+    print_sim_counters(it->second, "    ");
+  }
 }
 
 }  // namespace nnlab::apps

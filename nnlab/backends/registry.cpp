@@ -8,6 +8,7 @@
 #include "nnlab/backends/cudnn/instance.h"
 #include "nnlab/backends/reference/backend.h"
 #include "nnlab/config.h"
+#include "nnlab/sim/observe.h"
 
 namespace nnlab {
 namespace {
@@ -104,6 +105,12 @@ Backend& get_backend(const std::string& name) {
   }
   throw std::invalid_argument("unknown backend '" + name +
                               "'; available: " + join(available_backends()));
+}
+
+Backend& get_observed_sim_backend() {
+  std::string why = sim::observation_unavailable_reason();
+  if (!why.empty()) throw std::invalid_argument("cuda-sim cannot observe memory accesses here: " + why);
+  return cuda_sim_observed::backend();
 }
 
 }  // namespace nnlab

@@ -18,5 +18,8 @@ std::string unavailable_reason(const std::string& name);
 // The process-wide instance; throws std::invalid_argument naming the backend and listing the
 // available ones when it is unknown or unavailable.
 Backend& get_backend(const std::string& name);
+// cuda-sim over the observed build of the kernels (nnlab/sim/observe.h), for counters and
+// checks; throws std::invalid_argument saying why when this build cannot observe.
+Backend& get_observed_sim_backend();
 
 }  // namespace nnlab

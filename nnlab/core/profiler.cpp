@@ -19,6 +19,7 @@ OpScope::OpScope(Backend& backend, Op op, DType dtype) : op_(op), profiler_(Prof
   if (!profiler_) return;
   stopwatch_ = backend.make_stopwatch();
   profiler_->child_seconds_.push_back(0);
+  profiler_->open_ops_.push_back(op);
   stopwatch_->start();
 }
 
@@ -32,6 +33,7 @@ OpScope::~OpScope() {
   }
   double children = profiler_->child_seconds_.back();
   profiler_->child_seconds_.pop_back();
+  profiler_->open_ops_.pop_back();
   OpTotals& totals = profiler_->by_op_[op_];
   totals.calls += 1;
   totals.seconds += seconds > children ? seconds - children : 0;

@@ -26,11 +26,14 @@ class Profiler {
   Profiler& operator=(const Profiler&) = delete;
   static Profiler* active();  // null when nothing is being profiled
   const std::map<Op, OpTotals>& by_op() const { return by_op_; }
+  // The innermost op being timed, null between ops (cuda-sim's counters are labelled with it).
+  const Op* current_op() const { return open_ops_.empty() ? nullptr : &open_ops_.back(); }
 
  private:
   friend class OpScope;
   std::map<Op, OpTotals> by_op_;
   std::vector<double> child_seconds_;  // per open OpScope, the time of the ops it called
+  std::vector<Op> open_ops_;           // per open OpScope, its op
 };
 
 // Opened by nnlab/core/ops around each backend call: checks that the backend supports the op

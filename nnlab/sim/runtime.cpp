@@ -1,5 +1,7 @@
 #include "nnlab/sim/runtime.h"
 
+#include "nnlab/sim/observe.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -149,6 +151,7 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
   if (cudaError_t e = enter("cudaMemcpy")) return e;
   check_sides("cudaMemcpy", kind, dst, src);
   if (bytes) std::memmove(dst, src, bytes);
+  note_device_write(dst, bytes, is_device_pointer(src) ? src : nullptr);  // for initcheck
   return cudaSuccess;
 }
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
@@ -156,12 +159,14 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
   if (cudaError_t e = enter("cudaMemcpyAsync")) return e;
   check_sides("cudaMemcpyAsync", kind, dst, src);
   if (bytes) std::memmove(dst, src, bytes);
+  note_device_write(dst, bytes, is_device_pointer(src) ? src : nullptr);  // for initcheck
   return cudaSuccess;
 }
 cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
   if (cudaError_t e = enter("cudaMemset")) return e;
   if (!is_device_pointer(dst)) throw SimError("cudaMemset: the destination is not device memory");
   std::memset(dst, value, bytes);
+  note_device_write(dst, bytes);  // for initcheck
   return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t) {

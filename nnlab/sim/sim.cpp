@@ -14,11 +14,13 @@
 #endif
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <numeric>
 #include <vector>
 
 #include "nnlab/core/philox.h"
+#include "nnlab/sim/observer.h"
 
 namespace nnlab::sim {
 namespace ctx = boost::context::detail;
@@ -70,7 +72,11 @@ struct StackPool {
   ~StackPool() {
     for (auto& s : stacks) munmap(s.base, s.size);
   }
-  Stack& get(size_t i) {
+  Stack& get(size_t i) {  // once per thread of every block: the common case stays inline
+    if (i >= stacks.size()) grow(i);
+    return stacks[i];
+  }
+  __attribute__((noinline)) void grow(size_t i) {
     while (stacks.size() <= i) {
       size_t page = size_t(sysconf(_SC_PAGESIZE)), size = kStackBytes + page;
       void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE,
@@ -79,13 +85,13 @@ struct StackPool {
       mprotect(base, page, PROT_NONE);  // a stack overflow faults instead of corrupting memory
       stacks.push_back({base, size});
     }
-    return stacks[i];
   }
 };
 thread_local StackPool t_stacks;
 thread_local std::vector<unsigned char> t_dynamic_shared;
 
-enum class State { Ready, AtBarrier, AtWarp, Done };
+// Stopped: memcheck stopped the thread before a bad access; it is never resumed.
+enum class State { Ready, AtBarrier, AtWarp, Done, Stopped };
 
 struct Block;
 struct Fiber {
@@ -111,6 +117,8 @@ struct Block {
   std::vector<std::array<uint64_t, 32>> warp_slots[2];  // double-buffered lane values per warp
   std::exception_ptr error;
   Fiber* running = nullptr;
+  detail::BlockObserver* observer = nullptr;  // an observed launch's (observe.h)
+  std::vector<uint8_t> arrived;               // scratch for the observer
 
   std::string thread_name(const Fiber& f) const {
     return "block " + dims(dim3(f.tc.block_idx.x, f.tc.block_idx.y, f.tc.block_idx.z)) +
@@ -202,6 +210,7 @@ bool release(Block& b) {
                o.file + ":" + std::to_string(o.line));
     }
     for (size_t i = first; i < last; ++i) b.fibers[i].state = State::Ready;
+    if (b.observer) b.observer->warp_released(first, last - first);
     released = true;
   }
   if (released) return true;
@@ -225,11 +234,19 @@ bool release(Block& b) {
            std::to_string(some_barrier->line) + " is reached by " + std::to_string(live) + " of " +
            std::to_string(n) +
            " threads; the others returned early (a barrier after an early return)");
+  if (b.observer) {
+    b.arrived.resize(n);
+    for (size_t i = 0; i < n; ++i) b.arrived[i] = b.fibers[i].state == State::AtBarrier;
+    b.observer->barrier_released(some_barrier->file, some_barrier->line, b.arrived);
+  }
   for (Fiber& f : b.fibers)
     if (f.state == State::AtBarrier) f.state = State::Ready;
   return true;
 }
 
+// kObserved: the block runs under an observer (observe.h); the plain instantiation is the
+// engine without a branch for it.
+template <bool kObserved>
 void run_block(Block& b, uint64_t block_linear) {
   for (size_t i = 0; i < b.fibers.size(); ++i) {
     Stack& s = t_stacks.get(i);
@@ -241,12 +258,21 @@ void run_block(Block& b, uint64_t block_linear) {
     for (size_t i : pass_order(b.fibers.size(), block_linear, pass)) {
       Fiber& f = b.fibers[i];
       if (f.state != State::Ready) continue;
+      if constexpr (kObserved) b.observer->resumed(f.tc.linear_id, f.stack_bottom, f.stack_size);
       resume(b, f);
       if (b.error) std::rethrow_exception(b.error);
+      if constexpr (kObserved) {
+        if (f.state == State::Stopped) b.fail(b.observer->fault_report());
+        if (f.state == State::AtBarrier || f.state == State::Done)
+          b.observer->paused(f.tc.linear_id, f.state == State::Done);
+      }
     }
     bool all_done = std::all_of(b.fibers.begin(), b.fibers.end(),
                                 [](const Fiber& f) { return f.state == State::Done; });
-    if (all_done) return;
+    if (all_done) {
+      if constexpr (kObserved) b.observer->end_block();
+      return;
+    }
     if (!release(b)) {
       std::string states;
       for (const Fiber& f : b.fibers)
@@ -352,6 +378,8 @@ uint64_t warp_exchange(unsigned mask, uint64_t value, int src_lane, const char* 
 void launch_grid(const LaunchSite& site, const void* kernel, dim3 grid, dim3 block,
                  size_t shared_bytes, const std::function<void()>& body) {
   check_launch(site, kernel, grid, block, shared_bytes);
+  std::unique_ptr<detail::LaunchObserver> observer =
+      detail::observe_launch(site, kernel, grid, block, shared_bytes);
   uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z;
   size_t threads = size_t(block.x) * block.y * block.z;
   std::exception_ptr first_error;
@@ -362,6 +390,9 @@ void launch_grid(const LaunchSite& site, const void* kernel, dim3 grid, dim3 blo
     Block b;
     b.site = &site;
     b.body = &body;
+    std::unique_ptr<detail::BlockObserver> block_observer;
+    if (observer) block_observer = std::make_unique<detail::BlockObserver>(*observer);
+    b.observer = block_observer.get();
     b.fibers.resize(threads);
     for (auto& slots : b.warp_slots) slots.resize((threads + 31) / 32);
 #pragma omp for schedule(dynamic, 1)
@@ -370,8 +401,9 @@ void launch_grid(const LaunchSite& site, const void* kernel, dim3 grid, dim3 blo
         std::lock_guard<std::mutex> lock(error_mutex);
         if (first_error) continue;  // stop early: the launch has already failed
       }
-      // Uninitialised dynamic shared memory reads as NaN (all bits set), as a poison.
-      t_dynamic_shared.assign(shared_bytes, 0xFF);
+      // Uninitialised dynamic shared memory reads as NaN (all bits set), as a poison. An
+      // observed launch has a red zone after it, for memcheck.
+      t_dynamic_shared.assign(shared_bytes + (b.observer ? detail::kRedZone : 0), 0xFF);
       uint3 bidx{unsigned(linear % grid.x), unsigned(linear / grid.x % grid.y),
                  unsigned(linear / grid.x / grid.y)};
       for (size_t i = 0; i < threads; ++i) {
@@ -388,26 +420,38 @@ void launch_grid(const LaunchSite& site, const void* kernel, dim3 grid, dim3 blo
       }
       b.error = nullptr;
       t_block = &b;
+      if (b.observer) b.observer->begin_block(uint64_t(linear), threads, t_dynamic_shared.data());
+      detail::t_observer = b.observer;
       try {
-        run_block(b, uint64_t(linear));
+        if (b.observer)
+          run_block<true>(b, uint64_t(linear));
+        else
+          run_block<false>(b, uint64_t(linear));
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex);
         if (!first_error) first_error = std::current_exception();
       }
+      detail::t_observer = nullptr;
       t_block = nullptr;
       current = nullptr;
     }
   }
   if (first_error) std::rethrow_exception(first_error);
+  if (observer) observer->finish();
 }
 
+// Aligned to 256 bytes as cudaMalloc's, between red zones that belong to no allocation, so that
+// memcheck can tell an access just outside one for certain (observe.h).
 void* device_malloc(size_t bytes) {
-  void* p =
-      std::aligned_alloc(256, std::max<size_t>(256, (bytes + 255) / 256 * 256));  // as cudaMalloc
-  if (!p) throw std::bad_alloc();
-  std::lock_guard<std::mutex> lock(g_memory_mutex);
-  g_allocations[reinterpret_cast<uintptr_t>(p)] = bytes;
-  g_bytes_in_use += bytes;
+  void* base = std::aligned_alloc(256, (bytes + 255) / 256 * 256 + 2 * detail::kRedZone);
+  if (!base) throw std::bad_alloc();
+  void* p = static_cast<char*>(base) + detail::kRedZone;
+  {
+    std::lock_guard<std::mutex> lock(g_memory_mutex);
+    g_allocations[reinterpret_cast<uintptr_t>(p)] = bytes;
+    g_bytes_in_use += bytes;
+  }
+  detail::allocation_created(p, bytes);
   return p;
 }
 
@@ -419,7 +463,8 @@ void device_free(void* ptr) {
     throw SimError("device_free of a pointer that device_malloc did not return");
   g_bytes_in_use -= it->second;
   g_allocations.erase(it);
-  std::free(ptr);
+  detail::allocation_freed(ptr);
+  std::free(static_cast<char*>(ptr) - detail::kRedZone);
 }
 
 bool is_device_pointer(const void* ptr) {
@@ -434,6 +479,18 @@ bool is_device_pointer(const void* ptr) {
 size_t device_bytes_in_use() {
   std::lock_guard<std::mutex> lock(g_memory_mutex);
   return g_bytes_in_use;
+}
+
+size_t detail::opted_in_dynamic_shared(const void* kernel) {
+  std::lock_guard<std::mutex> lock(g_memory_mutex);
+  auto it = g_shared_opt_in.find(kernel);
+  return it == g_shared_opt_in.end() ? 0 : it->second;
+}
+
+void detail::stop_running_thread() {
+  Fiber& f = running_fiber("memcheck");
+  yield(f, State::Stopped, f.file, f.line);
+  __builtin_unreachable();  // a stopped thread is never resumed
 }
 
 void set_max_dynamic_shared(const void* kernel, size_t bytes) {

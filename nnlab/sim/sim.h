@@ -78,6 +78,8 @@ struct WarpSyncSite {
   int line;
   void operator()(unsigned mask = 0xffffffffu) const { syncwarp(file, line, mask); }
 };
+// An atomic of the observed build, recorded at the caller's code address (nnlab/backends/cuda/portable.h).
+void observe_atomic(const void* address, size_t bytes);
 // Deposits `value` for this lane, waits for the whole warp, returns lane `src_lane`'s value.
 uint64_t warp_exchange(unsigned mask, uint64_t value, int src_lane, const char* file, int line);
 unsigned lane_id();
@@ -121,6 +123,9 @@ void* device_malloc(size_t bytes);
 void device_free(void* ptr);
 bool is_device_pointer(const void* ptr);
 size_t device_bytes_in_use();
+// A kernel of the plain build may write through this pointer unseen: initcheck (observe.h)
+// stops judging the allocation. Costs an atomic load unless initcheck tracks allocations.
+void note_unobserved_argument(const void* ptr);
 
 // Per-kernel opt-in for more dynamic shared memory than kDefaultDynamicShared.
 void set_max_dynamic_shared(const void* kernel, size_t bytes);
@@ -129,6 +134,7 @@ struct LaunchSite {
   const char* kernel;
   const char* file;
   int line;
+  bool observed = false;  // launched by the observed build of the kernels (nnlab/sim/observe.h)
 };
 
 // Runs body() once per thread of every block.
@@ -142,6 +148,7 @@ void check_argument(const LaunchSite& site, size_t index, const Param& p) {
       throw SimError(std::string("kernel ") + site.kernel + " launched at " + site.file + ":" +
                      std::to_string(site.line) + ": argument " + std::to_string(index) +
                      " is not device memory (a host pointer passed to a kernel?)");
+    if (p != nullptr && !site.observed) note_unobserved_argument(p);
   }
 }
 

@@ -17,3 +17,10 @@ namespace nnlab::cuda_sim {
 Backend& backend();
 std::string unavailable_reason();  // always ""
 }  // namespace nnlab::cuda_sim
+
+// `cuda-sim` over the observed build of the kernels (nnlab/sim/observe.h): the same backend,
+// whose every kernel memory access is counted and checked while a sim::Recording is alive.
+namespace nnlab::cuda_sim_observed {
+Backend& backend();
+std::string unavailable_reason();  // always "" (sim::observation_unavailable_reason says more)
+}  // namespace nnlab::cuda_sim_observed

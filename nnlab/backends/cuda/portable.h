@@ -1,6 +1,8 @@
 // The header every kernel source (nnlab/backends/cuda/*.cu) includes first. The same source compiles two
 // ways: with nvcc for GPUs, and as host C++ (NNLAB_SIM defined) for the simulator in
-// nnlab/sim/, each build in its own namespace (NNLAB_KERNELS), so one binary holds both.
+// nnlab/sim/, each build in its own namespace (NNLAB_KERNELS), so one binary holds both. The
+// simulator's build comes twice: plain (nnlab::cuda_sim) and, with NNLAB_SIM_OBSERVED, with
+// every memory access observed (nnlab::cuda_sim_observed; see nnlab/sim/observe.h).
 //
 // Kernels stay within the portable subset (see nnlab/sim/README.md): threadIdx, blockIdx,
 // blockDim, gridDim; static __shared__ arrays and NNLAB_DYNAMIC_SHARED; __syncthreads;
@@ -64,7 +66,13 @@ __device__ inline float atomicMax(float* address, float value) {
 #include "nnlab/sim/runtime.h"
 #include "nnlab/sim/sim.h"
 
+#ifdef NNLAB_SIM_OBSERVED
+#define NNLAB_KERNELS cuda_sim_observed
+#define NNLAB_SIM_OBSERVED_LAUNCH true
+#else
 #define NNLAB_KERNELS cuda_sim
+#define NNLAB_SIM_OBSERVED_LAUNCH false
+#endif
 #define __global__
 #define __device__
 #define __host__
@@ -85,20 +93,31 @@ __device__ inline float atomicMax(float* address, float value) {
 #define NNLAB_DYNAMIC_SHARED(type, name) \
   type* name = reinterpret_cast<type*>(::nnlab::sim::current->dynamic_shared)
 // As on a GPU: the launch, then cudaGetLastError (a refused configuration is reported there).
-#define NNLAB_LAUNCH(kernel, grid, block, shared_bytes, ...)                                              \
-  do {                                                                                                    \
-    ::nnlab::sim::runtime::launch({#kernel, __FILE__, __LINE__}, (grid), (block), (shared_bytes), kernel, \
-                                  __VA_ARGS__);                                                           \
-    ::nnlab::sim::runtime::check_launch(#kernel, __FILE__, __LINE__);                                     \
+#define NNLAB_LAUNCH(kernel, grid, block, shared_bytes, ...)                                          \
+  do {                                                                                                \
+    ::nnlab::sim::runtime::launch({#kernel, __FILE__, __LINE__, NNLAB_SIM_OBSERVED_LAUNCH}, (grid),   \
+                                  (block), (shared_bytes), kernel, __VA_ARGS__);                      \
+    ::nnlab::sim::runtime::check_launch(#kernel, __FILE__, __LINE__);                                 \
   } while (0)
 
-namespace nnlab::cuda_sim {
+namespace nnlab::NNLAB_KERNELS {
 using ::nnlab::sim::dim3;
 using namespace ::nnlab::sim::runtime;
 
 // Blocks run concurrently on OS threads: atomics are real atomics on the host, a
-// compare-and-swap loop (GCC's generic __atomic builtins take float as well as int).
-template <typename T, typename F> T atomic_update(T* address, F next) {
+// compare-and-swap loop (GCC's generic __atomic builtins take float as well as int). In the
+// observed build the loop itself is not instrumented (its retries depend on the timing of OS
+// threads); each atomic is recorded once, at the kernel's own source line.
+#ifdef NNLAB_SIM_OBSERVED
+#define NNLAB_SIM_ATOMIC(address) ::nnlab::sim::observe_atomic(address, sizeof(*(address)))
+#define NNLAB_SIM_ATOMIC_INLINE __attribute__((always_inline)) inline
+#define NNLAB_SIM_UNOBSERVED __attribute__((no_sanitize_thread))
+#else
+#define NNLAB_SIM_ATOMIC(address) (void)0
+#define NNLAB_SIM_ATOMIC_INLINE inline
+#define NNLAB_SIM_UNOBSERVED
+#endif
+template <typename T, typename F> NNLAB_SIM_UNOBSERVED T atomic_update(T* address, F next) {
   T old, desired;
   __atomic_load(address, &old, __ATOMIC_RELAXED);
   do {
@@ -106,15 +125,21 @@ template <typename T, typename F> T atomic_update(T* address, F next) {
   } while (!__atomic_compare_exchange(address, &old, &desired, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
   return old;
 }
-template <typename T> T atomicAdd(T* address, T value) {
+template <typename T> NNLAB_SIM_ATOMIC_INLINE T atomicAdd(T* address, T value) {
+  NNLAB_SIM_ATOMIC(address);
   return atomic_update(address, [value](T old) { return T(old + value); });
 }
-template <typename T> T atomicMax(T* address, T value) {
+template <typename T> NNLAB_SIM_ATOMIC_INLINE T atomicMax(T* address, T value) {
+  NNLAB_SIM_ATOMIC(address);
   return atomic_update(address, [value](T old) { return old < value ? value : old; });
 }
-template <typename T> T atomicCAS(T* address, T compare, T value) {
+template <typename T> NNLAB_SIM_UNOBSERVED T atomic_compare_and_swap(T* address, T compare, T value) {
   __atomic_compare_exchange(address, &compare, &value, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
   return compare;  // the old value, as CUDA returns it
+}
+template <typename T> NNLAB_SIM_ATOMIC_INLINE T atomicCAS(T* address, T compare, T value) {
+  NNLAB_SIM_ATOMIC(address);
+  return atomic_compare_and_swap(address, compare, value);
 }
 // Blocks of `threads` threads covering n elements, one thread each (the last block partly).
 inline dim3 blocks_for(int64_t n, int threads) { return dim3(unsigned((n + threads - 1) / threads)); }
@@ -129,5 +154,5 @@ inline float __fdividef(float a, float b) { return a / b; }
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
 inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, 4); return i; }
 // glibc declares __expf, __logf and __powf itself: they are used as they are.
-}  // namespace nnlab::cuda_sim
+}  // namespace nnlab::NNLAB_KERNELS
 #endif
