@@ -3,10 +3,33 @@
 #pragma once
 #include <cstddef>
 #include <mutex>
+#include <new>
+#include <optional>
+#include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace nnlab {
+
+std::string format_bytes(size_t bytes);  // "1.23 MiB"
+
+// Host memory ran out: a std::bad_alloc whose message says what was being allocated, how much,
+// how much was live, and which flags make it smaller (as the GPU allocator's error does).
+class HostOutOfMemory : public std::bad_alloc {
+ public:
+  // `what` names the allocation ("a float32 tensor [64, 3, 224, 224]"; "" when unknown);
+  // `live_bytes`, the allocator's live tensor bytes, when the thrower knows them.
+  HostOutOfMemory(std::string what, size_t bytes, std::optional<size_t> live_bytes);
+  const char* what() const noexcept override { return message_.c_str(); }
+  // The same failure, with what was being allocated named by a caller that knows.
+  HostOutOfMemory naming(const std::string& what) const { return {what, bytes_, live_bytes_}; }
+
+ private:
+  size_t bytes_;
+  std::optional<size_t> live_bytes_;
+  std::string message_;
+};
 
 struct MemoryStats {
   size_t current_bytes = 0;  // live tensor bytes

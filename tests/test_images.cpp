@@ -214,3 +214,47 @@ TEST_CASE(
   CHECK_THROWS_WITH_AS(DataLoader(data, o), doctest::Contains("cannot turn 1 channels into 2"),
                        std::invalid_argument);
 }
+
+TEST_CASE(
+    "images: a top-down BMP (negative height) loads upright; stb_image's reason is passed on") {
+  TempDir dir("bmp");
+  // 3 x 2 grey pixels, rows 10 20 30 / 40 50 60, written bottom-up as BMPs usually are.
+  std::vector<uint8_t> px = {10, 20, 30, 40, 50, 60};
+  std::string bottom_up = dir.path + "/bottom_up.bmp", top_down = dir.path + "/top_down.bmp";
+  REQUIRE(stbi_write_bmp(bottom_up.c_str(), 3, 2, 1, px.data()));
+  std::string bmp;
+  {
+    std::ifstream in(bottom_up, std::ios::binary);
+    bmp.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // The same image top-down: height -2 in the header (offset 22) and the pixel rows swapped.
+  uint32_t data_at = uint8_t(bmp[10]) | uint32_t(uint8_t(bmp[11])) << 8;
+  size_t row = (bmp.size() - data_at) / 2;
+  std::string flipped =
+      bmp.substr(0, data_at) + bmp.substr(data_at + row, row) + bmp.substr(data_at, row);
+  int32_t minus_two = -2;
+  for (int i = 0; i < 4; ++i) flipped[size_t(22 + i)] = char(uint32_t(minus_two) >> (8 * i));
+  { std::ofstream(top_down, std::ios::binary) << flipped; }
+  Image a = decode_image(bottom_up), b = decode_image(top_down);
+  CHECK(read_image_header(top_down).height == 2);
+  CHECK((b.width == 3 && b.height == 2));
+  CHECK(b.pixels == a.pixels);
+  CHECK(a.pixels[0] == 10);  // the first row is the top row
+  // A PNG whose width exceeds stb_image's dimension limit: its own reason, not "unknown type".
+  std::string png = dir.path + "/wide.png";
+  write_png(png, 4, 4, 3, 1);
+  {
+    std::fstream f(png, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(16);
+    const char dims[8] = {0x01, 0, 0, 0x01, 0, 0, 0, 1};  // 16777217 x 1
+    f.write(dims, 8);
+  }
+  CHECK_THROWS_WITH_AS(read_image_header(png),
+                       doctest::Contains((png + ": not a readable PNG image (too large)").c_str()),
+                       DataError);
+  { std::ofstream(dir.path + "/text.png") << "hello"; }
+  CHECK_THROWS_WITH_AS(
+      read_image_header(dir.path + "/text.png"),
+      doctest::Contains("text.png: not a readable PNG, JPEG or BMP image (unknown image type)"),
+      DataError);
+}

@@ -328,6 +328,26 @@ TEST_CASE("allocator: out of memory first gives the cache back, then reports") {
   device.deallocate(b, 3072);
 }
 
+TEST_CASE("allocator: host out of memory names the size, what is live, and what to change") {
+#if defined(__SANITIZE_ADDRESS__)
+  MESSAGE("skipping: AddressSanitizer aborts on an impossible allocation instead of failing it");
+  return;
+#endif
+  HostAllocator alloc;
+  void* live = alloc.allocate(3 << 20);
+  CHECK_THROWS_WITH_AS(alloc.allocate(size_t(1) << 50),
+                       "out of host memory allocating 1125899906842624 bytes (1048576.00 GiB) with "
+                       "3.00 MiB of tensors live; try a smaller --batch-size or --image-size",
+                       std::bad_alloc);
+  alloc.deallocate(live, 3 << 20);
+  // A tensor names itself: its shape says which batch size or image size to lower.
+  CHECK_THROWS_WITH_AS(
+      Tensor::empty(Shape{int64_t(1) << 25, int64_t(1) << 23}, DType::F32, get_backend("cpu")),
+      doctest::Contains("out of host memory allocating a float32 tensor [33554432, "
+                        "8388608]: 1125899906842624 bytes (1048576.00 GiB) with "),
+      std::bad_alloc);
+}
+
 TEST_CASE("precision: backends without a tf32 mode say they used fp32") {
   Backend& cpu = get_backend("cpu");
   CHECK(cpu.set_precision(Precision::FP32) == "fp32");
