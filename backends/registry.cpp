@@ -11,6 +11,7 @@ namespace nnlab {
 namespace {
 struct Entry {
   std::string name;
+  bool gpu;  // runs on a GPU (known without creating the backend, which may be unavailable)
   std::function<std::string()> unavailable;  // "" when usable
   std::function<Backend&()> instance;
 };
@@ -20,21 +21,21 @@ struct Entry {
 // its backend's allocator at exit.
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> table = {
-      {"reference", [] { return std::string(); },
+      {"reference", false, [] { return std::string(); },
        []() -> Backend& {
          static auto* b = new reference::ReferenceBackend;  // never destroyed: see above
          return *b;
        }},
-      {"cpu", [] { return std::string(); },
+      {"cpu", false, [] { return std::string(); },
        []() -> Backend& {
          static auto* b = new eigen::CpuBackend;
          return *b;
        }},
 #ifdef NNLAB_HAVE_CUDA
-      {"cuda", [] { return cuda_kernels::unavailable_reason(); },
+      {"cuda", true, [] { return cuda_kernels::unavailable_reason(); },
        []() -> Backend& { return cuda_kernels::backend(); }},
 #else
-      {"cuda",
+      {"cuda", true,
        [] {
          return std::string("this build has no CUDA: nvcc was not found when it was configured");
        },
@@ -43,10 +44,10 @@ const std::vector<Entry>& entries() {
        }},
 #endif
 #ifdef NNLAB_HAVE_CUDNN
-      {"cudnn", [] { return cudnn_backend::unavailable_reason(); },
+      {"cudnn", true, [] { return cudnn_backend::unavailable_reason(); },
        []() -> Backend& { return cudnn_backend::backend(); }},
 #else
-      {"cudnn",
+      {"cudnn", true,
        [] {
 #ifdef NNLAB_HAVE_CUDA
          return std::string(
@@ -59,7 +60,7 @@ const std::vector<Entry>& entries() {
          throw std::logic_error("cudnn backend requested from a build without cuDNN");
        }},
 #endif
-      {"cuda-sim", [] { return sim_kernels::unavailable_reason(); },
+      {"cuda-sim", false, [] { return sim_kernels::unavailable_reason(); },
        []() -> Backend& { return sim_kernels::backend(); }},
   };
   return table;
@@ -89,6 +90,12 @@ std::string unavailable_reason(const std::string& name) {
   for (const auto& e : entries())
     if (e.name == name) return e.unavailable();
   return "unknown backend";
+}
+
+bool runs_on_gpu(const std::string& name) {
+  for (const auto& e : entries())
+    if (e.name == name) return e.gpu;
+  throw std::invalid_argument("unknown backend '" + name + "'; known: " + join(known_backends()));
 }
 
 Backend& get_backend(const std::string& name) {

@@ -2,15 +2,17 @@
 // mechanics, initialisation, modules and the optimizers' update rules.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
+#include "apps/common/flags.h"
 #include "backends/registry.h"
 #include "core/autograd.h"
 #include "core/nn/layers.h"
+#include "core/numerics.h"
 #include "core/ops.h"
 #include "core/optim/optimizer.h"
-#include "core/numerics.h"
 #include "core/profiler.h"
 #include "models/mlp.h"
 #include "models/zoo.h"
@@ -85,6 +87,14 @@ TEST_CASE("registry: names, availability and clear errors") {
                        doctest::Contains("unknown backend 'tpu'; available: reference, cpu"),
                        std::invalid_argument);
   CHECK(get_backend("cpu").device().find("Eigen") != std::string::npos);
+  for (const auto& name : known_backends()) {  // the registry's GPU flag agrees with the backend
+    CAPTURE(name);
+    if (unavailable_reason(name).empty()) CHECK(runs_on_gpu(name) == get_backend(name).is_gpu());
+  }
+  std::string known;
+  for (const auto& name : known_backends()) known += (known.empty() ? "" : ", ") + name;
+  CHECK_THROWS_WITH_AS(runs_on_gpu("tpu"), ("unknown backend 'tpu'; known: " + known).c_str(),
+                       std::invalid_argument);
   CHECK_THROWS_WITH_AS(require_op(get_backend("cpu"), Op::Gemm, DType::I32),
                        doctest::Contains("backend 'cpu' does not support op gemm for dtype int32"),
                        std::runtime_error);
@@ -219,7 +229,10 @@ TEST_CASE("optimizers: PyTorch's SGD momentum and Adam first steps, by hand") {
 TEST_CASE("models: parameter counts of the reference notebooks' models") {
   Backend& be = get_backend("cpu");
   Generator gen(0);
+  std::vector<std::string> listed = models::model_names();  // what --help and errors show
   auto count = [&](const std::string& name, Shape sample) {
+    CHECK_MESSAGE(std::find(listed.begin(), listed.end(), name) != listed.end(),
+                  "model_names() omits " << name);
     return models::make_model(name, sample, 10, be, gen)->parameter_count();
   };
   CHECK(count("lenet", Shape{3, 32, 32}) == 62006);
@@ -234,6 +247,15 @@ TEST_CASE("models: parameter counts of the reference notebooks' models") {
   CHECK(std::abs(large - 6700000) < 200000);
   CHECK_THROWS_WITH_AS(count("lenet", Shape{3, 64, 64}), doctest::Contains("model lenet needs 32x32 images"),
                        std::invalid_argument);
+  std::string known;
+  for (const auto& n : listed) known += (known.empty() ? "" : ", ") + n;
+  CHECK_THROWS_WITH_AS(models::make_model("transformer", Shape{3, 32, 32}, 10, be, gen),
+                       ("unknown model 'transformer'; known: " + known).c_str(),
+                       std::invalid_argument);
+  for (const auto& name : listed) {  // every listed model builds for CIFAR-sized images
+    CAPTURE(name);
+    CHECK(models::make_model(name, Shape{3, 32, 32}, 10, be, gen)->parameter_count() > 0);
+  }
   auto resnet = models::make_model("resnet18", Shape{3, 64, 64}, 10, be, gen);
   auto names = resnet->named_parameters();
   CHECK(names[0].first == "0.weight");
