@@ -13,8 +13,7 @@ int main(int argc, char** argv) {
   ExperimentConfig config;
   apply_preset_from_argv(argc, argv, config);
   bool quiet = false;
-  app.add_option("--backend", config.backend, "reference | cpu | cuda | cuda-sim")
-      ->capture_default_str();
+  add_backend_flag(app, config);
   add_recipe_flags(app, config);
   app.add_option("--checkpoint", config.checkpoint,
                  "save model and optimizer here after every epoch");

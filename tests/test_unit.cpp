@@ -100,6 +100,20 @@ TEST_CASE("registry: names, availability and clear errors") {
                        std::runtime_error);
 }
 
+TEST_CASE("apps: --help lists every backend and model from the registry's and the zoo's table") {
+  CLI::App app("test", "test");
+  apps::ExperimentConfig config;
+  apps::add_backend_flag(app, config);
+  apps::add_recipe_flags(app, config);
+  std::string help = app.help();
+  std::string backends, models;
+  for (const auto& name : known_backends()) backends += (backends.empty() ? "" : " | ") + name;
+  for (const auto& name : models::model_names()) models += (models.empty() ? "" : " | ") + name;
+  CHECK(help.find(backends) != std::string::npos);
+  CHECK(help.find(models) != std::string::npos);
+  CHECK(help.find("cudnn") != std::string::npos);  // once left out of train's --backend
+}
+
 TEST_CASE("cpu backend: thread count is settable and reported") {
   Backend& be = get_backend("cpu");
   int before = be.threads();
