@@ -189,7 +189,7 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   app.add_option("--filter", filter, "only rows whose model, op or shape contains this text");
   app.add_option("--min-time", min_seconds, "seconds of timed calls per row (at least one call)")
-      ->check(CLI::Range(0.0, 60.0))
+      ->check(finite_in({0, 60, false, false}))
       ->capture_default_str();
   app.add_option("--threads", threads, "compute threads of the cpu backend (0: all cores)")
       ->check(CLI::Range(0, 256));

@@ -105,10 +105,7 @@ int main(int argc, char** argv) {
   std::string vary, csv_path, plot_path;
   bool quiet = false;
   app.add_option("--vary", vary, "AXIS=V1,V2,...; axes: " + axis_names())->required();
-  std::string backends;  // the registry's names, so that the help cannot miss one
-  for (const std::string& name : nnlab::known_backends()) backends += (backends.empty() ? "" : " | ") + name;
-  app.add_option("--backend", config.backend, backends)
-      ->capture_default_str();
+  add_backend_flag(app, config);
   add_recipe_flags(app, config);
   app.add_flag("--quiet", quiet, "print only the table");
   app.add_option("--csv", csv_path, "also write the table as CSV to this path");

@@ -14,10 +14,7 @@ int main(int argc, char** argv) {
   ExperimentConfig config;
   apply_preset_from_argv(argc, argv, config);
   bool quiet = false;
-  std::string backends;  // the registry's names, so that the help cannot miss one
-  for (const std::string& name : nnlab::known_backends()) backends += (backends.empty() ? "" : " | ") + name;
-  app.add_option("--backend", config.backend, backends)
-      ->capture_default_str();
+  add_backend_flag(app, config);
   add_recipe_flags(app, config);
   app.add_option("--checkpoint", config.checkpoint,
                  "save model and optimizer here after every epoch");

@@ -2,6 +2,7 @@
 // corrupted copies that must fail with a message naming the file; the DataLoader's order,
 // batching and worker-count independence.
 #include <doctest/doctest.h>
+#include <sys/resource.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -272,4 +273,78 @@ TEST_CASE("DataLoader: a worker's error reaches the consumer") {
       }(),
       doctest::Contains("sample 200 is unreadable"), DataError);
   CHECK_THROWS_AS(DataLoader(data, o).next(), std::logic_error);  // next() before start_epoch()
+}
+
+namespace {
+// The peak resident set of this process so far, in KiB.
+long peak_rss_kib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+}  // namespace
+
+TEST_CASE("IDX: a gzip bomb is refused after its header, without inflating the rest") {
+  ScratchCopy s;
+  // 1 GiB of zeros in about 1 MB: a gzip member holding 1 MiB of zeros, repeated (zlib reads
+  // concatenated members as one stream). The first member starts with a 16-byte header.
+  std::vector<char> zeros(size_t(1) << 20, 0);
+  auto bomb = [&](std::vector<char> header) {
+    std::string path = s.path("bomb-idx3-ubyte.gz");
+    write_gzip(path, zeros);
+    std::vector<char> member = read_bytes(path);
+    header.insert(header.end(), zeros.begin(), zeros.end());
+    write_gzip(path, header);
+    std::vector<char> file = read_bytes(path);
+    for (int i = 1; i < 1024; ++i) file.insert(file.end(), member.begin(), member.end());
+    write_bytes(path, file);
+    return path;
+  };
+  long before = peak_rss_kib();
+  std::vector<char> header(s.images.begin(), s.images.begin() + 16);
+  std::string path = bomb(std::vector<char>(16, 0));  // wrong magic 0x00000000
+  CHECK(fs::file_size(path) < 2000000);
+  CHECK_THROWS_WITH_AS(
+      read_idx(path, 3),
+      doctest::Contains((path + ": wrong magic 0x00000000, expected 0x00000803").c_str()),
+      DataError);
+  set_be32(header, 4, 10);  // 10 images of 28 x 28: 7840 bytes promised, 1 GiB follows
+  path = bomb(header);
+  CHECK_THROWS_WITH_AS(
+      read_idx(path, 3),
+      doctest::Contains((path + ": header dimensions 10 x 28 x 28 promise 7840 bytes "
+                                "of data, the file holds more")
+                            .c_str()),
+      DataError);
+  set_be32(header, 4, 0x7FFFFFFF);  // more than any IDX file of this project
+  path = bomb(header);
+  CHECK_THROWS_WITH_AS(read_idx(path, 3),
+                       doctest::Contains("header dimensions 2147483647 ... promise more than "
+                                         "the 1 GiB limit"),
+                       DataError);
+  long grown_mib = (peak_rss_kib() - before) / 1024;
+  MESSAGE("peak resident set grew by " << grown_mib << " MiB reading three 1 GiB gzip bombs");
+  CHECK(grown_mib < 64);  // the building of the bombs included: a few MiB
+}
+
+TEST_CASE("DataLoader: a batch too large for host memory is named, with what to change") {
+#if defined(__SANITIZE_ADDRESS__)
+  MESSAGE("skipping: AddressSanitizer aborts on an impossible allocation instead of failing it");
+  return;
+#endif
+  struct Huge : Counting {  // 2^20 samples of 3 x 4096 x 4096: a single batch is 192 TiB of floats
+    Huge() : Counting(int64_t(1) << 20) {}
+    Shape sample_shape() const override { return Shape{3, 4096, 4096}; }
+  };
+  LoaderOptions o;
+  o.batch_size = int64_t(1) << 20;
+  o.shuffle = false;
+  DataLoader loader(std::make_shared<Huge>(), o);
+  loader.start_epoch(0);
+  CHECK_THROWS_WITH_AS(
+      loader.next(),
+      "out of host memory allocating a batch of 1048576 images of 3x4096x4096 as "
+      "float32: 211106232532992 bytes (196608.00 GiB); try a smaller --batch-size or "
+      "--image-size",
+      std::bad_alloc);
 }

@@ -28,8 +28,8 @@ void check_close(const std::vector<float>& got, const std::vector<float>& want, 
 }  // namespace
 
 TEST_CASE("gpu: golden MLP losses and LeNet's losses on cpu, in fp32") {
-  for (const char* name : {"cuda", "cudnn"}) {
-    if (!usable(name)) continue;
+  for (const std::string& name : known_backends()) {
+    if (!runs_on_gpu(name) || !usable(name)) continue;
     CAPTURE(name);
     MESSAGE(name << ": " << get_backend(name).device() << ", precision "
                  << get_backend(name).set_precision(Precision::FP32));

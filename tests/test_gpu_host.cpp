@@ -85,7 +85,7 @@ TEST_CASE("cuda-sim: out of memory names the bytes asked and free, and a smaller
   std::string message;
   try {
     Tensor::empty(Shape{2048 * kKiB / 4}, DType::F32, be);
-  } catch (const std::runtime_error& e) {
+  } catch (const OutOfMemory& e) {
     message = e.what();
   }
   // After the retry, with the cache given back: all of the simulated device is free.

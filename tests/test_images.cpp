@@ -3,8 +3,10 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "nnlab/data/cifar10.h"
 #include "nnlab/data/image.h"
@@ -213,4 +215,189 @@ TEST_CASE(
   o.transforms.channels = 2;
   CHECK_THROWS_WITH_AS(DataLoader(data, o), doctest::Contains("cannot turn 1 channels into 2"),
                        std::invalid_argument);
+}
+
+TEST_CASE(
+    "images: a top-down BMP (negative height) loads upright; stb_image's reason is passed on") {
+  TempDir dir("bmp");
+  // 3 x 2 grey pixels, rows 10 20 30 / 40 50 60, written bottom-up as BMPs usually are.
+  std::vector<uint8_t> px = {10, 20, 30, 40, 50, 60};
+  std::string bottom_up = dir.path + "/bottom_up.bmp", top_down = dir.path + "/top_down.bmp";
+  REQUIRE(stbi_write_bmp(bottom_up.c_str(), 3, 2, 1, px.data()));
+  std::string bmp;
+  {
+    std::ifstream in(bottom_up, std::ios::binary);
+    bmp.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // The same image top-down: height -2 in the header (offset 22) and the pixel rows swapped.
+  uint32_t data_at = uint8_t(bmp[10]) | uint32_t(uint8_t(bmp[11])) << 8;
+  size_t row = (bmp.size() - data_at) / 2;
+  std::string flipped =
+      bmp.substr(0, data_at) + bmp.substr(data_at + row, row) + bmp.substr(data_at, row);
+  int32_t minus_two = -2;
+  for (int i = 0; i < 4; ++i) flipped[size_t(22 + i)] = char(uint32_t(minus_two) >> (8 * i));
+  { std::ofstream(top_down, std::ios::binary) << flipped; }
+  Image a = decode_image(bottom_up), b = decode_image(top_down);
+  CHECK(read_image_header(top_down).height == 2);
+  CHECK((b.width == 3 && b.height == 2));
+  CHECK(b.pixels == a.pixels);
+  CHECK(a.pixels[0] == 10);  // the first row is the top row
+  // A PNG whose width exceeds stb_image's dimension limit: its own reason, not "unknown type".
+  std::string png = dir.path + "/wide.png";
+  write_png(png, 4, 4, 3, 1);
+  {
+    std::fstream f(png, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(16);
+    const char dims[8] = {0x01, 0, 0, 0x01, 0, 0, 0, 1};  // 16777217 x 1
+    f.write(dims, 8);
+  }
+  CHECK_THROWS_WITH_AS(read_image_header(png),
+                       doctest::Contains((png + ": not a readable PNG image (too large)").c_str()),
+                       DataError);
+  { std::ofstream(dir.path + "/text.png") << "hello"; }
+  CHECK_THROWS_WITH_AS(
+      read_image_header(dir.path + "/text.png"),
+      doctest::Contains("text.png: not a readable PNG, JPEG or BMP image (unknown image type)"),
+      DataError);
+}
+
+namespace {
+// A folder of `per_class` tiny PNGs in each named class directory.
+void write_classes(const std::string& root, const std::vector<std::string>& classes,
+                   int per_class) {
+  for (const auto& name : classes) {
+    fs::create_directories(root + "/" + name);
+    for (int i = 0; i < per_class; ++i)
+      write_png(root + "/" + name + "/img " + std::to_string(i) + ".png", 4, 4, 3, uint8_t(i));
+  }
+}
+
+std::vector<std::string> paths_of(const ImageFolder& f) {
+  std::vector<std::string> out;
+  for (int64_t i = 0; i < f.size(); ++i) out.push_back(f.path(i));
+  return out;
+}
+}  // namespace
+
+TEST_CASE("image folders: one folder per class is split per class, the same way every time") {
+  TempDir dir("split");
+  // The ResNet-18 notebook's layout: class names with spaces, here also non-ASCII (UTF-8).
+  std::vector<std::string> classes = {"Nike Air Force 1", "adidas Stan Smith", "Ünïcödé 靴"};
+  write_classes(dir.path, classes, 10);
+  write_classes(dir.path, {"Vans Old Skool"}, 7);
+  ImageFolderOptions o{8, 3, false};
+  FolderSplits splits = open_image_folder(dir.path, o, std::nullopt);  // the default, 0.2
+  const ImageFolder &train = *splits.train, &val = *splits.validation;
+  CHECK(train.class_names() == val.class_names());
+  CHECK(train.class_names().size() == 4);  // sorted by bytes, as torchvision sorts names
+  CHECK(train.class_names()[0] == "Nike Air Force 1");
+  CHECK(train.class_names()[3] == classes[2]);
+  CHECK(val.size() == 2 + 2 + 2 + 1);  // round(0.2 * 10) = 2 per class of 10, round(1.4) = 1 of 7
+  CHECK(train.size() == 8 + 8 + 8 + 6);
+  for (int32_t label = 0; label < 4; ++label)
+    CHECK(train.class_size(label) + val.class_size(label) == (label == 1 ? 7 : 10));
+  std::vector<std::string> t = paths_of(train), v = paths_of(val), both = t;
+  both.insert(both.end(), v.begin(), v.end());
+  std::sort(both.begin(), both.end());
+  CHECK(std::adjacent_find(both.begin(), both.end()) == both.end());  // disjoint
+  CHECK(both.size() == 37);                                           // and complete
+  CHECK(splits.layout.find("30 training and 7 validation images, 4 classes") != std::string::npos);
+  CHECK(train.describe().find("training part: 80% of each class") != std::string::npos);
+  // Labels follow the class order in both parts.
+  std::vector<uint8_t> px(3 * 8 * 8);
+  CHECK(val.get(0, px.data()) == 0);
+  CHECK(val.get(val.size() - 1, px.data()) == 3);
+  // The same split on every opening (it depends on file names and a fixed seed only), and a
+  // different one under another seed.
+  FolderSplits again = open_image_folder(dir.path, o, 0.2);
+  CHECK(paths_of(*again.validation) == v);
+  ImageFolder whole(dir.path, o);
+  CHECK(paths_of(whole.split(0.2, kFolderSplitSeed).second) == v);
+  CHECK(paths_of(whole.split(0.2, 12345).second) != v);
+  // An image added later moves at most the one image at its class's boundary.
+  write_png(dir.path + "/Nike Air Force 1/img 10.png", 4, 4, 3, 10);  // 11 images: still 2 held out
+  std::vector<std::string> after =
+      paths_of(*open_image_folder(dir.path, o, std::nullopt).validation);
+  std::vector<std::string> kept, before = v;
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  std::set_intersection(before.begin(), before.end(), after.begin(), after.end(),
+                        std::back_inserter(kept));
+  CHECK(kept.size() >= v.size() - 1);
+  // --val-fraction 0.5 holds out half of each class.
+  FolderSplits half = open_image_folder(dir.path, o, 0.5);
+  CHECK(half.validation->class_size(0) == 6);  // round(5.5) = 6 of 11
+  CHECK(half.validation->class_size(1) == 4);  // round(3.5) = 4 of 7
+}
+
+TEST_CASE(
+    "image folders: ambiguous or wrong layouts and unsplittable classes are refused clearly") {
+  TempDir dir("layouts");
+  ImageFolderOptions o{8, 3, false};
+  std::string root = dir.path;
+  // Split layout: train + val, the same classes.
+  write_classes(root + "/split/train", {"cats", "dogs"}, 3);
+  write_classes(root + "/split/val", {"cats", "dogs"}, 2);
+  FolderSplits split = open_image_folder(root + "/split", o, std::nullopt);
+  CHECK(split.train->size() == 6);
+  CHECK(split.validation->size() == 4);
+  CHECK(split.layout.find("split by its folders, train and val") != std::string::npos);
+  CHECK_THROWS_WITH_AS(
+      open_image_folder(root + "/split", o, 0.3),
+      doctest::Contains(
+          ("--val-fraction: " + root + "/split is split already (train and val folders)").c_str()),
+      std::invalid_argument);
+  // train/ beside class folders: which layout is meant?
+  write_classes(root + "/split", {"Nike Air Force 1"}, 2);
+  CHECK_THROWS_WITH_AS(
+      open_image_folder(root + "/split", o, std::nullopt),
+      doctest::Contains(
+          (root + "/split: ambiguous layout: train, val beside other folders (Nike Air Force 1)")
+              .c_str()),
+      DataError);
+  // Half a split.
+  write_classes(root + "/only_train/train", {"cats"}, 2);
+  CHECK_THROWS_WITH_AS(
+      open_image_folder(root + "/only_train", o, std::nullopt),
+      doctest::Contains(
+          (root + "/only_train: has a train folder but neither val nor test").c_str()),
+      DataError);
+  write_classes(root + "/only_test/test", {"cats"}, 2);
+  CHECK_THROWS_WITH_AS(
+      open_image_folder(root + "/only_test", o, std::nullopt),
+      doctest::Contains((root + "/only_test: has test but no train folder").c_str()), DataError);
+  // Different classes on the two sides would mislabel every image after the first difference.
+  write_classes(root + "/mismatch/train", {"cats", "dogs"}, 2);
+  write_classes(root + "/mismatch/test", {"cats", "wolves"}, 2);
+  CHECK_THROWS_WITH_AS(open_image_folder(root + "/mismatch", o, std::nullopt),
+                       doctest::Contains("train has the classes cats, dogs, test has cats, wolves"),
+                       DataError);
+  // One folder per class: an empty class, a class too small to split, a fraction outside (0, 1).
+  write_classes(root + "/flat", {"big", "small"}, 5);
+  fs::create_directories(root + "/flat/empty");
+  CHECK_THROWS_WITH_AS(open_image_folder(root + "/flat", o, std::nullopt),
+                       doctest::Contains("class 'empty' has no readable image"), DataError);
+  fs::remove(root + "/flat/empty");
+  for (int i = 2; i < 5; ++i) fs::remove(root + "/flat/small/img " + std::to_string(i) + ".png");
+  CHECK_THROWS_WITH_AS(
+      open_image_folder(root + "/flat", o, std::nullopt),
+      doctest::Contains((root + "/flat/small: class 'small' has 2 images, too few to split: "
+                                "--val-fraction 0.2 would leave no image for validation "
+                                "(every class needs at least 3 images at this fraction)")
+                            .c_str()),
+      DataError);
+  CHECK(open_image_folder(root + "/flat", o, 0.5).validation->size() ==
+        3 + 1);  // round(2.5), round(1)
+  CHECK_THROWS_WITH_AS(
+      open_image_folder(root + "/flat", o, 0.9),
+      doctest::Contains("class 'big' has 5 images, too few to split: --val-fraction 0.9 "
+                        "would leave no image for training (every class needs at least 6"),
+      DataError);
+  for (double bad : {0.0, 1.0, -0.5, 1.5})
+    CHECK_THROWS_AS(ImageFolder(root + "/flat", o).split(bad, 0), std::invalid_argument);
+  // No class folders at all: images directly in the root.
+  fs::create_directories(root + "/loose");
+  write_png(root + "/loose/a.png", 4, 4, 3, 1);
+  CHECK_THROWS_WITH_AS(open_image_folder(root + "/loose", o, std::nullopt),
+                       doctest::Contains("no class directories"), DataError);
 }

@@ -30,7 +30,7 @@ std::vector<std::string> backends_under_test() {
   std::vector<std::string> out;
   for (const auto& name : known_backends()) {
     if (name == "reference") continue;
-    bool gpu = name == "cuda" || name == "cudnn";
+    bool gpu = runs_on_gpu(name);
     if ((wanted == "cpu" && gpu) || (wanted == "gpu" && !gpu)) continue;
     std::string why = unavailable_reason(name);
     if (why.empty())

@@ -2,9 +2,11 @@
 // mechanics, initialisation, modules and the optimizers' update rules.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
+#include "apps/common/flags.h"
 #include "nnlab/backends/cudnn/gemm_args.h"
 #include "nnlab/backends/reference/backend.h"
 #include "nnlab/backends/registry.h"
@@ -87,9 +89,31 @@ TEST_CASE("registry: names, availability and clear errors") {
                        doctest::Contains("unknown backend 'tpu'; available: reference, cpu"),
                        std::invalid_argument);
   CHECK(get_backend("cpu").device().find("Eigen") != std::string::npos);
+  for (const auto& name : known_backends()) {  // the registry's GPU flag agrees with the backend
+    CAPTURE(name);
+    if (unavailable_reason(name).empty()) CHECK(runs_on_gpu(name) == get_backend(name).is_gpu());
+  }
+  std::string known;
+  for (const auto& name : known_backends()) known += (known.empty() ? "" : ", ") + name;
+  CHECK_THROWS_WITH_AS(runs_on_gpu("tpu"), ("unknown backend 'tpu'; known: " + known).c_str(),
+                       std::invalid_argument);
   CHECK_THROWS_WITH_AS(require_op(get_backend("cpu"), Op::Gemm, DType::I32),
                        doctest::Contains("backend 'cpu' does not support op gemm for dtype int32"),
                        std::runtime_error);
+}
+
+TEST_CASE("apps: --help lists every backend and model from the registry's and the zoo's table") {
+  CLI::App app("test", "test");
+  apps::ExperimentConfig config;
+  apps::add_backend_flag(app, config);
+  apps::add_recipe_flags(app, config);
+  std::string help = app.help();
+  std::string backends, models;
+  for (const auto& name : known_backends()) backends += (backends.empty() ? "" : " | ") + name;
+  for (const auto& name : models::model_names()) models += (models.empty() ? "" : " | ") + name;
+  CHECK(help.find(backends) != std::string::npos);
+  CHECK(help.find(models) != std::string::npos);
+  CHECK(help.find("cudnn") != std::string::npos);  // once left out of train's --backend
 }
 
 TEST_CASE("cpu backend: thread count is settable and reported") {
@@ -221,7 +245,10 @@ TEST_CASE("optimizers: PyTorch's SGD momentum and Adam first steps, by hand") {
 TEST_CASE("models: parameter counts of the reference notebooks' models") {
   Backend& be = get_backend("cpu");
   Generator gen(0);
+  std::vector<std::string> listed = models::model_names();  // what --help and errors show
   auto count = [&](const std::string& name, Shape sample) {
+    CHECK_MESSAGE(std::find(listed.begin(), listed.end(), name) != listed.end(),
+                  "model_names() omits " << name);
     return models::make_model(name, sample, 10, be, gen)->parameter_count();
   };
   CHECK(count("lenet", Shape{3, 32, 32}) == 62006);
@@ -236,6 +263,15 @@ TEST_CASE("models: parameter counts of the reference notebooks' models") {
   CHECK(std::abs(large - 6700000) < 200000);
   CHECK_THROWS_WITH_AS(count("lenet", Shape{3, 64, 64}), doctest::Contains("model lenet needs 32x32 images"),
                        std::invalid_argument);
+  std::string known;
+  for (const auto& n : listed) known += (known.empty() ? "" : ", ") + n;
+  CHECK_THROWS_WITH_AS(models::make_model("transformer", Shape{3, 32, 32}, 10, be, gen),
+                       ("unknown model 'transformer'; known: " + known).c_str(),
+                       std::invalid_argument);
+  for (const auto& name : listed) {  // every listed model builds for CIFAR-sized images
+    CAPTURE(name);
+    CHECK(models::make_model(name, Shape{3, 32, 32}, 10, be, gen)->parameter_count() > 0);
+  }
   auto resnet = models::make_model("resnet18", Shape{3, 64, 64}, 10, be, gen);
   auto names = resnet->named_parameters();
   CHECK(names[0].first == "0.weight");
@@ -339,6 +375,26 @@ TEST_CASE("allocator: a failure that is not out-of-memory is passed on, the cach
   CHECK_THROWS_WITH_AS(device.allocate(1024), "device lost", std::runtime_error);
   CHECK(device.stats().cached_bytes == 2048);  // not emptied for a retry that cannot help
   device.broken = false;
+}
+
+TEST_CASE("allocator: host out of memory names the size, what is live, and what to change") {
+#if defined(__SANITIZE_ADDRESS__)
+  MESSAGE("skipping: AddressSanitizer aborts on an impossible allocation instead of failing it");
+  return;
+#endif
+  HostAllocator alloc;
+  void* live = alloc.allocate(3 << 20);
+  CHECK_THROWS_WITH_AS(alloc.allocate(size_t(1) << 50),
+                       "out of host memory allocating 1125899906842624 bytes (1048576.00 GiB) with "
+                       "3.00 MiB of tensors live; try a smaller --batch-size or --image-size",
+                       std::bad_alloc);
+  alloc.deallocate(live, 3 << 20);
+  // A tensor names itself: its shape says which batch size or image size to lower.
+  CHECK_THROWS_WITH_AS(
+      Tensor::empty(Shape{int64_t(1) << 25, int64_t(1) << 23}, DType::F32, get_backend("cpu")),
+      doctest::Contains("out of host memory allocating a float32 tensor [33554432, "
+                        "8388608]: 1125899906842624 bytes (1048576.00 GiB) with "),
+      std::bad_alloc);
 }
 
 TEST_CASE("precision: backends without a tf32 mode say they used fp32") {

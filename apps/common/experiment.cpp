@@ -2,17 +2,19 @@
 
 #include <chrono>
 #include <cmath>
-#include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
 
+#include "apps/common/presets.h"
 #include "nnlab/backends/registry.h"
 #include "nnlab/core/autograd.h"
 #include "nnlab/core/checkpoint.h"
 #include "nnlab/core/numerics.h"
 #include "nnlab/core/ops.h"
+#include "nnlab/core/safetensors.h"
 #include "nnlab/data/cifar10.h"
 #include "nnlab/data/idx.h"
 #include "nnlab/data/image_folder.h"
@@ -29,27 +31,66 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+std::string format_number(double v) {  // "0.9", "1e-06", "nan"
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+// Whether the run's momentum is the one its preset set (the user then only switched optimizer).
+bool momentum_from_preset(const ExperimentConfig& c) {
+  for (const auto& p : presets())
+    if (p.name == c.experiment) {
+      ExperimentConfig preset;
+      p.apply(preset);
+      return preset.momentum == c.momentum;
+    }
+  return false;
+}
+
+// The datasets --data names: each takes a directory after a colon, or must, or may not.
+struct DataSource {
+  std::string name;
+  enum { NoDir, OptionalDir, NeedsDir } dir;
+};
+const std::vector<DataSource>& data_sources() {
+  static const std::vector<DataSource> all = {{"mnist", DataSource::NoDir},
+                                              {"fashion-mnist", DataSource::NoDir},
+                                              {"cifar10", DataSource::OptionalDir},
+                                              {"folder", DataSource::NeedsDir}};
+  return all;
+}
+
+struct Datasets {
+  std::shared_ptr<data::Dataset> train, test;
+  std::string layout;  // how an image folder was split ("" for the fixed datasets)
+};
+
 // `c.data` is NAME or NAME:DIR.
-std::shared_ptr<data::Dataset> load_split(const ExperimentConfig& c, data::Split split) {
+Datasets load_data(const ExperimentConfig& c) {
   size_t colon = c.data.find(':');
   std::string name = c.data.substr(0, colon),
               dir = colon == std::string::npos ? "" : c.data.substr(colon + 1);
-  if ((name == "mnist" || name == "fashion-mnist") && dir.empty())
-    return std::make_shared<data::MnistIdx>(data::dataset_dir(name), split,
-                                            name == "mnist" ? "MNIST" : "Fashion-MNIST");
-  if (name == "cifar10")
-    return std::make_shared<data::Cifar10>(dir.empty() ? data::dataset_dir("cifar10") : dir, split);
+  if ((name == "mnist" || name == "fashion-mnist") && dir.empty()) {
+    std::string title = name == "mnist" ? "MNIST" : "Fashion-MNIST";
+    return {std::make_shared<data::MnistIdx>(data::dataset_dir(name), data::Split::Train, title),
+            std::make_shared<data::MnistIdx>(data::dataset_dir(name), data::Split::Test, title),
+            ""};
+  }
+  if (name == "cifar10") {
+    std::string root = dir.empty() ? data::dataset_dir("cifar10") : dir;
+    return {std::make_shared<data::Cifar10>(root, data::Split::Train),
+            std::make_shared<data::Cifar10>(root, data::Split::Test), ""};
+  }
   if (name == "folder" && !dir.empty()) {
-    std::string sub = split == data::Split::Train
-                          ? "train"
-                          : (std::filesystem::is_directory(dir + "/val") ? "val" : "test");
     data::ImageFolderOptions o;
     o.size = c.image_size > 0 ? c.image_size : 64;
     o.channels = c.channels > 0 ? c.channels : 3;
-    return std::make_shared<data::ImageFolder>(dir + "/" + sub, o);
+    data::FolderSplits folder = data::open_image_folder(dir, o, c.val_fraction);
+    return {folder.train, folder.validation, folder.layout};
   }
   throw std::invalid_argument("--data: unknown dataset '" + c.data +
-                              "'; known: mnist, fashion-mnist, cifar10, cifar10:DIR, folder:DIR");
+                              "'; known: " + data_choices(", "));
 }
 
 // Padding and channel replication that bring fixed-size data to --image-size / --channels,
@@ -143,24 +184,76 @@ double evaluate(nn::Module& model, data::DataLoader& test, Backend& backend) {
 }
 }  // namespace
 
+std::string NumberRange::str() const {
+  if (std::isinf(high)) return (low_open ? "> " : ">= ") + format_number(low);
+  return std::string("in ") + (low_open ? "(" : "[") + format_number(low) + ", " +
+         format_number(high) + (high_open ? ")" : "]");
+}
+
+const NumberRange& number_range(const std::string& flag) {
+  constexpr double kNoBound = std::numeric_limits<double>::infinity();
+  // Normalisation: pixel / 255 lies in [0, 1], so a sensible mean does too and a std below 1;
+  // the bounds leave three orders of magnitude either side and keep every normalised value
+  // (at most about 10^6) far from float overflow.
+  static const std::map<std::string, NumberRange> ranges = {
+      {"--lr", {0, kNoBound, true, false}},
+      {"--momentum", {0, 1, false, true}},
+      {"--weight-decay", {0, kNoBound, false, false}},
+      {"--norm-mean", {-1000, 1000, false, false}},
+      {"--norm-std", {0.001, 1000, false, false}},
+      {"--val-fraction", {0, 1, true, true}},
+  };
+  auto it = ranges.find(flag);
+  if (it == ranges.end()) throw std::logic_error("number_range: no range for " + flag);
+  return it->second;
+}
+
+std::string number_problem(const NumberRange& r, double v) {
+  bool inside = std::isfinite(v) && (r.low_open ? v > r.low : v >= r.low) &&
+                (r.high_open ? v < r.high : v <= r.high);
+  return inside ? "" : "must be a finite number " + r.str() + ", got " + format_number(v);
+}
+
+std::string data_choices(const std::string& separator) {
+  std::string out;
+  auto add = [&](const std::string& form) { out += (out.empty() ? "" : separator) + form; };
+  for (const auto& d : data_sources()) {
+    if (d.dir != DataSource::NeedsDir) add(d.name);
+    if (d.dir != DataSource::NoDir) add(d.name + ":DIR");
+  }
+  return out;
+}
+
 void validate(const ExperimentConfig& c) {
   auto fail = [](const std::string& m) { throw std::invalid_argument(m); };
+  auto check_number = [&](const std::string& flag, double v) {
+    std::string problem = number_problem(number_range(flag), v);
+    if (!problem.empty()) fail(flag + " " + problem);
+  };
   if (c.epochs < 1) fail("--epochs must be >= 1, got " + std::to_string(c.epochs));
   if (c.batch_size < 1) fail("--batch-size must be >= 1, got " + std::to_string(c.batch_size));
-  if (!(c.lr > 0) || !std::isfinite(c.lr))
-    fail("--lr must be a positive number, got " + std::to_string(c.lr));
+  models::check_model_name(c.model);
+  check_number("--lr", c.lr);
   if (c.optimizer != "sgd" && c.optimizer != "adam")
     fail("--optimizer must be sgd or adam, got '" + c.optimizer + "'");
-  if (c.momentum < 0 || c.momentum >= 1)
-    fail("--momentum must be in [0, 1), got " + std::to_string(c.momentum));
-  if (c.weight_decay < 0)
-    fail("--weight-decay must be >= 0, got " + std::to_string(c.weight_decay));
+  check_number("--momentum", c.momentum);
+  // As torch.optim.Adam(momentum=0.9) is a TypeError: a momentum Adam would silently ignore.
+  if (c.optimizer == "adam" && c.momentum != 0)
+    fail(
+        "--momentum " + format_number(c.momentum) +
+        " is SGD's: Adam takes no momentum (its first-moment decay, beta1 = 0.9, plays that part)" +
+        (momentum_from_preset(c) ? "; the preset " + c.experiment + " sets it: add --momentum 0"
+                                 : ""));
+  check_number("--weight-decay", c.weight_decay);
   if (c.workers < 0 || c.workers > 64)
     fail("--workers must be in [0, 64], got " + std::to_string(c.workers));
   if (c.threads < 0 || c.threads > 256)
     fail("--threads must be in [0, 256], got " + std::to_string(c.threads));
-  for (float v : c.norm_std)
-    if (!(v > 0)) fail("--norm-std values must be > 0, got " + std::to_string(v));
+  for (float v : c.norm_mean) check_number("--norm-mean", v);
+  for (float v : c.norm_std) check_number("--norm-std", v);
+  if (c.val_fraction) check_number("--val-fraction", *c.val_fraction);
+  if (c.val_fraction && c.data.rfind("folder:", 0) != 0)
+    fail("--val-fraction applies to --data folder:DIR, not " + c.data);
   if (c.image_size < 0 || c.image_size > 4096)
     fail("--image-size must be in [0, 4096], got " + std::to_string(c.image_size));
   if (c.channels != 0 && c.channels != 1 && c.channels != 3)
@@ -171,7 +264,9 @@ void validate(const ExperimentConfig& c) {
   if (c.metrics && !c.profile)
     fail("--metrics needs --profile: the counters go into the profile's op table");
   if (c.data == "folder:" || c.data == "folder")
-    fail("--data folder:DIR needs the directory (DIR/train and DIR/val or DIR/test)");
+    fail(
+        "--data folder:DIR needs the directory (DIR/<class>, or DIR/train and DIR/val or "
+        "DIR/test)");
 }
 
 double RunResult::total_train_seconds() const {
@@ -186,8 +281,46 @@ double RunResult::mean_images_per_second() const {
   return epochs.empty() ? 0 : sum / double(epochs.size());
 }
 
+namespace {
+// The checkpoint a run would resume from must be of this run's recipe: the model, optimizer
+// and seed (the data order follows from the seed), and SGD's momentum, which its buffers hold.
+void check_resumable(const ExperimentConfig& c, const CheckpointInfo& info) {
+  if (info.model != c.model || info.optimizer != c.optimizer || info.seed != c.seed)
+    throw std::invalid_argument("--resume " + c.resume + ": the checkpoint is of model " +
+                                info.model + ", optimizer " + info.optimizer + ", seed " +
+                                std::to_string(info.seed) + "; this run asks for " + c.model +
+                                ", " + c.optimizer + ", seed " + std::to_string(c.seed));
+  // PyTorch's load_state_dict would quietly take the checkpoint's momentum over the one the
+  // script asks for; a mismatch here is refused so that neither value is dropped unseen.
+  if (c.optimizer == "sgd" && info.momentum && *info.momentum != c.momentum)
+    throw std::invalid_argument("--resume " + c.resume +
+                                ": the checkpoint was trained with --momentum " +
+                                format_number(*info.momentum) + "; this run asks for --momentum " +
+                                format_number(c.momentum) + ", which would " +
+                                (c.momentum == 0 ? "drop its momentum buffers"
+                                                 : "reuse its momentum buffers at another decay") +
+                                ". Resume with --momentum " + format_number(*info.momentum));
+  if (info.epoch >= c.epochs)
+    throw std::invalid_argument("--resume " + c.resume + ": the checkpoint has " +
+                                std::to_string(info.epoch) + " epochs done; --epochs " +
+                                std::to_string(c.epochs) + " leaves nothing to train");
+}
+}  // namespace
+
 RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
   validate(c);
+  if (!c.checkpoint.empty()) {  // now, not after the first epoch has trained
+    try {
+      check_safetensors_writable(c.checkpoint);
+    } catch (const std::runtime_error& e) {
+      throw std::invalid_argument(std::string("--checkpoint: ") + e.what());
+    }
+  }
+  std::optional<CheckpointInfo> resumed;
+  if (!c.resume.empty()) {  // before the data is loaded and the model built
+    resumed = read_checkpoint_info(c.resume);
+    check_resumable(c, *resumed);
+  }
   if (c.metrics && c.backend != "cuda-sim")
     throw std::invalid_argument("--metrics counts the memory accesses of cuda-sim's kernels: use --backend cuda-sim, not " +
                                 c.backend);
@@ -204,8 +337,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
   train_options.workers = c.workers;
   train_options.limit = c.limit;
   train_options.normalize = {c.norm_mean, c.norm_std};
-  auto train_set = load_split(c, data::Split::Train);
-  auto test_set = load_split(c, data::Split::Test);
+  Datasets datasets = load_data(c);
+  auto train_set = datasets.train, test_set = datasets.test;
   if (test_set->classes() != train_set->classes())
     throw data::DataError("the test split has " + std::to_string(test_set->classes()) +
                           " classes, the training split " + std::to_string(train_set->classes()));
@@ -231,24 +364,16 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
   say("backend: " + result.backend + " (" + result.device + "); precision " + precision);
   say("model: " + c.model + ", " + std::to_string(result.parameters) +
       " parameters; optimizer: " + optimizer->describe());
+  if (!datasets.layout.empty()) say("split: " + datasets.layout);
   say("data: " + train_set->describe() + "; training on " + std::to_string(train.samples()) +
       " images, batch " + std::to_string(c.batch_size) + ", " + std::to_string(c.workers) +
       " loader workers");
 
   int first_epoch = 1;
-  if (!c.resume.empty()) {
-    CheckpointInfo info = load_checkpoint(c.resume, *model, *optimizer);
-    if (info.model != c.model || info.optimizer != c.optimizer || info.seed != c.seed)
-      throw std::invalid_argument("--resume " + c.resume + ": the checkpoint is of model " +
-                                  info.model + ", optimizer " + info.optimizer + ", seed " +
-                                  std::to_string(info.seed) + "; this run asks for " + c.model +
-                                  ", " + c.optimizer + ", seed " + std::to_string(c.seed));
-    if (info.epoch >= c.epochs)
-      throw std::invalid_argument("--resume " + c.resume + ": the checkpoint has " +
-                                  std::to_string(info.epoch) + " epochs done; --epochs " +
-                                  std::to_string(c.epochs) + " leaves nothing to train");
-    first_epoch = int(info.epoch) + 1;
-    say("resumed from " + c.resume + " after epoch " + std::to_string(info.epoch));
+  if (resumed) {
+    load_checkpoint(c.resume, *model, *optimizer);
+    first_epoch = int(resumed->epoch) + 1;
+    say("resumed from " + c.resume + " after epoch " + std::to_string(resumed->epoch));
   }
 
   backend.synchronize();
@@ -322,23 +447,12 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
     stats.peak_bytes = backend.allocator().stats().peak_bytes;
     result.epochs.push_back(stats);
     if (!c.checkpoint.empty())
-      save_checkpoint(c.checkpoint, *model, *optimizer, {epoch, c.model, c.optimizer, c.seed});
+      save_checkpoint(c.checkpoint, *model, *optimizer,
+                      {epoch, c.model, c.optimizer, c.seed,
+                       c.optimizer == "sgd" ? std::optional<double>(c.momentum) : std::nullopt});
     if (hooks.on_epoch) hooks.on_epoch(stats);
   }
   return result;
-}
-
-std::string format_bytes(size_t bytes) {
-  std::ostringstream os;
-  os.precision(2);
-  os << std::fixed;
-  if (bytes >= (size_t(1) << 30))
-    os << double(bytes) / double(size_t(1) << 30) << " GiB";
-  else if (bytes >= (size_t(1) << 20))
-    os << double(bytes) / double(size_t(1) << 20) << " MiB";
-  else
-    os << double(bytes) / 1024.0 << " KiB";
-  return os.str();
 }
 
 }  // namespace nnlab::apps

@@ -5,10 +5,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "apps/common/sim_counters.h"
+#include "nnlab/core/allocator.h"
 #include "nnlab/core/profiler.h"
 
 namespace nnlab::apps {
@@ -16,8 +18,12 @@ namespace nnlab::apps {
 struct ExperimentConfig {
   std::string experiment;  // the preset it started from ("": the defaults)
   std::string model = "mlp";
-  // mnist | fashion-mnist | cifar10 | cifar10:DIR | folder:DIR (DIR/train and DIR/val or DIR/test)
+  // mnist | fashion-mnist | cifar10 | cifar10:DIR | folder:DIR (DIR/<class>, or DIR/train and
+  // DIR/val or DIR/test: nnlab/data/image_folder.h)
   std::string data = "mnist";
+  // folder:DIR with one folder per class: the share of each class held out for validation
+  // (unset: data::kDefaultValidationFraction); an error for a folder that is split already.
+  std::optional<double> val_fraction;
   int64_t image_size =
       0;  // 0: the data's own; larger pads MNIST-family and CIFAR images, sizes folders
   int64_t channels = 0;  // 0: the data's own (folders: 3); 3 turns grey images into RGB
@@ -98,6 +104,22 @@ RunResult run_experiment(const ExperimentConfig& config, const RunHooks& hooks =
 // Validates every field, naming the flag (e.g. "--batch-size must be >= 1, got 0").
 void validate(const ExperimentConfig& config);
 
-std::string format_bytes(size_t bytes);  // "1.23 MiB"
+// The values a floating-point flag accepts: finite, and between low and high (high may be
+// infinity: no upper bound).
+struct NumberRange {
+  double low, high;
+  bool low_open, high_open;
+  std::string str() const;  // "in [0, 1)", "> 0", ">= 0"
+};
+// The range of each floating-point recipe flag (--lr, --momentum, --weight-decay, --norm-mean,
+// --norm-std, --val-fraction); validate() and the flags' parse-time checks both use it.
+const NumberRange& number_range(const std::string& flag);
+// "" when `value` is finite and in `range`, else "must be a finite number in [0, 1), got nan".
+std::string number_problem(const NumberRange& range, double value);
+
+// "mnist | fashion-mnist | cifar10 | cifar10:DIR | folder:DIR": what --data accepts.
+std::string data_choices(const std::string& separator);
+
+using nnlab::format_bytes;  // "1.23 MiB" (nnlab/core/allocator.h)
 
 }  // namespace nnlab::apps

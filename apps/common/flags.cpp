@@ -1,11 +1,59 @@
 #include "apps/common/flags.h"
 
+#include <charconv>
+#include <cstdlib>
 #include <iostream>
+#include <limits>
+#include <sstream>
 
 #include "apps/common/presets.h"
+#include "nnlab/backends/registry.h"
 #include "nnlab/data/dataset.h"
+#include "nnlab/data/image_folder.h"
+#include "nnlab/models/zoo.h"
 
 namespace nnlab::apps {
+namespace {
+std::string join(const std::vector<std::string>& names, const std::string& separator) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : separator) + n;
+  return s;
+}
+
+// Seeds take all of uint64's range and nothing else: CLI11 alone would clamp -1 and 2^64 to
+// 2^64 - 1 without a word.
+CLI::Validator seed_range() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        uint64_t seed = 0;
+        const char* end = text.data() + text.size();
+        auto [stop, error] = std::from_chars(text.data(), end, seed);
+        if (error == std::errc() && stop == end) return "";
+        return "must be an integer in [0, " + std::to_string(std::numeric_limits<uint64_t>::max()) +
+               "], got '" + text + "'";
+      },
+      "");
+}
+
+CLI::Validator finite_flag(const std::string& flag) {
+  return finite_in(number_range(flag));
+}
+}  // namespace
+
+CLI::Validator finite_in(const NumberRange& range) {
+  return CLI::Validator(
+      [range](std::string& text) -> std::string {
+        char* end = nullptr;
+        double value = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0') return "";  // not a number: conversion says so
+        return number_problem(range, value);
+      },
+      "");
+}
+
+void add_backend_flag(CLI::App& app, ExperimentConfig& c) {
+  app.add_option("--backend", c.backend, join(known_backends(), " | "))->capture_default_str();
+}
 
 void add_recipe_flags(CLI::App& app, ExperimentConfig& c) {
   // apply_preset_from_argv has applied it by now; parsing checks the name.
@@ -13,29 +61,50 @@ void add_recipe_flags(CLI::App& app, ExperimentConfig& c) {
   for (const auto& p : presets()) names.push_back(p.name);
   app.add_option("--experiment", c.experiment, "preset recipe: " + preset_names() + " (flags override its fields)")
       ->check(CLI::IsMember(names));
-  app.add_option("--model", c.model, "mlp | lenet | resnet18 | resnet18-small | cnn-small | cnn-medium | cnn-large")
+  app.add_option("--model", c.model, join(models::model_names(), " | "))->capture_default_str();
+  app.add_option(
+         "--data", c.data,
+         data_choices(" | ") + " (DIR/<class>/<image>, or DIR/train/<class> and DIR/val/<class>)")
       ->capture_default_str();
-  app.add_option("--data", c.data, "mnist | fashion-mnist | cifar10 | cifar10:DIR | folder:DIR")
-      ->capture_default_str();
+  std::ostringstream default_fraction;
+  default_fraction << data::kDefaultValidationFraction;
+  app.add_option_function<double>(
+         "--val-fraction", [&c](const double& v) { c.val_fraction = v; },
+         "folder:DIR with one folder per class: share of each class held out for validation, by a "
+         "fixed split (default " +
+             default_fraction.str() + ")")
+      ->check(finite_flag("--val-fraction"));
   app.add_option("--image-size", c.image_size, "pad fixed-size data to, or resize folder images to, this size")
       ->capture_default_str();
   app.add_option("--channels", c.channels, "1 or 3 (0: the data's own)")->capture_default_str();
   app.add_flag("--augment", c.augment, "random crop (padding 4) and horizontal flip while training");
   app.add_option("--epochs", c.epochs, "training epochs")->capture_default_str();
   app.add_option("--batch-size", c.batch_size, "images per batch")->capture_default_str();
-  app.add_option("--lr", c.lr, "learning rate")->capture_default_str();
+  app.add_option("--lr", c.lr, "learning rate")->check(finite_flag("--lr"))->capture_default_str();
   app.add_option("--optimizer", c.optimizer, "sgd | adam")->capture_default_str();
-  app.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
-  app.add_option("--weight-decay", c.weight_decay, "L2 weight decay")->capture_default_str();
-  app.add_option("--seed", c.seed, "seed for initialisation and shuffling")->capture_default_str();
+  app.add_option("--momentum", c.momentum, "SGD momentum (Adam takes none)")
+      ->check(finite_flag("--momentum"))
+      ->capture_default_str();
+  app.add_option("--weight-decay", c.weight_decay, "L2 weight decay")
+      ->check(finite_flag("--weight-decay"))
+      ->capture_default_str();
+  app.add_option("--seed", c.seed, "seed for initialisation and shuffling")
+      ->check(seed_range())
+      ->capture_default_str();
   app.add_option("--workers", c.workers, "data loader threads (0: load on the training thread)")
       ->capture_default_str();
   app.add_option("--threads", c.threads, "compute threads of the cpu backend (0: all cores)")
       ->capture_default_str();
-  app.add_option("--norm-mean", c.norm_mean, "x = (pixel/255 - mean) / std; one value or one per channel")
+  app.add_option("--norm-mean", c.norm_mean,
+                 "x = (pixel/255 - mean) / std; one value or one per channel")
       ->delimiter(',')
+      ->check(finite_flag("--norm-mean"))
       ->capture_default_str();
-  app.add_option("--norm-std", c.norm_std, "one value or one per channel, each > 0")->delimiter(',')->capture_default_str();
+  app.add_option("--norm-std", c.norm_std,
+                 "one value or one per channel, each " + number_range("--norm-std").str())
+      ->delimiter(',')
+      ->check(finite_flag("--norm-std"))
+      ->capture_default_str();
   app.add_option("--limit", c.limit, "train on the first N training images (0: all)")
       ->capture_default_str();
   app.add_option("--precision", c.precision,

@@ -11,6 +11,12 @@ namespace nnlab::apps {
 // The recipe flags (--experiment, --model, --data, --epochs, ...); --backend is added by the
 // apps that take one. Call apply_preset_from_argv (apps/common/presets.h) first.
 void add_recipe_flags(CLI::App& app, ExperimentConfig& config);
+// --backend, for the apps that train on one backend at a time.
+void add_backend_flag(CLI::App& app, ExperimentConfig& config);
+
+// A parse-time check that a floating-point flag's value (each value, for a list) is finite and
+// within `range`; the error names the flag and the range.
+CLI::Validator finite_in(const NumberRange& range);
 
 // Exit codes of every app: 0 success, 1 a run failed (bad data, backend error), 2 usage error.
 enum ExitCode { kOk = 0, kRunFailed = 1, kUsage = 2 };

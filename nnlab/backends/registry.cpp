@@ -14,6 +14,7 @@ namespace nnlab {
 namespace {
 struct Entry {
   std::string name;
+  bool gpu;  // runs on a GPU (known without creating the backend, which may be unavailable)
   std::function<std::string()> unavailable;  // "" when usable
   std::function<Backend&()> instance;
 };
@@ -23,21 +24,21 @@ struct Entry {
 // its backend's allocator at exit.
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> table = {
-      {"reference", [] { return std::string(); },
+      {"reference", false, [] { return std::string(); },
        []() -> Backend& {
          static auto* b = new reference::ReferenceBackend;  // never destroyed: see above
          return *b;
        }},
-      {"cpu", [] { return std::string(); },
+      {"cpu", false, [] { return std::string(); },
        []() -> Backend& {
          static auto* b = new cpu::CpuBackend;
          return *b;
        }},
 #if NNLAB_HAVE_CUDA
-      {"cuda", [] { return cuda::unavailable_reason(); },
+      {"cuda", true, [] { return cuda::unavailable_reason(); },
        []() -> Backend& { return cuda::backend(); }},
 #else
-      {"cuda",
+      {"cuda", true,
        [] {
          return std::string("this build has no CUDA: nvcc was not found when it was configured");
        },
@@ -46,10 +47,10 @@ const std::vector<Entry>& entries() {
        }},
 #endif
 #if NNLAB_HAVE_CUDNN
-      {"cudnn", [] { return cudnn::unavailable_reason(); },
+      {"cudnn", true, [] { return cudnn::unavailable_reason(); },
        []() -> Backend& { return cudnn::backend(); }},
 #else
-      {"cudnn",
+      {"cudnn", true,
        [] {
 #if NNLAB_HAVE_CUDA
          return std::string(
@@ -62,7 +63,7 @@ const std::vector<Entry>& entries() {
          throw std::logic_error("cudnn backend requested from a build without cuDNN");
        }},
 #endif
-      {"cuda-sim", [] { return cuda_sim::unavailable_reason(); },
+      {"cuda-sim", false, [] { return cuda_sim::unavailable_reason(); },
        []() -> Backend& { return cuda_sim::backend(); }},
   };
   return table;
@@ -92,6 +93,12 @@ std::string unavailable_reason(const std::string& name) {
   for (const auto& e : entries())
     if (e.name == name) return e.unavailable();
   return "unknown backend";
+}
+
+bool runs_on_gpu(const std::string& name) {
+  for (const auto& e : entries())
+    if (e.name == name) return e.gpu;
+  throw std::invalid_argument("unknown backend '" + name + "'; known: " + join(known_backends()));
 }
 
 Backend& get_backend(const std::string& name) {

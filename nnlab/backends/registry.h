@@ -15,6 +15,9 @@ std::vector<std::string> known_backends();
 std::vector<std::string> available_backends();
 // Why a known backend is not available ("" when it is).
 std::string unavailable_reason(const std::string& name);
+// Whether a known backend runs on a GPU (cuda-sim does not), answered without creating it;
+// throws std::invalid_argument for an unknown name.
+bool runs_on_gpu(const std::string& name);
 // The process-wide instance; throws std::invalid_argument naming the backend and listing the
 // available ones when it is unknown or unavailable.
 Backend& get_backend(const std::string& name);

@@ -2,9 +2,37 @@
 
 #include <cstdlib>
 #include <exception>
+#include <new>
+#include <sstream>
 #include <string>
 
 namespace nnlab {
+
+std::string format_bytes(size_t bytes) {
+  std::ostringstream os;
+  os.precision(2);
+  os << std::fixed;
+  if (bytes >= (size_t(1) << 30))
+    os << double(bytes) / double(size_t(1) << 30) << " GiB";
+  else if (bytes >= (size_t(1) << 20))
+    os << double(bytes) / double(size_t(1) << 20) << " MiB";
+  else
+    os << double(bytes) / 1024.0 << " KiB";
+  return os.str();
+}
+
+namespace {
+std::string host_out_of_memory_message(const std::string& what, size_t bytes,
+                                       std::optional<size_t> live_bytes) {
+  return "out of host memory allocating " + (what.empty() ? "" : what + ": ") +
+         std::to_string(bytes) + " bytes (" + format_bytes(bytes) + ")" +
+         (live_bytes ? " with " + format_bytes(*live_bytes) + " of tensors live" : "") +
+         "; try a smaller --batch-size or --image-size";
+}
+}  // namespace
+
+HostOutOfMemory::HostOutOfMemory(const std::string& what, size_t bytes, std::optional<size_t> live_bytes)
+    : OutOfMemory(host_out_of_memory_message(what, bytes, live_bytes)), bytes_(bytes), live_bytes_(live_bytes) {}
 
 MemoryStats Allocator::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -99,7 +127,7 @@ void CachingAllocator::empty_cache() {
 
 void* HostAllocator::raw_allocate(size_t bytes) {
   void* ptr = std::aligned_alloc(512, bytes);  // bytes is a multiple of 512
-  if (!ptr) throw OutOfMemory("out of host memory allocating " + std::to_string(bytes) + " bytes");
+  if (!ptr) throw HostOutOfMemory("", bytes, stats().current_bytes);
   return ptr;
 }
 

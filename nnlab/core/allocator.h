@@ -3,16 +3,43 @@
 #pragma once
 #include <cstddef>
 #include <mutex>
+#include <new>
+#include <optional>
 #include <stdexcept>
+#include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace nnlab {
 
 // The memory is not there (as opposed to any other failure of the system allocator): what
-// CachingAllocator::raw_allocate throws for it, and what allocate() retries once.
-struct OutOfMemory : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// CachingAllocator::raw_allocate throws for it, and what allocate() retries once. A
+// std::bad_alloc, as the standard library's own, whose message says what was asked for.
+class OutOfMemory : public std::bad_alloc {
+ public:
+  explicit OutOfMemory(std::string message) : message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
+std::string format_bytes(size_t bytes);  // "1.23 MiB"
+
+// Host memory ran out: the message says what was being allocated, how much, how much was
+// live, and which flags make it smaller (as the GPU allocator's error does).
+class HostOutOfMemory : public OutOfMemory {
+ public:
+  // `what` names the allocation ("a float32 tensor [64, 3, 224, 224]"; "" when unknown);
+  // `live_bytes`, the allocator's live tensor bytes, when the thrower knows them.
+  HostOutOfMemory(const std::string& what, size_t bytes, std::optional<size_t> live_bytes);
+  // The same failure, with what was being allocated named by a caller that knows.
+  HostOutOfMemory naming(const std::string& what) const { return {what, bytes_, live_bytes_}; }
+
+ private:
+  size_t bytes_;
+  std::optional<size_t> live_bytes_;
 };
 
 struct MemoryStats {

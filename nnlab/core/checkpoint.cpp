@@ -1,5 +1,8 @@
 #include "nnlab/core/checkpoint.h"
 
+#include <charconv>
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "nnlab/core/backend.h"
@@ -27,15 +30,53 @@ const std::string& field(const std::string& path, const std::map<std::string, st
   return it->second;
 }
 
-int64_t number(const std::string& path, const std::string& key, const std::string& text) {
-  try {
-    size_t used = 0;
-    long long v = std::stoll(text, &used);
-    if (used == text.size() && v >= 0) return v;
-  } catch (const std::exception&) {
-  }
+// The metadata's integers, written by std::to_string: decimal digits alone, in T's range (a
+// seed takes all 64 bits).
+template <typename T>
+T number(const std::string& path, const std::string& key, const std::string& text) {
+  T value{};
+  const char* end = text.data() + text.size();
+  auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (error == std::errc() && stop == end && text[0] != '-') return value;
   throw std::runtime_error(path + ": metadata \"" + key + "\" is \"" + text +
-                           "\", expected a non-negative integer");
+                           "\", expected an integer in [0, " +
+                           std::to_string(std::numeric_limits<T>::max()) + "]");
+}
+
+// Doubles as the shortest text that reads back to the same value ("0.9", not "0.900000").
+std::string shortest(double v) {
+  char buf[32];
+  return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+}
+
+double finite_number(const std::string& path, const std::string& key, const std::string& text) {
+  double value = 0;
+  const char* end = text.data() + text.size();
+  auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (error == std::errc() && stop == end && std::isfinite(value)) return value;
+  throw std::runtime_error(path + ": metadata \"" + key + "\" is \"" + text +
+                           "\", expected a finite number");
+}
+
+CheckpointInfo info_of(const std::string& path, const std::map<std::string, std::string>& meta) {
+  if (field(path, meta, "format") != kFormat)
+    throw std::runtime_error(path + ": format \"" + meta.at("format") + "\", expected \"" +
+                             kFormat + "\"");
+  CheckpointInfo info;
+  info.epoch = number<int64_t>(path, "epoch", field(path, meta, "epoch"));
+  info.model = field(path, meta, "model");
+  info.optimizer = field(path, meta, "optimizer");
+  info.seed = number<uint64_t>(path, "seed", field(path, meta, "seed"));
+  if (meta.count("momentum")) info.momentum = finite_number(path, "momentum", meta.at("momentum"));
+  return info;
+}
+
+// "momentum.0, momentum.1, ... (8 entries)": what an optimizer state holds, for an error.
+std::string entry_names(const NamedTensors& state) {
+  if (state.empty()) return "no entries";
+  std::string names;
+  for (size_t i = 0; i < state.size() && i < 4; ++i) names += (i ? ", " : "") + state[i].first;
+  return state.size() > 4 ? names + ", ... (" + std::to_string(state.size()) + " entries)" : names;
 }
 }  // namespace
 
@@ -51,24 +92,23 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
                                                  {"optimizer", info.optimizer},
                                                  {"seed", std::to_string(info.seed)},
                                                  {"optimizer_steps", std::to_string(optimizer.steps())}};
+  if (info.momentum) metadata["momentum"] = shortest(*info.momentum);
   for (auto& [name, gen] : model.named_generators())  // the stream's position, its seed is the model's
     metadata["rng/" + name] = std::to_string(gen->offset);
   save_safetensors(path, tensors, metadata);
+}
+
+CheckpointInfo read_checkpoint_info(const std::string& path) {
+  return info_of(path, load_safetensors_metadata(path));
 }
 
 CheckpointInfo load_checkpoint(const std::string& path, nn::Module& model,
                                optim::Optimizer& optimizer) {
   Backend& host = *model.parameters().front().impl().storage->backend;  // where the model lives
   SafetensorsFile file = load_safetensors(path, host);
-  if (field(path, file.metadata, "format") != kFormat)
-    throw std::runtime_error(path + ": format \"" + file.metadata["format"] + "\", expected \"" +
-                             kFormat + "\"");
-  CheckpointInfo info;
-  info.epoch = number(path, "epoch", field(path, file.metadata, "epoch"));
-  info.model = field(path, file.metadata, "model");
-  info.optimizer = field(path, file.metadata, "optimizer");
-  info.seed = uint64_t(number(path, "seed", field(path, file.metadata, "seed")));
-  int64_t steps = number(path, "optimizer_steps", field(path, file.metadata, "optimizer_steps"));
+  CheckpointInfo info = info_of(path, file.metadata);
+  int64_t steps =
+      number<int64_t>(path, "optimizer_steps", field(path, file.metadata, "optimizer_steps"));
   auto take = [&](const std::string& key) -> const Tensor& {
     auto it = file.tensors.find(key);
     if (it == file.tensors.end())
@@ -88,8 +128,14 @@ CheckpointInfo load_checkpoint(const std::string& path, nn::Module& model,
                              std::to_string(file.tensors.size() - expected - state.size()) +
                              " tensors belong to no parameter or buffer of this model");
   for (auto& [name, gen] : model.named_generators())
-    gen->offset = uint64_t(number(path, "rng/" + name, field(path, file.metadata, "rng/" + name)));
-  optimizer.load_state(state, steps);
+    gen->offset = number<uint64_t>(path, "rng/" + name, field(path, file.metadata, "rng/" + name));
+  try {
+    optimizer.load_state(state, steps);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path + ": the checkpoint holds " + info.optimizer + " state (" +
+                             entry_names(state) + "), which does not fit " + optimizer.describe() +
+                             ": " + e.what());
+  }
   return info;
 }
 

@@ -7,6 +7,7 @@
 // temporary file and renamed, so a crash mid-write keeps the previous checkpoint.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "nnlab/nn/module.h"
@@ -18,13 +19,19 @@ struct CheckpointInfo {
   int64_t epoch = 0;  // epochs completed
   std::string model, optimizer;
   uint64_t seed = 0;
+  std::optional<double> momentum;  // SGD's momentum, recorded since its buffers depend on it
 };
 
+// Throws std::runtime_error naming the path when it cannot be written (see save_safetensors).
 void save_checkpoint(const std::string& path, const nn::Module& model,
                      const optim::Optimizer& optimizer, const CheckpointInfo& info);
 
+// What the checkpoint says it holds, from its header alone: a run compares it with its own
+// model, optimizer and seed before anything is restored.
+CheckpointInfo read_checkpoint_info(const std::string& path);
+
 // Restores model and optimizer in place. Throws std::runtime_error naming the file and the
-// entry when something is missing or does not match (shape, dtype, model name, format).
+// entry when something is missing or does not match (shape, dtype, format, optimizer state).
 CheckpointInfo load_checkpoint(const std::string& path, nn::Module& model,
                                optim::Optimizer& optimizer);
 

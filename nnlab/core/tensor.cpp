@@ -4,6 +4,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "nnlab/core/allocator.h"
 #include "nnlab/core/autograd.h"
 #include "nnlab/core/backend.h"
 #include "nnlab/core/profiler.h"
@@ -24,7 +25,11 @@ TensorImpl& Tensor::impl() const {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Backend& backend) {
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(&backend, size_t(shape.numel()) * dtype_size(dtype));
+  try {
+    impl->storage = std::make_shared<Storage>(&backend, size_t(shape.numel()) * dtype_size(dtype));
+  } catch (const HostOutOfMemory& e) {  // here the shape is known: a batch size shows in it
+    throw e.naming(std::string("a ") + dtype_name(dtype) + " tensor " + shape.str());
+  }
   impl->shape = shape;
   impl->dtype = dtype;
   return Tensor(std::move(impl));

@@ -20,7 +20,9 @@ struct IdxArray {
 };
 
 // Reads and validates `path` (raw or .gz): magic, rank, and that the sizes in the header
-// account for exactly the bytes in the file. Throws DataError naming the file otherwise.
+// account for exactly the bytes in the file, and for at most 1 GiB. The header is read and
+// checked first, and no more than it promises (plus one byte) is ever decompressed, so a gzip
+// bomb costs nothing. Throws DataError naming the file otherwise.
 IdxArray read_idx(const std::string& path, int expected_rank);
 
 // The path of `stem` ("train-images", "t10k-labels", ...) in `dir` under any known spelling;

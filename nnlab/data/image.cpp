@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "nnlab/data/dataset.h"
 #include "nnlab/data/jpeg_guard.h"
@@ -39,14 +40,43 @@ std::vector<uint8_t> read_file(const std::string& path) {
   return bytes;
 }
 
+// The header of the image in `bytes`, read by the stb_image reader of the format its
+// signature names. stbi_info tries every format in turn and, when all fail, reports "unknown
+// image type", which hides the reason the file's own format gave ("too large", "bad component
+// count"); asking that format alone keeps it. Returns false with stbi_failure_reason() set.
+bool read_header_of_own_format(const std::vector<uint8_t>& bytes, const char** format, int* w,
+                               int* h, int* c) {
+  stbi__context s;
+  stbi__start_mem(&s, bytes.data(), int(bytes.size()));
+  if (stbi__png_test(&s)) {
+    *format = "PNG";
+    return stbi__png_info(&s, w, h, c) != 0;
+  }
+  if (stbi__jpeg_test(&s)) {
+    *format = "JPEG";
+    return stbi__jpeg_info(&s, w, h, c) != 0;
+  }
+  if (stbi__bmp_test(&s)) {
+    *format = "BMP";
+    if (!stbi__bmp_info(&s, w, h, c)) return false;
+    // A negative height marks a top-down BMP: the header query passes the sign on, the decoder
+    // reads the rows in that order and reports the height itself.
+    if (*h < 0 && *h != std::numeric_limits<int>::min()) *h = -*h;
+    return true;
+  }
+  *format = "PNG, JPEG or BMP";
+  return stbi__err("unknown image type", "Image not of any known type, or corrupt");
+}
+
 // Every check made before stb_image decodes anything: the JPEG guard, a header stb_image
 // understands, and the pixel limit.
 ImageHeader checked_header(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::string problem = jpeg_huffman_problem(bytes.data(), bytes.size());
   if (!problem.empty()) throw DataError(path + ": " + problem);
   int w = 0, h = 0, c = 0;
-  if (!stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &c))
-    throw DataError(path + ": not a readable PNG, JPEG or BMP image (" + stbi_failure_reason() + ")");
+  const char* format = "";
+  if (!read_header_of_own_format(bytes, &format, &w, &h, &c))
+    throw DataError(path + ": not a readable " + format + " image (" + stbi_failure_reason() + ")");
   if (w < 1 || h < 1)
     throw DataError(path + ": image is " + std::to_string(w) + "x" + std::to_string(h) +
                     " pixels, expected at least 1x1");

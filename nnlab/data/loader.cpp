@@ -3,6 +3,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "nnlab/core/allocator.h"
 #include "nnlab/core/philox.h"
 
 namespace nnlab::data {
@@ -114,8 +115,15 @@ Batch DataLoader::assemble(int64_t batch_index) const {
   Batch batch;
   batch.index = batch_index;
   batch.shape = Shape{count, c, sample[1], sample[2]};
-  batch.images.resize(size_t(count * per_sample));
-  batch.labels.resize(size_t(count));
+  try {
+    batch.images.resize(size_t(count * per_sample));
+    batch.labels.resize(size_t(count));
+  } catch (const std::bad_alloc&) {
+    throw HostOutOfMemory("a batch of " + std::to_string(count) + " images of " +
+                              std::to_string(c) + "x" + std::to_string(sample[1]) + "x" +
+                              std::to_string(sample[2]) + " as float32",
+                          size_t(count * per_sample) * sizeof(float), std::nullopt);
+  }
   std::vector<uint8_t> raw(static_cast<size_t>(dataset_->sample_shape().numel()));
   std::vector<uint8_t> pixels(static_cast<size_t>(per_sample));
   const auto& norm = options_.normalize;

@@ -10,7 +10,10 @@
 
 namespace nnlab::models {
 
+// Every model make_model builds, in display order.
 std::vector<std::string> model_names();
+// Throws std::invalid_argument "unknown model 'NAME'; known: ..." unless make_model knows it.
+void check_model_name(const std::string& name);
 // Throws std::invalid_argument naming the model (and the known ones) or the shape problem.
 std::shared_ptr<nn::Module> make_model(const std::string& name, const Shape& sample,
                                        int64_t classes, Backend& backend, Generator& gen);

@@ -98,8 +98,14 @@ std::vector<std::pair<std::string, Tensor>> Sgd::state() const {
 }
 
 void Sgd::load_state(const std::vector<std::pair<std::string, Tensor>>& tensors, int64_t) {
+  if (p_.momentum == 0 && !tensors.empty())  // they would sit unused, and be saved again
+    throw std::invalid_argument("SGD with momentum 0 keeps no momentum buffers, the state holds " +
+                                std::to_string(tensors.size()));
   for (const auto& [name, t] : tensors) {
-    size_t i = name.rfind("momentum.", 0) == 0 ? std::stoul(name.substr(9)) : params_.size();
+    size_t i = params_.size();
+    if (name.rfind("momentum.", 0) == 0 && name.size() > 9 &&
+        name.find_first_not_of("0123456789", 9) == std::string::npos && name.size() < 19)
+      i = std::stoul(name.substr(9));
     if (i >= params_.size())
       throw std::invalid_argument("SGD state: unexpected entry \"" + name + "\"");
     momentum_[i] = Tensor::empty(params_[i].shape(), params_[i].dtype(), params_[i].backend());
