@@ -1,6 +1,7 @@
 // Tensor: a shared handle to contiguous, row-major storage owned by one backend, plus the
 // autograd state (requires_grad, grad, and the node that produced it).
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;  // accumulated gradient of a leaf
   std::shared_ptr<Node> grad_fn;     // the op that produced this tensor (non-leaf)
+  // A leaf's hook, run once per backward pass after its last gradient contribution has been
+  // accumulated (set_grad_ready_hook in nnlab/core/autograd.h).
+  std::function<void()> grad_ready_hook;
 };
 
 class Tensor {
