@@ -236,6 +236,75 @@ TEST_CASE(
   }
 }
 
+namespace {
+// A world of one, in this process: broadcasts and sums leave tensors as they are.
+class Loopback : public Communicator {
+ public:
+  struct Done : PendingReduce {
+    bool test() override { return true; }
+    void wait() override {}
+  };
+  std::string describe() const override { return "loopback"; }
+  void broadcast(const Tensor&, int) override {}
+  std::unique_ptr<PendingReduce> all_reduce_sum(const Tensor&) override {
+    return std::make_unique<Done>();
+  }
+};
+}  // namespace
+
+TEST_CASE("data parallel in one process: hooks start every bucket, gradients come back intact") {
+  if (world().size > 1) return;  // the loopback stands for a world of one
+  Backend& be = get_backend("cpu");
+  Generator gen(0), gen2(0);
+  auto model = models::make_model("mlp", Shape{1, 28, 28}, 10, be, gen);
+  auto plain = models::make_model("mlp", Shape{1, 28, 28}, 10, be, gen2);
+  Loopback loopback;
+  DataParallelOptions small;
+  small.bucket_bytes = 1024;  // every tensor but the small biases alone
+  DataParallel ddp(*model, loopback, small);
+  // Before the first step: reverse parameter order (fc2.bias, fc2.weight, fc1.bias, fc1.weight).
+  CHECK(ddp.bucket_layout() == std::vector<std::vector<size_t>>{{3}, {2}, {1}, {0}});
+  Generator data(3);
+  Tensor x = Tensor::empty(Shape{8, 1, 28, 28}, DType::F32, be);
+  normal_(x, 0, 1, data);
+  Tensor y = Tensor::from_host<int32_t>({0, 1, 2, 3, 4, 5, 6, 7}, Shape{8}, be);
+  for (int step = 0; step < 2; ++step) {
+    for (auto* m : {model.get(), plain.get()}) {
+      m->zero_grad();
+      ops::nll_loss(m->forward(x), y).backward();
+    }
+    ddp.finish_gradient_sync();
+    auto a = model->parameters(), b = plain->parameters();
+    for (size_t i = 0; i < a.size(); ++i) CHECK(a[i].grad().to_host<float>() == b[i].grad().to_host<float>());
+  }
+  CHECK(ddp.stats().steps == 2);
+  CHECK(ddp.stats().buckets_started_in_backward == 8);
+  CHECK(ddp.stats().buckets_done_in_backward == 8);
+  // From the second step: the order the hooks ran in (a linear layer's weight, then its bias).
+  CHECK(ddp.bucket_layout() == std::vector<std::vector<size_t>>{{2}, {3}, {0}, {1}});
+}
+
+TEST_CASE("data parallel in one process: a parameter without gradient, a second backward") {
+  if (world().size > 1) return;
+  Backend& be = get_backend("cpu");
+  Generator gen(0);
+  auto model = models::make_model("mlp", Shape{1, 28, 28}, 10, be, gen);
+  Loopback loopback;
+  DataParallel ddp(*model, loopback);
+  auto params = model->parameters();
+  ops::sum(params[0]).backward();  // only the first layer's weight gets a gradient
+  CHECK_THROWS_WITH_AS(ddp.finish_gradient_sync(),
+                       doctest::Contains("no gradient reached 1.bias, 3.weight, 3.bias"),
+                       std::logic_error);
+  model->zero_grad();
+  Tensor x = Tensor::full(Shape{2, 1, 28, 28}, 0.5, DType::F32, be);
+  Tensor loss = ops::sum(model->forward(x));
+  loss.backward();
+  CHECK_THROWS_WITH_AS(ops::sum(model->forward(x)).backward(),
+                       doctest::Contains("a second backward pass before finish_gradient_sync"),
+                       std::logic_error);
+}
+
 // The cases below need two ranks (the one-process test excludes this suite).
 TEST_SUITE_BEGIN("ranks");
 

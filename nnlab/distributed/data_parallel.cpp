@@ -152,16 +152,21 @@ void DataParallel::test_in_flight() {
 void DataParallel::finish_gradient_sync() {
   if (step_origin_ < 0) step_origin_ = steady_seconds();
   double backward_end = now();
-  std::vector<std::string> missing;
-  for (size_t i = 0; i < params_.size(); ++i)
-    if (!params_[i].grad().defined()) missing.push_back(std::to_string(i));
-  if (!missing.empty()) {
+  if (ready_order_.size() != params_.size()) {  // some hook did not run in this pass
+    std::vector<bool> ready(params_.size(), false);
+    for (size_t p : ready_order_) ready[p] = true;
     std::string names;
     auto named = model_.named_parameters();
     for (size_t i = 0; i < params_.size(); ++i)
-      if (!params_[i].grad().defined()) names += (names.empty() ? "" : ", ") + named[i].first;
+      if (!ready[i]) names += (names.empty() ? "" : ", ") + named[i].first;
+    // Reductions in flight are abandoned, not waited for (a rank may never join them: this
+    // error ends the job in the apps); the next step starts afresh.
+    for (Bucket& b : buckets_)
+      if (b.reduce && !b.done) (void)b.reduce.release();
+    reset_step();
     throw std::logic_error("DataParallel: no gradient reached " + names +
-                           "; every parameter must contribute to the loss on every rank");
+                           " in this backward pass; every parameter must contribute to the loss "
+                           "on every rank");
   }
   int64_t started_in_backward = int64_t(next_to_start_);
   int64_t done_in_backward = 0;
@@ -171,7 +176,7 @@ void DataParallel::finish_gradient_sync() {
     for (Bucket& b : buckets_) b.ready = b.params.size();
     start_ready_buckets();
   }
-  if (next_to_start_ != buckets_.size())  // hooks ran for every parameter, so all are full
+  if (next_to_start_ != buckets_.size())  // every hook ran, so every bucket is full
     throw std::logic_error(
         "DataParallel: a bucket was not started although every gradient is ready");
   for (Bucket& b : buckets_) {
@@ -215,8 +220,16 @@ void DataParallel::finish_gradient_sync() {
 
   // From the second step on, buckets follow the order the gradients became ready in (the
   // same on every rank: the same graph runs everywhere).
-  bool rebuild = !rebuilt_ && ready_order_.size() == params_.size();
-  std::vector<size_t> observed = std::move(ready_order_);
+  bool rebuild = !rebuilt_;
+  std::vector<size_t> observed = ready_order_;
+  reset_step();
+  if (rebuild) {
+    rebuilt_ = true;
+    if (observed != bucket_order()) build_buckets(observed);
+  }
+}
+
+void DataParallel::reset_step() {
   ready_order_.clear();
   for (Bucket& b : buckets_) {
     b.ready = 0;
@@ -225,10 +238,6 @@ void DataParallel::finish_gradient_sync() {
   }
   next_to_start_ = 0;
   step_origin_ = -1;
-  if (rebuild) {
-    rebuilt_ = true;
-    if (observed != bucket_order()) build_buckets(observed);
-  }
 }
 
 std::vector<size_t> DataParallel::bucket_order() const {

@@ -15,8 +15,10 @@
 // Progress: MPI progresses a nonblocking collective only inside MPI calls. Rather than a
 // progress thread (which needs MPI_THREAD_MULTIPLE and, with one core per rank, takes its
 // time from the backward pass), every gradient hook tests the reductions in flight, so MPI
-// moves them on between the backward ops; stats() says how much of the all-reduce time fell
-// while backward still ran. NCCL reductions are queued on the compute stream instead.
+// moves them on between the backward ops, and the wait after backward polls (sleeping
+// between polls rather than spinning: mpi_communicator.cpp); stats() says how much of the
+// all-reduce time fell while backward still ran. NCCL reductions are queued on the compute
+// stream instead.
 //
 // Batch norm keeps per-rank statistics (each rank normalises with its own shard's mean and
 // variance, as DDP without SyncBatchNorm); broadcast_buffers() gives every rank rank 0's
@@ -99,6 +101,7 @@ class DataParallel {
   void start_ready_buckets();
   void start(Bucket& b);
   void test_in_flight();
+  void reset_step();  // ready for the next backward pass
   double now() const;
 
   nn::Module& model_;
