@@ -311,8 +311,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& all_hooks) {
     const auto& stats = data_parallel->stats();
     say("data parallel: " + std::to_string(world.size) + " ranks started by " + world.launcher +
         "; global batch " + std::to_string(c.batch_size * world.size) + "; gradients averaged by " +
-        result.transport + " in " + std::to_string(stats.buckets) + " buckets of at most " +
-        std::to_string(c.bucket_kib) + " KiB (" + format_bytes(size_t(stats.bytes)) + "), " +
+        result.transport + ", " + format_bytes(size_t(stats.bytes)) +
+        " per step in buckets of at most " + std::to_string(c.bucket_kib) + " KiB, " +
         (c.overlap ? "started during backward" : "all after backward") +
         "; batch norm on per-rank statistics");
     std::string warning = binding_warning(backend);
