@@ -2,7 +2,9 @@
 // then one table as the reference notebooks print it (with the speed-up against cpu), the
 // per-epoch training loss of each backend, and optionally CSV, JSON and a PNG chart. With no
 // arguments it reproduces the MNIST notebook (--experiment mnist-mlp); --repeat N runs each
-// backend N times and reports the mean and the spread.
+// backend N times and reports the mean and the spread; --ranks 1,2 trains each backend data
+// parallel with each number of processes (each a job of its own, apps/common/ranks.h) and adds
+// the scaling efficiency.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -12,8 +14,11 @@
 
 #include "apps/common/flags.h"
 #include "apps/common/plot.h"
+#include "apps/common/ranks.h"
 #include "apps/common/report.h"
+#include "apps/common/result_json.h"
 #include "nnlab/backends/registry.h"
+#include "nnlab/distributed/world.h"
 
 using namespace nnlab::apps;
 
@@ -31,9 +36,9 @@ template <typename F> Spread spread_of(const std::vector<RunResult>& runs, F val
   return s;
 }
 
-// One backend's repeats of the same run.
+// One backend's repeats of the same run (with one number of ranks under --ranks).
 struct BackendRuns {
-  std::string backend;
+  std::string backend;  // with " xK" under --ranks
   std::vector<RunResult> runs;
   Spread total_seconds() const {
     return spread_of(runs, [](const RunResult& r) { return r.total_train_seconds(); });
@@ -62,20 +67,38 @@ std::string with_spread(Spread s, const char* format, double scale = 1) {
   return out;
 }
 
-void print_table(const std::vector<BackendRuns>& all, double cpu_seconds, int repeat) {
-  std::printf("\n%-10s %-40s %-5s %6s %16s %9s %10s %15s %11s %8s\n", "backend", "device",
-              "prec", "epochs", "total_s", "s/epoch", "images/s", "test_acc", "peak_mem", "vs_cpu");
+// Per row, its images/s against its backend's one-rank row times its ranks (0 without one).
+double scaling_of(const BackendRuns& b, const std::vector<BackendRuns>& all) {
+  for (const auto& one : all)
+    if (one.runs.front().backend == b.runs.front().backend && one.runs.front().ranks == 1)
+      return scaling_efficiency(b.images_per_second().mean, b.runs.front().ranks,
+                                one.images_per_second().mean);
+  return 0;
+}
+
+void print_table(const std::vector<BackendRuns>& all, double cpu_seconds, int repeat,
+                 bool by_ranks) {
+  std::printf("\n%-10s %-40s %-5s %6s %16s %9s %10s %15s %11s %8s%s\n", "backend", "device", "prec",
+              "epochs", "total_s", "s/epoch", "images/s", "test_acc", "peak_mem", "vs_cpu",
+              by_ranks ? "  scaling" : "");
   for (const auto& b : all) {
     const RunResult& first = b.runs.front();
     Spread total = b.total_seconds();
     std::string speedup = cpu_seconds > 0 ? std::to_string(cpu_seconds / total.mean).substr(0, 5) + "x" : "-";
-    std::printf("%-10s %-40s %-5s %6zu %16s %9.3f %10.0f %15s %11s %8s\n", b.backend.c_str(),
+    std::printf("%-10s %-40s %-5s %6zu %16s %9.3f %10.0f %15s %11s %8s", b.backend.c_str(),
                 first.device.substr(0, 40).c_str(), first.precision.substr(0, 4).c_str(),
                 first.epochs.size(),
                 with_spread(total, "%.2f").c_str(), total.mean / double(first.epochs.size()),
                 b.images_per_second().mean, (with_spread(b.accuracy(), "%.2f", 100) + "%").c_str(),
                 format_bytes(first.peak_bytes()).c_str(), speedup.c_str());
+    double scaling = by_ranks ? scaling_of(b, all) : 0;
+    if (scaling > 0) std::printf(" %7.1f%%", 100 * scaling);
+    if (by_ranks && scaling <= 0) std::printf(" %8s", "-");
+    std::printf("\n");
   }
+  if (by_ranks)
+    std::printf(
+        "(backend xK: K ranks, data parallel; scaling: images/s against K x the 1-rank row's)\n");
   if (repeat > 1)
     std::printf("(%d runs per backend: mean ± sample standard deviation)\n", repeat);
 }
@@ -95,27 +118,19 @@ void print_loss_curves(const std::vector<BackendRuns>& all) {
 
 void write_csv(const std::string& path, const std::vector<BackendRuns>& all, double cpu_seconds) {
   std::ofstream out(path);
-  out << "backend,device,precision,run,epochs,total_s,s_per_epoch,images_per_s,test_accuracy,"
+  out << "backend,ranks,device,precision,run,epochs,total_s,s_per_epoch,images_per_s,test_accuracy,"
          "peak_bytes,speedup_vs_cpu\n";
   for (const auto& b : all)
     for (size_t i = 0; i < b.runs.size(); ++i) {
       const RunResult& r = b.runs[i];
       double total = r.total_train_seconds();
-      out << r.backend << ",\"" << r.device << "\",\"" << r.precision << "\"," << i + 1 << "," << r.epochs.size() << ","
-          << total << "," << total / double(r.epochs.size()) << "," << r.mean_images_per_second()
-          << "," << r.final_accuracy() << "," << r.peak_bytes() << ","
+      out << r.backend << "," << r.ranks << ",\"" << r.device << "\",\"" << r.precision << "\","
+          << i + 1 << "," << r.epochs.size() << "," << total << ","
+          << total / double(r.epochs.size()) << "," << r.mean_images_per_second() << ","
+          << r.final_accuracy() << "," << r.peak_bytes() << ","
           << (cpu_seconds > 0 ? cpu_seconds / total : 0) << "\n";
     }
   if (!out) throw std::runtime_error("cannot write " + path);
-}
-
-nlohmann::json profile_json(const nnlab::apps::RunProfile& p) {
-  nlohmann::json ops = nlohmann::json::object();
-  for (const auto& [op, t] : p.ops) ops[nnlab::op_name(op)] = {{"calls", t.calls}, {"seconds", t.seconds}};
-  for (const auto& [op, counters] : p.counters) ops[op]["counters"] = nnlab::apps::to_json(counters);
-  return {{"steps", p.steps},         {"data_wait_s", p.data_wait}, {"upload_s", p.upload},
-          {"forward_s", p.forward},   {"backward_s", p.backward},   {"optimizer_s", p.optimizer},
-          {"ops", ops}};
 }
 
 void write_json(const std::string& path, const ExperimentConfig& c,
@@ -130,22 +145,8 @@ void write_json(const std::string& path, const ExperimentConfig& c,
   j["runs"] = nlohmann::json::array();
   for (const auto& b : all)
     for (size_t i = 0; i < b.runs.size(); ++i) {
-      const RunResult& r = b.runs[i];
-      nlohmann::json run = {{"backend", r.backend},
-                            {"device", r.device},
-                            {"precision", r.precision},
-                            {"run", i + 1},
-                            {"threads", r.threads},
-                            {"parameters", r.parameters},
-                            {"total_train_seconds", r.total_train_seconds()}};
-      for (const auto& e : r.epochs)
-        run["epochs"].push_back({{"epoch", e.epoch},
-                                 {"train_loss", e.train_loss},
-                                 {"test_accuracy", e.test_accuracy},
-                                 {"train_seconds", e.train_seconds},
-                                 {"images_per_second", e.images_per_second},
-                                 {"peak_bytes", e.peak_bytes}});
-      if (c.profile) run["profile"] = profile_json(r.profile);
+      nlohmann::json run = run_json(b.runs[i], c.profile);
+      run["run"] = i + 1;
       j["runs"].push_back(run);
     }
   std::ofstream out(path);
@@ -221,36 +222,69 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "also write every epoch (and --profile) as JSON to this path");
   app.add_option("--plot", plot_path,
                  "also draw time per epoch, accuracy and loss curves into this PNG (gnuplot)");
+  std::vector<int> rank_counts;
+  app.add_option("--ranks", rank_counts,
+                 "train each backend data parallel with each of these numbers of processes, each "
+                 "run a job of its own (see --launcher)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 4096));
+  RankJobs jobs;
+  add_rank_job_flags(app, jobs);
   return run_app(app, argc, argv, [&] {
     validate(config);
     for (const auto& b : backends) nnlab::get_backend(b);  // reject unknown names before any run
     if (config.metrics && std::find(backends.begin(), backends.end(), "cuda-sim") == backends.end())
       throw std::invalid_argument("--metrics counts the memory accesses of cuda-sim's kernels: add cuda-sim to --backends");
+    // The points: every backend with every number of ranks.
+    bool by_ranks = !rank_counts.empty();
+    if (!by_ranks) rank_counts = {0};
+    std::vector<BackendRuns> all;
+    std::vector<ExperimentConfig> configs;
+    for (const auto& b : backends)
+      for (int ranks : rank_counts) {
+        ExperimentConfig c = config;
+        c.backend = b;
+        c.ranks = ranks;
+        c.metrics = config.metrics && b == "cuda-sim";  // the others have no counters
+        configs.push_back(c);
+        all.push_back({by_ranks ? b + " x" + std::to_string(ranks) : b, {}});
+      }
+    ProgressReporter progress(quiet);
+    if (jobs.in_job()) {  // one run of one point, started as a job of its own below
+      if (jobs.run_point >= int(configs.size()))
+        throw std::invalid_argument("--run-point " + std::to_string(jobs.run_point) +
+                                    ": no such point");
+      const ExperimentConfig& c = configs[size_t(jobs.run_point)];
+      check_job_world(c);
+      hand_back(jobs,
+                run_experiment(c, console_hooks(quiet, progress, [quiet](const EpochStats& e) {
+                                 if (!quiet) print_epoch_line(e);
+                               })));
+      return int(kOk);
+    }
     for (const auto& b : nnlab::known_backends()) {
       std::string why = nnlab::unavailable_reason(b);
       if (!why.empty()) std::printf("# %s: not available (%s)\n", b.c_str(), why.c_str());
     }
     if (!config.experiment.empty()) std::printf("# experiment: %s\n", config.experiment.c_str());
-    ProgressReporter progress(quiet);
-    std::vector<BackendRuns> all;
-    for (const auto& b : backends) {
-      ExperimentConfig c = config;
-      c.backend = b;
-      c.metrics = config.metrics && b == "cuda-sim";  // the others have no counters
-      all.push_back({b, {}});
+    for (size_t p = 0; p < configs.size(); ++p) {
+      const ExperimentConfig& c = configs[p];
+      const std::string& name = all[p].backend;
       for (int i = 1; i <= repeat; ++i) {
         if (!quiet)
-          std::printf(repeat > 1 ? "== %s, run %d of %d\n" : "== %s\n", b.c_str(), i, repeat);
+          std::printf(repeat > 1 ? "== %s, run %d of %d\n" : "== %s\n", name.c_str(), i, repeat);
         auto hooks = console_hooks(quiet || i > 1, progress, [quiet](const EpochStats& e) {
           if (!quiet) print_epoch_line(e);
         });
-        all.back().runs.push_back(run_experiment(c, hooks));
+        all[p].runs.push_back(needs_own_job(c) ? run_as_job(jobs, c, int(p), argc, argv)
+                                               : run_experiment(c, hooks));
       }
     }
-    double cpu_seconds = 0;
-    for (const auto& b : all)
-      if (b.backend == "cpu") cpu_seconds = b.total_seconds().mean;
-    print_table(all, cpu_seconds, repeat);
+    if (!nnlab::distributed::world().primary()) return int(kOk);  // rank 0 reports
+    double cpu_seconds = 0;  // the first cpu row's (one rank's, under --ranks 1,...)
+    for (auto it = all.rbegin(); it != all.rend(); ++it)
+      if (it->runs.front().backend == "cpu") cpu_seconds = it->total_seconds().mean;
+    print_table(all, cpu_seconds, repeat, by_ranks);
     print_loss_curves(all);
     if (config.profile)
       for (const auto& b : all) print_profile(b.runs.front());

@@ -2,7 +2,8 @@
 // each point: total training time, images/s, peak memory, parameter count and final accuracy,
 // as a table, optionally CSV and a PNG of time and peak memory against the axis. It answers
 // questions such as "how does batch size trade speed for memory?" or "do more loader workers
-// help this model?".
+// help this model?". --vary ranks=1,2,4 trains data parallel with that many processes, each
+// point a job of its own (apps/common/ranks.h), and adds the scaling efficiency.
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -11,8 +12,10 @@
 
 #include "apps/common/flags.h"
 #include "apps/common/plot.h"
+#include "apps/common/ranks.h"
 #include "apps/common/report.h"
 #include "nnlab/backends/registry.h"
+#include "nnlab/distributed/world.h"
 
 using namespace nnlab::apps;
 
@@ -52,6 +55,11 @@ const std::map<std::string, Setter>& axes() {
       {"lr", [](ExperimentConfig& c, auto& a, auto& v) { c.lr = parse_number(a, v); }},
       {"image-size", [](ExperimentConfig& c, auto& a, auto& v) { c.image_size = parse_integer(a, v); }},
       {"optimizer", [](ExperimentConfig& c, auto&, auto& v) { c.optimizer = v; }},
+      {"ranks",
+       [](ExperimentConfig& c, auto& a, auto& v) {
+         c.ranks = int(parse_integer(a, v));
+         if (c.ranks < 1) throw std::invalid_argument("--vary ranks: " + v + " is not >= 1");
+       }},
   };
   return all;
 }
@@ -67,13 +75,29 @@ struct Point {
   RunResult result;
 };
 
+// Per point, its images/s against that of the one-rank point times its ranks (0 without one).
+std::vector<double> scaling(const std::vector<Point>& points) {
+  double one = 0;
+  for (const auto& p : points)
+    if (p.result.ranks == 1) one = p.result.mean_images_per_second();
+  std::vector<double> out;
+  for (const auto& p : points)
+    out.push_back(scaling_efficiency(p.result.mean_images_per_second(), p.result.ranks, one));
+  return out;
+}
+
 void write_csv(const std::string& path, const std::string& axis, const std::vector<Point>& points) {
   std::ofstream out(path);
-  out << axis << ",backend,total_s,images_per_s,peak_bytes,parameters,test_accuracy\n";
-  for (const auto& p : points)
-    out << p.value << "," << p.result.backend << "," << p.result.total_train_seconds() << ","
-        << p.result.mean_images_per_second() << "," << p.result.peak_bytes() << ","
-        << p.result.parameters << "," << p.result.final_accuracy() << "\n";
+  out << axis << ",backend,ranks,total_s,images_per_s,scaling_efficiency,peak_bytes,parameters,"
+      << "test_accuracy\n";
+  std::vector<double> efficiency = scaling(points);
+  for (size_t i = 0; i < points.size(); ++i) {
+    const Point& p = points[i];
+    out << p.value << "," << p.result.backend << "," << p.result.ranks << ","
+        << p.result.total_train_seconds() << "," << p.result.mean_images_per_second() << ","
+        << efficiency[i] << "," << p.result.peak_bytes() << "," << p.result.parameters << ","
+        << p.result.final_accuracy() << "\n";
+  }
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
@@ -110,6 +134,8 @@ int main(int argc, char** argv) {
   app.add_flag("--quiet", quiet, "print only the table");
   app.add_option("--csv", csv_path, "also write the table as CSV to this path");
   app.add_option("--plot", plot_path, "also plot time and peak memory against the axis (PNG)");
+  RankJobs jobs;
+  add_rank_job_flags(app, jobs);
   return run_app(app, argc, argv, [&] {
     size_t equals = vary.find('=');
     std::string axis = vary.substr(0, equals);
@@ -131,21 +157,46 @@ int main(int argc, char** argv) {
       configs.push_back(c);
     }
     ProgressReporter progress(quiet);
+    auto hooks = console_hooks(quiet, progress, [quiet](const EpochStats& e) {
+      if (!quiet) print_epoch_line(e);
+    });
+    if (jobs.in_job()) {  // one point, started by the sweep below as a job of its own
+      if (jobs.run_point >= int(configs.size()))
+        throw std::invalid_argument("--run-point " + std::to_string(jobs.run_point) +
+                                    ": no such point");
+      check_job_world(configs[size_t(jobs.run_point)]);
+      hand_back(jobs, run_experiment(configs[size_t(jobs.run_point)], hooks));
+      return int(kOk);
+    }
     std::vector<Point> points;
     for (size_t i = 0; i < configs.size(); ++i) {
       if (!quiet) std::printf("== %s=%s\n", axis.c_str(), values[i].c_str());
-      auto hooks = console_hooks(quiet, progress, [quiet](const EpochStats& e) {
-        if (!quiet) print_epoch_line(e);
-      });
-      points.push_back({values[i], run_experiment(configs[i], hooks)});
+      RunResult result = needs_own_job(configs[i])
+                             ? run_as_job(jobs, configs[i], int(i), argc, argv)
+                             : run_experiment(configs[i], hooks);
+      points.push_back({values[i], result});
     }
-    std::printf("\n%-14s %-10s %10s %10s %11s %11s %9s\n", axis.c_str(), "backend", "total_s",
-                "images/s", "peak_mem", "parameters", "test_acc");
-    for (const auto& p : points)
-      std::printf("%-14s %-10s %10.3f %10.0f %11s %11lld %8.2f%%\n", p.value.c_str(),
+    if (!nnlab::distributed::world().primary()) return int(kOk);  // rank 0 reports
+    bool by_ranks = axis == "ranks";
+    std::vector<double> efficiency = scaling(points);
+    std::printf("\n%-14s %-10s %10s %10s %11s %11s %9s%s\n", axis.c_str(), "backend", "total_s",
+                "images/s", "peak_mem", "parameters", "test_acc", by_ranks ? "   scaling" : "");
+    for (size_t i = 0; i < points.size(); ++i) {
+      const Point& p = points[i];
+      std::printf("%-14s %-10s %10.3f %10.0f %11s %11lld %8.2f%%", p.value.c_str(),
                   p.result.backend.c_str(), p.result.total_train_seconds(),
                   p.result.mean_images_per_second(), format_bytes(p.result.peak_bytes()).c_str(),
                   static_cast<long long>(p.result.parameters), 100 * p.result.final_accuracy());
+      if (by_ranks && efficiency[i] > 0) std::printf(" %8.1f%%", 100 * efficiency[i]);
+      if (by_ranks && efficiency[i] <= 0) std::printf(" %9s", "-");
+      std::printf("\n");
+    }
+    if (by_ranks) std::printf("(scaling: images/s against ranks x the 1-rank point's)\n");
+    if (config.profile)
+      for (const auto& p : points) {
+        std::printf("\n== %s=%s", axis.c_str(), p.value.c_str());
+        print_profile(p.result);
+      }
     if (!csv_path.empty()) write_csv(csv_path, axis, points);
     if (!plot_path.empty()) plot(plot_path, axis, config, points, nnlab::get_backend("cpu").device());
     return int(kOk);

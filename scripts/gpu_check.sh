@@ -5,7 +5,8 @@
 # could only be checked on a GPU (launch errors, out-of-memory retry, kernel faults, cuDNN's
 # choices per layer). Meant to fit in a few minutes.
 # On a bare, offline machine it takes the build dependencies and data from .gpu_kit/, made
-# beforehand by scripts/gpu_kit where the package registries are reachable.
+# beforehand by scripts/gpu_kit where the package registries are reachable. Data-parallel
+# training with NCCL runs on 1 GPU and on all of them (mpirun from the system or the kit).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log=${1:-gpu_check.log}
@@ -26,6 +27,15 @@ kit=$PWD/.gpu_kit
     ln -sf "$(ls /lib/x86_64-linux-gnu/libz.so.1 /usr/lib/x86_64-linux-gnu/libz.so.1 2>/dev/null | head -1)" "$libdir/libz.so"
     export CMAKE_PREFIX_PATH=$root/usr CPATH=$root/usr/include LD_LIBRARY_PATH=$libdir:${LD_LIBRARY_PATH:-}
     export NNLAB_DATA=$kit/data NNLAB_PYTHON=$(command -v python3)
+    # Open MPI from the kit, relocated: it finds its plugins and help files under OPAL_PREFIX.
+    if ! command -v mpirun >/dev/null && [ -x "$root/usr/bin/orterun" ]; then
+      export OPAL_PREFIX=$root/usr OMPI_MCA_mca_base_component_show_load_errors=0
+      mkdir -p "$root/bin"
+      ln -sf "$root/usr/bin/orterun" "$root/bin/mpirun"
+      ln -sf "$root/usr/bin/opal_wrapper" "$root/bin/mpicxx"
+      export PATH=$root/bin:$PATH
+      cmake_args+=("-DMPI_CXX_COMPILER=$root/bin/mpicxx" "-DMPIEXEC_EXECUTABLE=$root/bin/mpirun")
+    fi
     # cuDNN from the toolkit if it has it, else from PyTorch's nvidia-cudnn wheel.
     if [ ! -e /usr/local/cuda/include/cudnn.h ]; then
       cudnn=$(python3 -c 'import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))' 2>/dev/null)
@@ -58,6 +68,28 @@ kit=$PWD/.gpu_kit
   echo "== compare_devices, MNIST MLP, 1 epoch, every backend (cuda-sim on a subset)"
   $build/apps/compare_devices --epochs 1 --quiet --profile --plot "$out/gpu_check_mnist.png"
   $build/apps/compare_devices --epochs 1 --limit 2000 --backends cpu,cuda-sim --quiet
+  gpus=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | wc -l)
+  if grep -q "NNLAB_HAVE_NCCL 1" $build/include/nnlab/config.h && command -v mpirun >/dev/null &&
+     [ "$gpus" -ge 1 ]; then
+    echo "== data parallel, NCCL on the compute stream: 1 GPU, then all ${gpus} (one rank per GPU)"
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1  # the lent machines run as root
+    lenet=(--model lenet --data fashion-mnist --image-size 32 --channels 3 --epochs 1)
+    for backend in cudnn cuda; do
+      for ranks in 1 "$gpus"; do
+        echo "-- $backend, $ranks rank(s), LeNet on Fashion-MNIST, batch 64 per rank, --profile"
+        mpirun -np "$ranks" --bind-to none $build/apps/train --backend $backend "${lenet[@]}" --profile
+      done
+    done
+    echo "-- 1 GPU batch 128 against $gpus GPU(s) of batch $((128 / gpus)) (the same global batch)"
+    $build/apps/train --backend cudnn "${lenet[@]}" --batch-size 128 --quiet
+    mpirun -np "$gpus" --bind-to none $build/apps/train --backend cudnn "${lenet[@]}" \
+      --batch-size $((128 / gpus)) --quiet
+    $build/apps/sweep --vary ranks=1,$gpus --backend cudnn --launcher "mpirun --bind-to none -np {ranks}" \
+      "${lenet[@]}" --quiet
+  else
+    echo "== data parallel with NCCL skipped: $gpus GPU(s); mpirun: $(command -v mpirun || echo none);" \
+      "$(grep NNLAB_HAVE_NCCL $build/include/nnlab/config.h)"
+  fi
   echo "== bench_ops: every op at the models' shapes, GEMM variants (cpu and the GPU backends)"
   $build/apps/bench_ops --min-time 0.05 --csv "$out/gpu_check_ops.csv"
   echo "== training speed, ResNet-18 64x64 batch 32"

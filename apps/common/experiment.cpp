@@ -1,5 +1,7 @@
 #include "apps/common/experiment.h"
 
+#include <sched.h>
+
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -20,6 +22,7 @@
 #include "nnlab/data/image_folder.h"
 #include "nnlab/data/loader.h"
 #include "nnlab/data/paths.h"
+#include "nnlab/distributed/world.h"
 #include "nnlab/models/zoo.h"
 #include "nnlab/optim/optimizer.h"
 
@@ -167,7 +170,8 @@ struct CheckNumericsScope {
   bool previous;
 };
 
-double evaluate(nn::Module& model, data::DataLoader& test, Backend& backend) {
+// Correct predictions and images seen on this rank's share of the test set.
+std::pair<int64_t, int64_t> evaluate(nn::Module& model, data::DataLoader& test, Backend& backend) {
   NoGradGuard no_grad;
   model.eval();
   test.start_epoch(0);
@@ -180,7 +184,39 @@ double evaluate(nn::Module& model, data::DataLoader& test, Backend& backend) {
     seen += int64_t(predicted.size());
   }
   model.train();
-  return double(correct) / double(seen);
+  return {correct, seen};
+}
+
+// A rank bound to fewer cores than it runs threads (Open MPI binds each rank to one core when
+// it starts two or fewer) would time-share them: say so and how to launch instead.
+std::string binding_warning(const Backend& backend) {
+  cpu_set_t set;
+  if (backend.is_gpu() || sched_getaffinity(0, sizeof set, &set) != 0) return "";
+  int cores = CPU_COUNT(&set);
+  if (backend.threads() <= cores) return "";
+  std::string threads = std::to_string(backend.threads());
+  return "warning: " + threads + " threads on " + std::to_string(cores) +
+         " core(s) this rank is bound to; launch with mpirun --bind-to none or --map-by slot:PE=" +
+         threads + ", or use --threads " + std::to_string(cores);
+}
+
+// After rank 0 alone has read a checkpoint: the epoch, the random streams' positions and the
+// optimizer's state to every rank (the parameters and buffers follow with DataParallel's own
+// broadcast), so a run on several machines needs the file only where rank 0 runs.
+int64_t share_resumed_state(int64_t epoch, nn::Module& model, optim::Optimizer& optimizer,
+                            distributed::Communicator& comm) {
+  std::string state;
+  if (distributed::world().primary()) {
+    state = std::to_string(epoch);
+    for (const auto& [name, gen] : model.named_generators())
+      state += " " + std::to_string(gen->offset);
+  }
+  distributed::broadcast(state, 0);
+  std::istringstream is(state);
+  is >> epoch;
+  for (const auto& [name, gen] : model.named_generators()) is >> gen->offset;
+  distributed::broadcast_optimizer_state(comm, optimizer);
+  return epoch;
 }
 }  // namespace
 
@@ -263,6 +299,10 @@ void validate(const ExperimentConfig& c) {
     fail("--precision must be fp32 or tf32, got '" + c.precision + "'");
   if (c.metrics && !c.profile)
     fail("--metrics needs --profile: the counters go into the profile's op table");
+  if (c.ranks < 0 || c.ranks > 4096)
+    fail("ranks must be in [1, 4096], got " + std::to_string(c.ranks));
+  if (c.bucket_kib < 1 || c.bucket_kib > (int64_t(1) << 30))
+    fail("--bucket-kib must be in [1, 2^30], got " + std::to_string(c.bucket_kib));
   if (c.data == "folder:" || c.data == "folder")
     fail(
         "--data folder:DIR needs the directory (DIR/<class>, or DIR/train and DIR/val or "
@@ -307,9 +347,16 @@ void check_resumable(const ExperimentConfig& c, const CheckpointInfo& info) {
 }
 }  // namespace
 
-RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
+RunResult run_experiment(const ExperimentConfig& c, const RunHooks& all_hooks) {
   validate(c);
-  if (!c.checkpoint.empty()) {  // now, not after the first epoch has trained
+  // A run started by an MPI launcher is data parallel: each rank trains on its shard of every
+  // epoch and rank 0 alone reports, reads the checkpoint it resumes from and writes checkpoints.
+  const distributed::World& world = distributed::world();
+  const RunHooks hooks = world.primary() ? all_hooks : RunHooks{};
+  if (c.ranks > 0 && c.ranks != world.size)
+    throw std::logic_error("run_experiment: the run asks for " + std::to_string(c.ranks) +
+                           " ranks but this world has " + std::to_string(world.size));
+  if (!c.checkpoint.empty() && world.primary()) {  // now, not after the first epoch has trained
     try {
       check_safetensors_writable(c.checkpoint);
     } catch (const std::runtime_error& e) {
@@ -317,7 +364,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
     }
   }
   std::optional<CheckpointInfo> resumed;
-  if (!c.resume.empty()) {  // before the data is loaded and the model built
+  if (!c.resume.empty() && world.primary()) {  // before the data is loaded and the model built
     resumed = read_checkpoint_info(c.resume);
     check_resumable(c, *resumed);
   }
@@ -337,6 +384,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
   train_options.workers = c.workers;
   train_options.limit = c.limit;
   train_options.normalize = {c.norm_mean, c.norm_std};
+  train_options.shards = world.size;
+  train_options.shard = world.rank;
   Datasets datasets = load_data(c);
   auto train_set = datasets.train, test_set = datasets.test;
   if (test_set->classes() != train_set->classes())
@@ -348,6 +397,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
   test_options.shuffle = false;
   test_options.limit = 0;
   test_options.batch_size = std::min<int64_t>(c.batch_size, 256);
+  test_options.pad_shards = false;  // every test image counted once, by one rank
   data::DataLoader train(train_set, train_options), test(test_set, test_options);
 
   Generator gen(c.seed);
@@ -359,21 +409,44 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
   result.backend = backend.name();
   result.device = backend.device();
   result.threads = backend.threads();
+  result.ranks = world.size;
   result.parameters = model->parameter_count();
   result.precision = precision;
   say("backend: " + result.backend + " (" + result.device + "); precision " + precision);
   say("model: " + c.model + ", " + std::to_string(result.parameters) +
       " parameters; optimizer: " + optimizer->describe());
   if (!datasets.layout.empty()) say("split: " + datasets.layout);
+  std::string per_rank = world.launched ? " per rank" : "";
   say("data: " + train_set->describe() + "; training on " + std::to_string(train.samples()) +
-      " images, batch " + std::to_string(c.batch_size) + ", " + std::to_string(c.workers) +
-      " loader workers");
+      " images" + per_rank + ", batch " + std::to_string(c.batch_size) + per_rank + ", " +
+      std::to_string(c.workers) + " loader workers" + per_rank);
 
+  std::unique_ptr<distributed::Communicator> comm;
+  if (world.launched) comm = distributed::make_communicator(backend);
   int first_epoch = 1;
   if (resumed) {
     load_checkpoint(c.resume, *model, *optimizer);
     first_epoch = int(resumed->epoch) + 1;
     say("resumed from " + c.resume + " after epoch " + std::to_string(resumed->epoch));
+  }
+  std::optional<distributed::DataParallel> data_parallel;
+  if (world.launched) {
+    if (!c.resume.empty())
+      first_epoch = int(share_resumed_state(first_epoch - 1, *model, *optimizer, *comm)) + 1;
+    distributed::DataParallelOptions options;
+    options.bucket_bytes = size_t(c.bucket_kib) << 10;
+    options.overlap = c.overlap;
+    data_parallel.emplace(*model, *comm, options);
+    result.transport = comm->describe();
+    const auto& stats = data_parallel->stats();
+    say("data parallel: " + std::to_string(world.size) + " ranks started by " + world.launcher +
+        "; global batch " + std::to_string(c.batch_size * world.size) + "; gradients averaged by " +
+        result.transport + ", " + format_bytes(size_t(stats.bytes)) +
+        " per step in buckets of at most " + std::to_string(c.bucket_kib) + " KiB, " +
+        (c.overlap ? "started during backward" : "all after backward") +
+        "; batch norm on per-rank statistics");
+    std::string warning = binding_warning(backend);
+    if (!warning.empty()) say(warning);
   }
 
   backend.synchronize();
@@ -417,6 +490,10 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
       optimizer->zero_grad();
       loss.backward();
       phase_end(mark, profile.backward);
+      if (data_parallel) {
+        data_parallel->finish_gradient_sync();
+        phase_end(mark, profile.allreduce_wait);
+      }
       optimizer->step();
       phase_end(mark, profile.optimizer);
       double loss_value = loss.item();
@@ -426,7 +503,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
       ++batches;
       images += batch->shape[0];
       if (hooks.on_progress)
-        hooks.on_progress({epoch, c.epochs, images, train.samples(), seconds_since(start)});
+        hooks.on_progress({epoch, c.epochs, images * world.size, train.samples() * world.size,
+                           seconds_since(start)});
     }
     backend.synchronize();
     recording.reset();
@@ -441,17 +519,26 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
     EpochStats stats;
     stats.epoch = epoch;
     stats.train_seconds = seconds_since(start);
-    stats.train_loss = loss_sum / double(batches);
-    stats.images_per_second = double(images) / stats.train_seconds;
-    stats.test_accuracy = evaluate(*model, test, backend);
-    stats.peak_bytes = backend.allocator().stats().peak_bytes;
+    // Every rank evaluates its share of the test set with rank 0's batch-norm statistics.
+    if (data_parallel) data_parallel->broadcast_buffers();
+    auto [correct, seen] = evaluate(*model, test, backend);
+    std::vector<double> sums{loss_sum, double(batches), double(images), double(correct),
+                             double(seen)};
+    std::vector<double> peak{double(backend.allocator().stats().peak_bytes)};
+    distributed::all_reduce(sums, distributed::Reduction::Sum);
+    distributed::all_reduce(peak, distributed::Reduction::Max);
+    stats.train_loss = sums[0] / sums[1];
+    stats.images_per_second = sums[2] / stats.train_seconds;
+    stats.test_accuracy = sums[3] / sums[4];
+    stats.peak_bytes = size_t(peak[0]);
     result.epochs.push_back(stats);
-    if (!c.checkpoint.empty())
+    if (!c.checkpoint.empty() && world.primary())
       save_checkpoint(c.checkpoint, *model, *optimizer,
                       {epoch, c.model, c.optimizer, c.seed,
                        c.optimizer == "sgd" ? std::optional<double>(c.momentum) : std::nullopt});
     if (hooks.on_epoch) hooks.on_epoch(stats);
   }
+  if (data_parallel) profile.allreduce = data_parallel->stats();
   return result;
 }
 

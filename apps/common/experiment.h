@@ -12,6 +12,7 @@
 #include "apps/common/sim_counters.h"
 #include "nnlab/core/allocator.h"
 #include "nnlab/core/profiler.h"
+#include "nnlab/distributed/data_parallel.h"
 
 namespace nnlab::apps {
 
@@ -49,6 +50,13 @@ struct ExperimentConfig {
   // running the observed build of the kernels (nnlab/sim/observe.h; slower).
   bool metrics = false;
   bool check_numerics = false;  // check every op output and gradient for NaN/inf (slow)
+  // Data parallel (a run started by mpirun or srun; batch_size is then per rank): the
+  // gradient buckets' capacity, and whether their all-reduce overlaps backward.
+  int64_t bucket_kib = int64_t(distributed::kDefaultBucketBytes >> 10);
+  bool overlap = true;
+  // The ranks this run needs (0: as many as started it): compare_devices --ranks and sweep
+  // --vary ranks start a job of that many (apps/common/ranks.h).
+  int ranks = 0;
 };
 
 // Where a profiled run's training time went. Phases are host wall time with the backend
@@ -57,10 +65,14 @@ struct ExperimentConfig {
 struct RunProfile {
   int64_t steps = 0;
   double data_wait = 0, upload = 0, forward = 0, backward = 0, optimizer = 0;  // seconds
+  double allreduce_wait = 0;   // data parallel: finishing the gradient all-reduce after backward
   std::map<Op, OpTotals> ops;  // training steps only (evaluation is not profiled)
   std::map<std::string, SimCounters> counters;  // --metrics: cuda-sim's kernels, by op name
+  distributed::AllReduceStats allreduce;  // data parallel: rank 0's, whether profiled or not
 };
 
+// With several ranks: losses and accuracy over every rank's batches, images/s of all ranks
+// together, rank 0's time and the largest peak of any rank.
 struct EpochStats {
   int epoch = 0;
   double train_loss = 0;     // mean over the epoch's batches
@@ -73,7 +85,9 @@ struct EpochStats {
 struct RunResult {
   std::string backend, device;
   std::string precision;  // what the backend really used: "fp32", "tf32 (...)", "fp32 (... no tf32 mode)"
-  int threads = 1;
+  int threads = 1;        // per rank
+  int ranks = 1;
+  std::string transport;  // data parallel: what averaged the gradients ("" for one process)
   int64_t parameters = 0;
   std::vector<EpochStats> epochs;
   RunProfile profile;  // filled when the config asks for it

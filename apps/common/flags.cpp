@@ -10,6 +10,7 @@
 #include "nnlab/backends/registry.h"
 #include "nnlab/data/dataset.h"
 #include "nnlab/data/image_folder.h"
+#include "nnlab/distributed/world.h"
 #include "nnlab/models/zoo.h"
 
 namespace nnlab::apps {
@@ -117,6 +118,12 @@ void add_recipe_flags(CLI::App& app, ExperimentConfig& c) {
   app.add_flag("--metrics", c.metrics,
                "with --profile on cuda-sim: count every kernel's memory accesses per op (global sectors, "
                "shared-memory bank conflicts, divergence, barriers, atomics, occupancy; slower)");
+  app.add_option("--bucket-kib", c.bucket_kib,
+                 "under mpirun/srun: gradient all-reduce bucket capacity, KiB")
+      ->capture_default_str();
+  app.add_flag(
+      "--no-overlap{false}", c.overlap,
+      "under mpirun/srun: start every gradient all-reduce after backward instead of during it");
 }
 
 int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
@@ -128,17 +135,33 @@ int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& bo
     app.exit(e);
     return kUsage;
   }
+  // A process started by mpirun or srun joins the other ranks; a failing rank ends them all
+  // (MPI_Abort) with its message, so none waits for it in a collective.
+  std::string name = app.get_name();
+  auto fail = [&](int code, const std::string& kind, const char* what) {
+    const distributed::World& world = distributed::world();
+    std::string who = world.launched ? name + " (rank " + std::to_string(world.rank) + " of " +
+                                           std::to_string(world.size) + ")"
+                                     : name;
+    std::cerr << who << ": " << kind << what << std::endl;
+    if (world.launched) distributed::abort_all(code);
+    return code;
+  };
   try {
-    return body();
+    const distributed::World& world = distributed::init(&argc, &argv);
+    // Rank 0 alone prints; the others' errors still reach stderr.
+    if (!world.primary() && !std::freopen("/dev/null", "w", stdout))
+      throw std::runtime_error("cannot silence the standard output of rank " +
+                               std::to_string(world.rank));
+    int code = body();
+    distributed::finalize();
+    return code;
   } catch (const std::invalid_argument& e) {
-    std::cerr << app.get_name() << ": " << e.what() << "\n";
-    return kUsage;
+    return fail(kUsage, "", e.what());
   } catch (const data::DataError& e) {
-    std::cerr << app.get_name() << ": data error: " << e.what() << "\n";
-    return kRunFailed;
+    return fail(kRunFailed, "data error: ", e.what());
   } catch (const std::exception& e) {
-    std::cerr << app.get_name() << ": error: " << e.what() << "\n";
-    return kRunFailed;
+    return fail(kRunFailed, "error: ", e.what());
   }
 }
 

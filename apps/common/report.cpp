@@ -58,20 +58,41 @@ void print_epoch_line(const EpochStats& e) {
               e.train_loss, 100 * e.test_accuracy, e.train_seconds, e.images_per_second);
 }
 
+void print_allreduce(const distributed::AllReduceStats& a, const std::string& transport) {
+  if (a.steps == 0) return;
+  double steps = double(a.steps);
+  double in_flight = a.in_flight_seconds / steps, during = a.during_backward_seconds / steps;
+  std::printf("  all-reduce over %s: %lld buckets, %s per step\n", transport.c_str(),
+              static_cast<long long>(a.buckets), format_bytes(size_t(a.bytes)).c_str());
+  std::printf(
+      "    in flight %.3f ms/step, of which %.3f ms (%.0f%%) while backward still ran; "
+      "%.3f ms/step after backward to finish (wait, average)\n",
+      1e3 * in_flight, 1e3 * during, in_flight > 0 ? 100 * during / in_flight : 0.0,
+      1e3 * a.finish_seconds / steps);
+  std::printf(
+      "    buckets per step started during backward %.1f, complete before it ended %.1f "
+      "(completion seen at the next gradient hook)\n",
+      double(a.buckets_started_in_backward) / steps, double(a.buckets_done_in_backward) / steps);
+}
+
 void print_profile(const RunResult& run) {
   const RunProfile& p = run.profile;
-  double total = p.data_wait + p.upload + p.forward + p.backward + p.optimizer;
+  double total = p.data_wait + p.upload + p.forward + p.backward + p.allreduce_wait + p.optimizer;
   if (p.steps == 0 || total <= 0) return;
   auto share = [total](double s) { return 100.0 * s / total; };
-  std::printf("\nprofile of %s: %lld training steps, %.3f s (every phase waits for the backend)\n",
-              run.backend.c_str(), static_cast<long long>(p.steps), total);
+  std::string ranks = run.ranks > 1 ? " (rank 0 of " + std::to_string(run.ranks) + ")" : "";
+  std::printf(
+      "\nprofile of %s%s: %lld training steps, %.3f s (every phase waits for the backend)\n",
+      run.backend.c_str(), ranks.c_str(), static_cast<long long>(p.steps), total);
   std::printf("  %-22s %10s %10s %7s\n", "phase", "total_ms", "ms/step", "share");
-  for (auto [name, seconds] : {std::pair{"waiting for data", p.data_wait},
-                               std::pair{"host-to-device copy", p.upload},
-                               std::pair{"forward", p.forward}, std::pair{"backward", p.backward},
-                               std::pair{"optimizer", p.optimizer}})
-    std::printf("  %-22s %10.1f %10.3f %6.1f%%\n", name, 1e3 * seconds,
-                1e3 * seconds / double(p.steps), share(seconds));
+  for (auto [name, seconds] :
+       {std::pair{"waiting for data", p.data_wait}, std::pair{"host-to-device copy", p.upload},
+        std::pair{"forward", p.forward}, std::pair{"backward", p.backward},
+        std::pair{"gradient all-reduce", p.allreduce_wait}, std::pair{"optimizer", p.optimizer}})
+    if (seconds > 0 || std::string(name) != "gradient all-reduce")
+      std::printf("  %-22s %10.1f %10.3f %6.1f%%\n", name, 1e3 * seconds,
+                  1e3 * seconds / double(p.steps), share(seconds));
+  if (!run.transport.empty()) print_allreduce(p.allreduce, run.transport);
   std::vector<std::pair<Op, OpTotals>> ops(p.ops.begin(), p.ops.end());
   std::sort(ops.begin(), ops.end(),
             [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });

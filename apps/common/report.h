@@ -30,7 +30,10 @@ RunHooks console_hooks(bool quiet, ProgressReporter& progress,
 // The line compare_devices and sweep print after each epoch.
 void print_epoch_line(const EpochStats& e);
 
-// The --profile table: each phase's share of the training time, then the op types by time.
+// The --profile table: each phase's share of the training time, then the op types by time;
+// for a data-parallel run also what the gradient all-reduce cost and how much of it overlapped
+// backward (print_allreduce).
 void print_profile(const RunResult& run);
+void print_allreduce(const distributed::AllReduceStats& stats, const std::string& transport);
 
 }  // namespace nnlab::apps

@@ -60,6 +60,12 @@ Tensor record(Tensor out, const char* op, std::vector<Tensor> inputs, BackwardFn
   return out;
 }
 
+void set_grad_ready_hook(const Tensor& leaf, std::function<void()> hook) {
+  if (leaf.grad_fn())
+    throw std::logic_error("set_grad_ready_hook: the tensor is not a leaf (it has a grad_fn)");
+  leaf.impl().grad_ready_hook = std::move(hook);
+}
+
 void run_backward(const Tensor& root, const Tensor& grad_root) {
   if (!root.requires_grad())
     throw std::logic_error("backward(): the tensor does not require grad (no leaf needs it)");
@@ -78,11 +84,23 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
   };
   if (!root.grad_fn()) {  // a leaf
     accumulate_leaf(root.impl(), seed);
+    if (root.impl().grad_ready_hook) root.impl().grad_ready_hook();
     return;
   }
   std::unordered_map<TensorImpl*, Tensor> pending;  // gradients of non-leaf tensors
   pending[root.impl_ptr().get()] = seed;
   std::vector<TensorImpl*> order = topological_order(root.impl_ptr().get());
+  // For each hooked leaf, the gradient contributions still to come in this pass: its hook
+  // runs when the last one has been accumulated.
+  std::unordered_map<TensorImpl*, int> contributions_left;
+  for (TensorImpl* impl : order)
+    for (const Tensor& in : impl->grad_fn->inputs)
+      if (in.defined() && in.requires_grad() && !in.grad_fn() && in.impl().grad_ready_hook)
+        ++contributions_left[in.impl_ptr().get()];
+  auto contribution_done = [&](TensorImpl* leaf) {
+    auto left = contributions_left.find(leaf);
+    if (left != contributions_left.end() && --left->second == 0) leaf->grad_ready_hook();
+  };
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     TensorImpl* impl = *it;
     auto found = pending.find(impl);
@@ -106,6 +124,7 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
         require_finite(grads[i], "the gradient of " + node.op + " for its input " + std::to_string(i));
       if (!in.grad_fn()) {
         accumulate_leaf(in.impl(), grads[i]);
+        contribution_done(in.impl_ptr().get());
       } else {
         auto [slot, inserted] = pending.try_emplace(in.impl_ptr().get(), grads[i]);
         if (!inserted) slot->second = ops::add(slot->second, grads[i]);

@@ -41,6 +41,13 @@ class NoGradGuard {
 // `out` itself (use out.detach()), or the node would keep its own output alive.
 Tensor record(Tensor out, const char* op, std::vector<Tensor> inputs, BackwardFn backward);
 
+// Runs `hook` each time a backward pass has accumulated the last gradient contribution a leaf
+// receives in that pass (its grad is then final), as PyTorch's
+// register_post_accumulate_grad_hook: data-parallel training starts all-reducing gradients
+// from here while backward goes on. An empty hook removes it. The hook must not hold `leaf`
+// itself (the tensor would keep itself alive); capture an index or a plain pointer instead.
+void set_grad_ready_hook(const Tensor& leaf, std::function<void()> hook);
+
 // Accumulates d(root)/d(leaf) into every leaf that requires grad, seeding with `grad_root`
 // (ones when undefined; then root must have one element).
 void run_backward(const Tensor& root, const Tensor& grad_root = Tensor());

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,9 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;  // accumulated gradient of a leaf
   std::shared_ptr<Node> grad_fn;     // the op that produced this tensor (non-leaf)
+  // A leaf's hook, run once per backward pass after its last gradient contribution has been
+  // accumulated (set_grad_ready_hook in nnlab/core/autograd.h).
+  std::function<void()> grad_ready_hook;
 };
 
 class Tensor {

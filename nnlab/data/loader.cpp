@@ -19,6 +19,19 @@ std::vector<int64_t> shuffled_order(int64_t n, uint64_t seed, int64_t epoch) {
   return order;
 }
 
+std::vector<int64_t> shard_order(const std::vector<int64_t>& order, int shards, int shard,
+                                 bool pad) {
+  if (shards < 1 || shard < 0 || shard >= shards)
+    throw std::invalid_argument("shard_order: shard " + std::to_string(shard) + " of " +
+                                std::to_string(shards) + " does not exist");
+  int64_t n = int64_t(order.size()), total = n;
+  if (pad && n > 0) total = (n + shards - 1) / shards * shards;
+  std::vector<int64_t> part;
+  part.reserve(size_t((total + shards - 1) / shards));
+  for (int64_t i = shard; i < total; i += shards) part.push_back(order[size_t(i % n)]);
+  return part;
+}
+
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options)
     : dataset_(std::move(dataset)), options_(std::move(options)) {
   if (options_.batch_size < 1)
@@ -26,6 +39,9 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions opt
                                 std::to_string(options_.batch_size));
   if (options_.workers < 0) throw std::invalid_argument("DataLoader: workers must be >= 0");
   if (options_.prefetch < 1) throw std::invalid_argument("DataLoader: prefetch must be >= 1");
+  if (options_.shards < 1 || options_.shard < 0 || options_.shard >= options_.shards)
+    throw std::invalid_argument("DataLoader: shard " + std::to_string(options_.shard) + " of " +
+                                std::to_string(options_.shards) + " does not exist");
   const Transforms& t = options_.transforms;
   int64_t source_channels = dataset_->sample_shape()[0];
   if (t.pad < 0 || t.crop_padding < 0) throw std::invalid_argument("DataLoader: padding must be >= 0");
@@ -41,7 +57,7 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions opt
   }
   for (float s : options_.normalize.std)
     if (!(s > 0)) throw std::invalid_argument("DataLoader: normalisation std must be > 0");
-  if (samples() == 0)
+  if (used_samples() == 0)
     throw std::invalid_argument("DataLoader: " + dataset_->describe() + " is empty");
 }
 
@@ -49,9 +65,16 @@ DataLoader::~DataLoader() {
   stop_workers();
 }
 
-int64_t DataLoader::samples() const {
+int64_t DataLoader::used_samples() const {
   int64_t n = dataset_->size();
   return options_.limit > 0 ? std::min(n, options_.limit) : n;
+}
+
+int64_t DataLoader::samples() const {
+  int64_t n = used_samples(), shards = options_.shards;
+  if (shards == 1 || n == 0) return n;
+  return options_.pad_shards ? (n + shards - 1) / shards
+                             : (n - options_.shard + shards - 1) / shards;
 }
 
 Shape DataLoader::sample_shape() const {
@@ -88,13 +111,15 @@ int64_t DataLoader::batches_per_epoch() const {
 void DataLoader::start_epoch(int64_t epoch) {
   stop_workers();
   epoch_ = epoch;
-  int64_t n = samples();
+  int64_t n = used_samples();
   if (options_.shuffle) {
     order_ = shuffled_order(n, options_.seed, epoch);
   } else {
     order_.resize(size_t(n));
     std::iota(order_.begin(), order_.end(), 0);
   }
+  if (options_.shards > 1)
+    order_ = shard_order(order_, options_.shards, options_.shard, options_.pad_shards);
   next_to_hand_out_ = 0;
   next_to_assemble_ = 0;
   ready_.clear();

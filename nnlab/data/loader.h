@@ -41,6 +41,10 @@ struct LoaderOptions {
   int workers = 0;    // 0: batches are assembled on the calling thread
   int prefetch = 4;   // batches that may be ready ahead of the consumer
   int64_t limit = 0;  // use only the first `limit` samples (0: all)
+  // Data-parallel training: this loader reads shard `shard` of `shards` (one per rank) of each
+  // epoch's order (shard_order below); the order itself is the same on every rank.
+  int shards = 1, shard = 0;
+  bool pad_shards = true;  // training: equal shards; evaluation (false): each sample once
   Normalize normalize;
   Transforms transforms;
 };
@@ -62,12 +66,13 @@ class DataLoader {
   void start_epoch(int64_t epoch);  // fixes the order; stops any unfinished epoch
   std::optional<Batch> next();      // the next batch in order, or nullopt at the epoch's end
   int64_t batches_per_epoch() const;
-  int64_t samples() const;  // samples used per epoch (after `limit`)
+  int64_t samples() const;     // samples this loader reads per epoch (after `limit`, its shard)
   Shape sample_shape() const;  // {c, h, w} after the transforms
   const Dataset& dataset() const { return *dataset_; }
   const LoaderOptions& options() const { return options_; }
 
  private:
+  int64_t used_samples() const;  // after `limit`, before sharding
   Batch assemble(int64_t batch_index) const;
   // Applies the transforms to one sample's pixels (in: dataset shape, out: sample_shape()).
   void transform(int64_t sample, const std::vector<uint8_t>& in, std::vector<uint8_t>& out) const;
@@ -93,5 +98,14 @@ class DataLoader {
 
 // The seeded permutation of [0, n) used for epoch `epoch` (Fisher-Yates driven by Philox).
 std::vector<int64_t> shuffled_order(int64_t n, uint64_t seed, int64_t epoch);
+
+// Rank `shard`'s part of an epoch's order, as PyTorch's DistributedSampler: positions shard,
+// shard + shards, shard + 2 shards, ... With `pad`, the order is first extended by repeating
+// its first samples to a multiple of `shards` (at most shards - 1 repeats), so every shard has
+// the same length and every rank the same number of steps; without, shards differ by at most
+// one and each sample appears in exactly one. Strided rather than contiguous shards keep each
+// global batch made of the same samples as one process's batch of shards x the batch size.
+std::vector<int64_t> shard_order(const std::vector<int64_t>& order, int shards, int shard,
+                                 bool pad);
 
 }  // namespace nnlab::data

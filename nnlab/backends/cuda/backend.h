@@ -123,8 +123,10 @@ class CudaBackend : public Backend {
 #ifdef NNLAB_SIM
     return "CPU simulation of the CUDA execution model (not a GPU timing)";
 #else
+    int gpu = 0;  // the current GPU: a data-parallel rank's own (nnlab/distributed/world.h)
+    NNLAB_CUDA_CHECK(cudaGetDevice(&gpu));
     cudaDeviceProp prop{};
-    NNLAB_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    NNLAB_CUDA_CHECK(cudaGetDeviceProperties(&prop, gpu));
     return std::string(prop.name) + ", " + std::to_string(prop.multiProcessorCount) +
            " SMs, compute capability " + std::to_string(prop.major) + "." +
            std::to_string(prop.minor);
