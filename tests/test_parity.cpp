@@ -233,3 +233,12 @@ TEST_CASE("uploads: large copies through the staging buffers arrive intact, back
     for (int i = 0; i < 5; ++i) CHECK(uploaded[size_t(i)].to_host<float>() == sent[size_t(i)]);
   }
 }
+
+TEST_CASE("parity's comparison: a NaN anywhere is the worst error, whatever follows it") {
+  std::vector<double> want = {1, 2, 3, 4}, got = {1, std::nan(""), 3, 4};
+  Discrepancy d = discrepancy(got, want);
+  CHECK(std::isnan(d.worst));
+  CHECK(d.at == 1);
+  CHECK_FALSE(d.worst <= 1e-4 * d.scale);  // so check_close fails
+  CHECK(discrepancy({1, 2, 3.5, 4}, want).worst == 0.5);
+}
