@@ -26,7 +26,8 @@ import copy, json, struct, sys
 import torch, torch.nn as nn, torch.nn.functional as F
 
 torch.use_deterministic_algorithms(True)
-MARGIN = 1e-7  # the smallest accepted distance of a decision from its tie, relative to its layer
+MARGIN = 1e-7  # the smallest distance of a decision from its tie, relative to its layer: 5e6 times
+# float64 rounding there, 1/90 of float32's
 tensors = {}
 
 
