@@ -35,6 +35,15 @@ Tensor weighted_sum(const Tensor& out);
 // Values of any floating tensor as double, for comparisons.
 std::vector<double> as_doubles(const Tensor& t);
 
+// The worst element of got against want, and the scale errors are measured against.
+struct Discrepancy {
+  double worst = 0;     // max |got - want|; NaN where either holds a NaN
+  size_t at = 0;        // the element where it is
+  double scale = 1e-6;  // max |want|, at least 1e-6
+  double relative() const { return worst / scale; }
+};
+Discrepancy discrepancy(const std::vector<double>& got, const std::vector<double>& want);
+
 // CHECKs max |got - want| <= rtol * max |want| (a NaN anywhere fails), reporting the worst
 // element; the comparison of every parity test, against reference or against PyTorch.
 void check_close(const std::string& what, const std::vector<double>& got,

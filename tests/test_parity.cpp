@@ -270,6 +270,15 @@ TEST_CASE("uploads: large copies through the staging buffers arrive intact, back
   }
 }
 
+TEST_CASE("parity's comparison: a NaN anywhere is the worst error, whatever follows it") {
+  std::vector<double> want = {1, 2, 3, 4}, got = {1, std::nan(""), 3, 4};
+  Discrepancy d = discrepancy(got, want);
+  CHECK(std::isnan(d.worst));
+  CHECK(d.at == 1);
+  CHECK_FALSE(d.worst <= 1e-4 * d.scale);  // so check_close fails
+  CHECK(discrepancy({1, 2, 3.5, 4}, want).worst == 0.5);
+}
+
 // Last in this file, so last to run (doctest orders test cases by file and line): every op of
 // the op table (nnlab/core/ops.def) that a backend supports ran on it in the tests above, so
 // a new op cannot land without a parity case (tests/op_cases.cpp) that exercises it.

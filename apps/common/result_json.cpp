@@ -17,6 +17,7 @@ Op op_named(const std::string& name) {
 nlohmann::json profile_json(const RunProfile& p) {
   nlohmann::json ops = nlohmann::json::object();
   for (const auto& [op, t] : p.ops) ops[op_name(op)] = {{"calls", t.calls}, {"seconds", t.seconds}};
+  for (const auto& [op, counters] : p.counters) ops[op]["counters"] = to_json(counters);  // --metrics
   const auto& a = p.allreduce;
   return {{"steps", p.steps},
           {"data_wait_s", p.data_wait},
