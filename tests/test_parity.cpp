@@ -233,3 +233,55 @@ TEST_CASE("uploads: large copies through the staging buffers arrive intact, back
     for (int i = 0; i < 5; ++i) CHECK(uploaded[size_t(i)].to_host<float>() == sent[size_t(i)]);
   }
 }
+
+// The op cases are small; the cpu backend's products block k in slices of 256, rows in blocks
+// of 144 and columns in panels of 16-32, and split C among threads. These shapes cross each
+// of those boundaries; every thread count must give the same bits.
+namespace {
+std::vector<double> gemm_op(Backend& be, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                            double alpha, double beta) {
+  auto random = [&](const Shape& shape, uint64_t seed) {
+    Tensor t = Tensor::empty(shape, DType::F32, be);
+    be.fill_uniform(t, -1, 1, seed, 0);
+    return t;
+  };
+  Tensor a = random(ta ? Shape{k, m} : Shape{m, k}, 1), b = random(tb ? Shape{n, k} : Shape{k, n}, 2),
+         c = random(Shape{m, n}, 3);
+  be.gemm(ta, tb, alpha, a, b, beta, c);
+  return as_doubles(c);
+}
+}  // namespace
+
+TEST_CASE("parity: cpu products across its blocking, the same bits for any thread count") {
+  Backend& ref = get_backend("reference");
+  Backend& cpu = get_backend("cpu");
+  const int saved_threads = cpu.threads();
+  auto for_threads = [&](auto f) {
+    std::vector<decltype(f())> results;
+    for (int threads : {1, 2, 3}) {
+      cpu.set_threads(threads);
+      results.push_back(f());
+    }
+    cpu.set_threads(saved_threads);
+    CHECK(results[1] == results[0]);
+    CHECK(results[2] == results[0]);
+    return results[0];
+  };
+  struct GemmShape {
+    int64_t m, n, k;
+  };
+  // k past two slices, rows past one block, ragged panels; columns past one L3 block (4096).
+  for (GemmShape s : {GemmShape{150, 301, 600}, GemmShape{7, 4200, 20}, GemmShape{300, 5, 70}})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (double beta : {0.0, -0.5}) {
+          CAPTURE(s.m);
+          CAPTURE(s.n);
+          CAPTURE(s.k);
+          CAPTURE(ta);
+          CAPTURE(tb);
+          CAPTURE(beta);
+          auto got = for_threads([&] { return gemm_op(cpu, ta, tb, s.m, s.n, s.k, 1.5, beta); });
+          check_close("gemm", got, gemm_op(ref, ta, tb, s.m, s.n, s.k, 1.5, beta));
+        }
+}
