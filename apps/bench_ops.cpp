@@ -9,6 +9,7 @@
 // synchronising on CPUs).
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -30,6 +31,29 @@ using namespace nnlab;
 using namespace nnlab::apps;
 
 namespace {
+// The process's CPU time instead of the wall clock, for CPU backends on a shared machine: a
+// 1-thread op's CPU time is what it cost whatever else ran (with more threads it includes
+// their waiting, so it is an upper bound).
+class CpuTimeStopwatch : public Stopwatch {
+ public:
+  void start() override { start_ = now(); }
+  double stop_seconds() override { return now() - start_; }
+
+ private:
+  static double now() {
+    timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+  }
+  double start_ = 0;
+};
+bool g_cpu_time = false;  // --cpu-time
+
+std::unique_ptr<Stopwatch> stopwatch_for(Backend& b) {
+  if (g_cpu_time && !b.is_gpu()) return std::make_unique<CpuTimeStopwatch>();
+  return b.make_stopwatch();
+}
+
 struct Timing {
   double seconds_per_call = 0;
   int calls = 0;
@@ -40,7 +64,7 @@ struct Timing {
 Timing time_call(Backend& b, const std::function<void()>& call, double min_seconds, int max_calls,
                  const Tensor& flush) {
   call();  // warm-up: first-touch allocation, caches, lazy initialisation
-  auto stopwatch = b.make_stopwatch();
+  auto stopwatch = stopwatch_for(b);
   double total = 0;
   int calls = 0;
   do {
@@ -175,6 +199,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threads", threads, "compute threads of the cpu backend (0: all cores)")
       ->check(CLI::Range(0, 256));
+  app.add_flag("--cpu-time", g_cpu_time,
+               "time CPU backends by the process's CPU time, not the wall clock (for a shared "
+               "machine; with several threads it includes their waiting)");
   app.add_option("--csv", csv_path, "also write the rows as CSV to this path");
   app.add_option("--json", json_path, "also write the rows and peaks as JSON to this path");
   return run_app(app, argc, argv, [&] {
@@ -202,6 +229,7 @@ int main(int argc, char** argv) {
       std::printf("# %s peak: %.1f GFLOP/s, %.1f GB/s (%s; balance %.1f FLOP/byte)\n", device.c_str(),
                   p.flops / 1e9, p.bytes / 1e9, p.how.c_str(), p.flops / p.bytes);
     std::printf("# cuda-sim rows are CPU time of a simulation, never GPU times\n");
+    if (g_cpu_time) std::printf("# CPU rows and the CPU peak: process CPU time, not wall time\n");
     std::printf("%-9s %-9s %-24s %-46s %11s %9s %8s %-7s %8s\n", "backend", "model", "op", "shape",
                 "us/call", "GFLOP/s", "GB/s", "bound", "roofline");
     std::vector<Row> rows;

@@ -235,9 +235,33 @@ TEST_CASE("uploads: large copies through the staging buffers arrive intact, back
 }
 
 // The op cases are small; the cpu backend's products block k in slices of 256, rows in blocks
-// of 144 and columns in panels of 16-32, and split C among threads. These shapes cross each
-// of those boundaries; every thread count must give the same bits.
+// of 144 and columns in panels of 16-32, split C among threads and pack convolutions straight
+// from the images (runs of pixels crossing rows and images, padding, strides). These shapes
+// cross each of those boundaries; every thread count must give the same bits.
 namespace {
+struct ConvShape {
+  const char* name;
+  Shape x, w;
+  Window2d win;
+};
+
+// The three convolution ops of one shape on `be`, from the same seeded inputs.
+std::vector<std::vector<double>> conv_ops(Backend& be, const ConvShape& s, bool with_bias) {
+  Shape y{s.x[0], s.w[0], s.win.out_size(s.x[2], true), s.win.out_size(s.x[3], false)};
+  auto random = [&](const Shape& shape, uint64_t seed) {
+    Tensor t = Tensor::empty(shape, DType::F32, be);
+    be.fill_uniform(t, -1, 1, seed, 0);
+    return t;
+  };
+  Tensor x = random(s.x, 1), w = random(s.w, 2), dy = random(y, 3), b = random(Shape{s.w[0]}, 4);
+  Tensor out = Tensor::empty(y, DType::F32, be), dx = Tensor::empty(s.x, DType::F32, be),
+         dw = Tensor::empty(s.w, DType::F32, be);
+  be.conv2d_forward(x, w, with_bias ? b : Tensor(), out, s.win);
+  be.conv2d_backward_data(dy, w, dx, s.win);
+  be.conv2d_backward_filter(dy, x, dw, s.win);
+  return {as_doubles(out), as_doubles(dx), as_doubles(dw)};
+}
+
 std::vector<double> gemm_op(Backend& be, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
                             double alpha, double beta) {
   auto random = [&](const Shape& shape, uint64_t seed) {
@@ -252,7 +276,7 @@ std::vector<double> gemm_op(Backend& be, bool ta, bool tb, int64_t m, int64_t n,
 }
 }  // namespace
 
-TEST_CASE("parity: cpu products across its blocking, the same bits for any thread count") {
+TEST_CASE("parity: cpu products and convolutions across its blocking, the same bits for any thread count") {
   Backend& ref = get_backend("reference");
   Backend& cpu = get_backend("cpu");
   const int saved_threads = cpu.threads();
@@ -284,4 +308,27 @@ TEST_CASE("parity: cpu products across its blocking, the same bits for any threa
           auto got = for_threads([&] { return gemm_op(cpu, ta, tb, s.m, s.n, s.k, 1.5, beta); });
           check_close("gemm", got, gemm_op(ref, ta, tb, s.m, s.n, s.k, 1.5, beta));
         }
+  const ConvShape shapes[] = {
+      {"3x3 pad 1, 360-long patches, 7x7 images", Shape{3, 40, 7, 7}, Shape{16, 40, 3, 3}, ops::window(3, 1, 1)},
+      {"3x3 pad 1, 40 filters (no reduction chunks)", Shape{2, 24, 12, 12}, Shape{40, 24, 3, 3}, ops::window(3, 1, 1)},
+      {"3x3 stride 2 pad 1, odd size", Shape{3, 30, 9, 11}, Shape{8, 30, 3, 3}, ops::window(3, 2, 1)},
+      {"1x1 stride 2 (downsample)", Shape{4, 33, 8, 8}, Shape{20, 33, 1, 1}, ops::window(1, 2, 0)},
+      {"5x5 no padding (LeNet), 10 images", Shape{10, 3, 16, 16}, Shape{6, 3, 5, 5}, ops::window(5, 1, 0)},
+      {"7x7 stride 2 pad 3 (stem)", Shape{2, 3, 23, 23}, Shape{12, 3, 7, 7}, ops::window(7, 2, 3)},
+      {"3x3 dilation 2 pad 1 (pad below the dilated reach)", Shape{2, 5, 10, 10}, Shape{7, 5, 3, 3}, ops::window(3, 1, 1, 2)},
+      {"3x3 pad 3 (pad beyond the kernel)", Shape{2, 4, 6, 6}, Shape{5, 4, 3, 3}, ops::window(3, 1, 3)},
+      {"2x2 images, 20 of them (ResNet's last stage at 64x64)", Shape{20, 64, 2, 2}, Shape{48, 64, 3, 3}, ops::window(3, 1, 1)},
+  };
+  for (const ConvShape& s : shapes)
+    for (bool with_bias : {false, true}) {
+      std::string shape = s.name;
+      CAPTURE(shape);
+      CAPTURE(with_bias);
+      auto got = for_threads([&] { return conv_ops(cpu, s, with_bias); });
+      auto want = conv_ops(ref, s, with_bias);
+      check_close("conv2d_forward", got[0], want[0]);
+      check_close("conv2d_backward_data", got[1], want[1]);
+      check_close("conv2d_backward_filter", got[2], want[2]);
+    }
 }
+

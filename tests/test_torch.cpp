@@ -14,6 +14,7 @@
 #include "backends/registry.h"
 #include "core/ops.h"
 #include "core/safetensors.h"
+#include "models/resnet.h"
 #include "models/zoo.h"
 #include "tests/op_cases.h"
 
@@ -59,9 +60,11 @@ void check_close(const std::string& what, const Tensor& got, const Tensor& want,
   testing::check_close(what, testing::as_doubles(got), testing::as_doubles(want), rtol);
 }
 
+// ResNet-18 runs in float64 (tests/torch_parity.py says why), LeNet in float32.
 void check_model(const std::string& name, const Shape& sample, Backend& be) {
   Generator gen(0);
-  auto model = models::make_model(name, sample, 10, be, gen);
+  auto model = name == "resnet18" ? models::make_resnet18(sample[0], 10, false, be, gen, DType::F64)
+                                  : models::make_model(name, sample, 10, be, gen);
   std::string prefix = name + "/";
   for (auto& [pname, p] : model->named_parameters()) {
     const Tensor& src = at(prefix + "param/" + pname);
