@@ -3,6 +3,7 @@
 // timed steps.   usage: model_speed MODEL IMAGE_SIZE BATCH STEPS [BACKEND] [THREADS]
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <exception>
 #include <string>
 
@@ -14,6 +15,12 @@
 using namespace nnlab;
 
 namespace {
+double cpu_seconds() {  // of the whole process, all threads
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
 int run(int argc, char** argv) {
   std::string model_name = argv[1];
   int64_t size = std::stoll(argv[2]), batch = std::stoll(argv[3]), steps = std::stoll(argv[4]);
@@ -41,10 +48,15 @@ int run(int argc, char** argv) {
   step();
   step();
   auto start = std::chrono::steady_clock::now();
+  double cpu_start = cpu_seconds();
   for (int64_t s = 0; s < steps; ++s) step();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("{\"framework\": \"nnlab %s\", \"what\": \"%s %lld\", \"images_per_second\": %.1f, \"peak_bytes\": %zu}\n",
-              be.name().c_str(), model_name.c_str(), (long long)size, double(batch * steps) / seconds,
+  double cpu = cpu_seconds() - cpu_start;
+  // cpu_seconds: the timed steps' process CPU time (with several threads, including their
+  // waiting): on a shared machine, a 1-thread run's CPU time is its cost whatever else ran.
+  std::printf("{\"framework\": \"nnlab %s\", \"what\": \"%s %lld\", \"images_per_second\": %.1f, "
+              "\"cpu_seconds\": %.3f, \"peak_bytes\": %zu}\n",
+              be.name().c_str(), model_name.c_str(), (long long)size, double(batch * steps) / seconds, cpu,
               be.allocator().stats().peak_bytes);
   return 0;
 }

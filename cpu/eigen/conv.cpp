@@ -19,6 +19,7 @@
 #include "cpu/eigen/backend.h"
 #include "cpu/eigen/common.h"
 #include "cpu/eigen/packed_gemm.h"
+#include "cpu/eigen/winograd.h"
 
 namespace nnlab::eigen {
 namespace {
@@ -124,8 +125,18 @@ struct PackIm2colTransposed {
 // [channels, n * pixels].
 gemm::ColumnGroups image_columns(int64_t pixels, int64_t channels) { return {pixels, channels * pixels}; }
 
+// Winograd F(2x2, 3x3) where it applies and the channels fill its 16 products.
+bool use_winograd(const Geometry& g) {
+  const Window2d& win = g.win;
+  return winograd::applies(g.r, g.s, win.stride_h, win.stride_w, win.dilation_h, win.dilation_w,
+                           win.pad_h, win.pad_w) &&
+         g.c >= 16 && g.k >= 16;
+}
+
 template <typename T>
 void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, const Geometry& g, int threads) {
+  if (use_winograd(g))
+    return winograd::forward(x, w, bias, y, n, g.c, g.h, g.w, g.k, g.win.pad_h, g.win.pad_w, threads);
   gemm::Strided<T> weights{w, g.patch(), 1};
   gemm::Output<T> out{y, g.pixels(), image_columns(g.pixels(), g.k), bias};
   gemm::packed_gemm<T>(g.k, n * g.pixels(), g.patch(), T(1), gemm::PackStridedA<T>{weights},
@@ -218,6 +229,9 @@ void CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, const
   cpu::dispatch_float(dy.dtype(), "conv2d_backward_filter", [&](auto zero) {
     using T = decltype(zero);
     using Blk = gemm::Blocking<T>;
+    if (use_winograd(g))
+      return winograd::backward_filter(dy.data<T>(), x.data<T>(), dw.data<T>(), n, g.c, g.h, g.w, g.k,
+                                       win.pad_h, win.pad_w, threads_);
     auto product = [&](int64_t n0, int64_t images, T* out, int threads) {
       gemm::Grouped<T> grad{dy.data<T>() + n0 * g.k * g.pixels(), g.pixels(), image_columns(g.pixels(), g.k)};
       gemm::packed_gemm<T>(g.k, g.patch(), images * g.pixels(), T(1), gemm::PackGroupedA<T>{grad},

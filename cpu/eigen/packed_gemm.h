@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/eigen/simd.h"
@@ -137,6 +138,34 @@ struct PackStridedA {
     }
   }
 };
+
+// A left operand kept in packed order, for one reused by many products (Winograd's
+// transformed filters): the micro-kernel reads its panels in place, nothing is copied. Layout:
+// k in slices of KC; a slice holds the ceil(m / MR) micro-panels of MR rows, each kc x MR.
+template <typename T>
+struct PrepackedA {
+  static constexpr bool kPrepacked = true;
+  const T* data;
+  int64_t m, k;            // of the whole packed matrix
+  int64_t first_row = 0;   // a product over rows [first_row, ...) of it (a multiple of MR)
+  static int64_t rows_padded(int64_t m) { return (m + Blocking<T>::kMR - 1) / Blocking<T>::kMR * Blocking<T>::kMR; }
+  static int64_t size(int64_t m, int64_t k) { return rows_padded(m) * k; }
+  // Where element (i, p) goes (rows past m, up to rows_padded, must be written as zeros).
+  static int64_t index(int64_t i, int64_t p, int64_t m, int64_t k) {
+    constexpr int64_t MR = Blocking<T>::kMR, KC = Blocking<T>::kKC;
+    const int64_t slice = p / KC * KC, kc = std::min(KC, k - slice);
+    return slice * rows_padded(m) + i / MR * MR * kc + (p - slice) * MR + i % MR;
+  }
+  // The micro-panel of rows [i0, i0 + MR) in the slice starting at k0 (i0 a multiple of MR).
+  const T* panel(int64_t i0, int64_t k0, int64_t kc) const {
+    return data + k0 * rows_padded(m) + (first_row + i0) * kc;
+  }
+};
+
+template <typename P, typename = void>
+struct is_prepacked : std::false_type {};
+template <typename P>
+struct is_prepacked<P, std::void_t<decltype(P::kPrepacked)>> : std::true_type {};
 
 // Packs rows [k0, k0 + kc) x columns [j0, j0 + cols) of B as one NR-column micro-panel:
 // dst[kk * NR + jj], columns past `cols` zero.
@@ -261,7 +290,9 @@ void gemm_rectangle(int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi, int6
   thread_local std::unique_ptr<T[]> a_buffer, b_buffer;
   thread_local size_t a_capacity = 0, b_capacity = 0;
   const int64_t kc_max = std::min<int64_t>(Blk::kKC, k);
-  T* packed_a = scratch(a_buffer, a_capacity, size_t(kc_max * std::min<int64_t>(Blk::kMC, (i_hi - i_lo + MR - 1) / MR * MR)));
+  T* packed_a = is_prepacked<PackA>::value
+                    ? nullptr
+                    : scratch(a_buffer, a_capacity, size_t(kc_max * std::min<int64_t>(Blk::kMC, (i_hi - i_lo + MR - 1) / MR * MR)));
   T* packed_b = scratch(b_buffer, b_capacity, size_t(kc_max * std::min<int64_t>(Blk::kNC, (j_hi - j_lo + NR - 1) / NR * NR)));
   alignas(64) T tile[MR * NR];
   for (int64_t jc = j_lo; jc < j_hi; jc += Blk::kNC) {
@@ -274,15 +305,20 @@ void gemm_rectangle(int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi, int6
         pack_b(pc, kc, jc + p * NR, std::min<int64_t>(NR, nc - p * NR), packed_b + p * NR * kc);
       for (int64_t ic = i_lo; ic < i_hi; ic += Blk::kMC) {
         const int64_t mc = std::min<int64_t>(Blk::kMC, i_hi - ic), m_panels = (mc + MR - 1) / MR;
-        for (int64_t q = 0; q < m_panels; ++q)
-          pack_a(ic + q * MR, std::min<int64_t>(MR, mc - q * MR), pc, kc, packed_a + q * MR * kc);
+        if constexpr (!is_prepacked<PackA>::value)
+          for (int64_t q = 0; q < m_panels; ++q)
+            pack_a(ic + q * MR, std::min<int64_t>(MR, mc - q * MR), pc, kc, packed_a + q * MR * kc);
         for (int64_t p = 0; p < n_panels; ++p) {
           const int64_t j0 = jc + p * NR, cols = std::min<int64_t>(NR, j_hi - j0);
           const bool direct = cols == NR && c.columns.contiguous(j0, NR);
           const T* b = packed_b + p * NR * kc;
           for (int64_t q = 0; q < m_panels; ++q) {
             const int64_t i0 = ic + q * MR, rows = std::min<int64_t>(MR, i_hi - i0);
-            const T* a = packed_a + q * MR * kc;
+            const T* a;
+            if constexpr (is_prepacked<PackA>::value)
+              a = pack_a.panel(i0, pc, kc);
+            else
+              a = packed_a + q * MR * kc;
             if (direct && rows == MR) {
               micro_kernel(kc, a, b, c.at(i0, j0), c.ldc, alpha, beta, store, bias ? bias + i0 : nullptr);
               continue;

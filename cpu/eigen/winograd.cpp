@@ -1,0 +1,363 @@
+// F(2x2, 3x3) on the packed GEMM (cpu/eigen/winograd.h says what and why). Tiles are numbered
+// across the batch, row by row of tiles; transforms run along a tile row over deinterleaved
+// (even, odd) input columns, so that they vectorise across tiles. Every transform is a fixed
+// sequence of additions and the GEMMs reduce in a fixed order, so results do not depend on the
+// thread count; the filter gradient adds its chunks of tiles in order, chunks fixed by shape.
+#include "cpu/eigen/winograd.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "cpu/eigen/common.h"
+#include "cpu/eigen/packed_gemm.h"
+#include "cpu/eigen/simd.h"
+
+namespace nnlab::eigen::winograd {
+namespace {
+constexpr int kPoints = 16;  // elements of a transformed 4x4 tile, one GEMM each
+
+struct Tiling {
+  int64_t n, c, h, w, k, pad_h, pad_w, p, q, tiles_y, tiles_x;
+  int64_t rows() const { return n * tiles_y; }  // tile rows of the batch
+};
+
+Tiling tiling(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t pad_h, int64_t pad_w) {
+  const int64_t p = h + 2 * pad_h - 2, q = w + 2 * pad_w - 2;
+  return {n, c, h, w, k, pad_h, pad_w, p, q, (p + 1) / 2, (q + 1) / 2};
+}
+
+
+// U = G g G^T, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], for one 3x3 filter.
+template <typename T>
+void filter_transform(const T* g, T u[kPoints]) {
+  T t[4][3];
+  for (int j = 0; j < 3; ++j) {
+    const T g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+    t[0][j] = g0;
+    t[1][j] = (g0 + g1 + g2) * T(0.5);
+    t[2][j] = (g0 - g1 + g2) * T(0.5);
+    t[3][j] = g2;
+  }
+  for (int i = 0; i < 4; ++i) {
+    const T a = t[i][0], b = t[i][1], c = t[i][2];
+    u[i * 4 + 0] = a;
+    u[i * 4 + 1] = (a + b + c) * T(0.5);
+    u[i * 4 + 2] = (a - b + c) * T(0.5);
+    u[i * 4 + 3] = c;
+  }
+}
+
+
+
+
+// dg = G^T du G: the 3x3 filter gradient from its transformed 4x4 sum.
+template <typename T>
+void filter_gradient_transform(const T du[kPoints], T* dg) {
+  T t[3][4];
+  for (int j = 0; j < 4; ++j) {
+    const T d0 = du[j], d1 = du[4 + j], d2 = du[8 + j], d3 = du[12 + j];
+    t[0][j] = d0 + (d1 + d2) * T(0.5);
+    t[1][j] = (d1 - d2) * T(0.5);
+    t[2][j] = (d1 + d2) * T(0.5) + d3;
+  }
+  for (int i = 0; i < 3; ++i) {
+    dg[i * 3 + 0] = t[i][0] + (t[i][1] + t[i][2]) * T(0.5);
+    dg[i * 3 + 1] = (t[i][1] - t[i][2]) * T(0.5);
+    dg[i * 3 + 2] = (t[i][1] + t[i][2]) * T(0.5) + t[i][3];
+  }
+}
+
+// Scratch of one thread: the even and odd columns of 4 zero-padded input rows (tile tx reads
+// columns 2tx .. 2tx + 3: even[tx], odd[tx], even[tx + 1], odd[tx + 1]), and one tile row's
+// transformed values point by point, so that transforms run across W tiles at once. Rows are
+// padded by a vector: the last vector of a row may compute lanes past its end (never stored).
+template <typename T>
+struct Scratch {
+  static constexpr int64_t W = simd::Vec<T>::kWidth;
+  int64_t stride = 0;  // of even and odd
+  std::vector<T> even, odd, points;
+  void reserve(const Tiling& g) {
+    stride = g.tiles_x + W + 2;
+    if (even.size() < size_t(4 * stride)) {
+      even.assign(size_t(4 * stride), T(0));
+      odd.assign(size_t(4 * stride), T(0));
+    }
+    if (points.size() < size_t(kPoints * (g.tiles_x + W))) points.assign(size_t(kPoints * (g.tiles_x + W)), T(0));
+  }
+};
+
+// Calls f(image, ty, tx0, tx1, first) for the tile-row segments of tiles [t0, t1) of the batch
+// (t = (image * tiles_y + ty) * tiles_x + tx); `first` is t - t0 at tx0.
+template <typename F>
+void for_each_row_segment(const Tiling& g, int64_t t0, int64_t t1, F f) {
+  for (int64_t t = t0; t < t1;) {
+    const int64_t row = t / g.tiles_x, tx0 = t % g.tiles_x, tx1 = std::min(g.tiles_x, tx0 + (t1 - t));
+    f(row / g.tiles_y, row % g.tiles_y, tx0, tx1, t - t0);
+    t += tx1 - tx0;
+  }
+}
+
+// Transforms channel `ch` of tiles [t0, t1), V = B^T d B with B^T = [1 0 -1 0; 0 1 1 0;
+// 0 -1 1 0; 0 1 0 -1]: point xi of tile t goes to out[xi * point_stride + (t - t0) * tile_stride].
+template <typename T>
+void transform_input(const T* x, const Tiling& g, int64_t ch, int64_t t0, int64_t t1, T* out,
+                     int64_t point_stride, int64_t tile_stride, Scratch<T>& sc) {
+  using S = simd::Vec<T>;
+  using V = typename S::V;
+  constexpr int64_t W = S::kWidth;
+  const int64_t stride = sc.stride;
+  for_each_row_segment(g, t0, t1, [&](int64_t image, int64_t ty, int64_t tx0, int64_t tx1, int64_t first) {
+    const T* plane = x + (image * g.c + ch) * g.h * g.w;
+    for (int i = 0; i < 4; ++i) {
+      const int64_t ih = 2 * ty - g.pad_h + i;
+      const T* line = ih >= 0 && ih < g.h ? plane + ih * g.w : nullptr;
+      for (int64_t m = tx0; m <= tx1; ++m) {
+        const int64_t e = 2 * m - g.pad_w, o = e + 1;
+        sc.even[size_t(i * stride + m)] = line && e >= 0 && e < g.w ? line[e] : T(0);
+        sc.odd[size_t(i * stride + m)] = line && o >= 0 && o < g.w ? line[o] : T(0);
+      }
+    }
+    const int64_t n = tx1 - tx0, np = (n + W - 1) / W * W;
+    T* v = sc.points.data();
+    for (int64_t t = 0; t < np; t += W) {
+      V d[4][4];
+      for (int i = 0; i < 4; ++i) {
+        const T *e = sc.even.data() + i * stride + tx0 + t, *o = sc.odd.data() + i * stride + tx0 + t;
+        d[i][0] = S::load(e), d[i][1] = S::load(o), d[i][2] = S::load(e + 1), d[i][3] = S::load(o + 1);
+      }
+      V r[4][4];  // B^T d, then (B^T d) B
+      for (int j = 0; j < 4; ++j) {
+        r[0][j] = S::sub(d[0][j], d[2][j]);
+        r[1][j] = S::add(d[1][j], d[2][j]);
+        r[2][j] = S::sub(d[2][j], d[1][j]);
+        r[3][j] = S::sub(d[1][j], d[3][j]);
+      }
+      for (int i = 0; i < 4; ++i) {
+        S::store(v + (i * 4 + 0) * np + t, S::sub(r[i][0], r[i][2]));
+        S::store(v + (i * 4 + 1) * np + t, S::add(r[i][1], r[i][2]));
+        S::store(v + (i * 4 + 2) * np + t, S::sub(r[i][2], r[i][1]));
+        S::store(v + (i * 4 + 3) * np + t, S::sub(r[i][1], r[i][3]));
+      }
+    }
+    for (int xi = 0; xi < kPoints; ++xi) {
+      T* dst = out + xi * point_stride + first * tile_stride;
+      if (tile_stride == 1)
+        std::copy_n(v + xi * np, n, dst);
+      else
+        for (int64_t t = 0; t < n; ++t) dst[t * tile_stride] = v[xi * np + t];
+    }
+  });
+}
+
+// The output transform of filter f over tiles [t0, t1), y = A^T m A with A^T = [1 1 1 0;
+// 0 1 -1 -1]: m[xi] of tile t at products[xi * point_stride + (t - t0)] (readable W - 1
+// elements past the last tile), written into NCHW y (+ bias).
+template <typename T>
+void transform_output(const T* products, int64_t point_stride, const Tiling& g, int64_t f,
+                      int64_t t0, int64_t t1, const T* bias, T* y, Scratch<T>& sc) {
+  using S = simd::Vec<T>;
+  using V = typename S::V;
+  constexpr int64_t W = S::kWidth;
+  const V b = S::broadcast(bias ? bias[f] : T(0));
+  for_each_row_segment(g, t0, t1, [&](int64_t image, int64_t ty, int64_t tx0, int64_t tx1, int64_t first) {
+    const int64_t n = tx1 - tx0, np = (n + W - 1) / W * W;
+    T* out = sc.points.data();  // y00, y01, y10, y11 of each tile, np apart
+    for (int64_t t = 0; t < np; t += W) {
+      V r[2][4];
+      for (int j = 0; j < 4; ++j) {
+        const T* m = products + first + t + j * point_stride;
+        const V m0 = S::load(m), m1 = S::load(m + 4 * point_stride), m2 = S::load(m + 8 * point_stride),
+                m3 = S::load(m + 12 * point_stride);
+        r[0][j] = S::add(S::add(m0, m1), m2);
+        r[1][j] = S::sub(S::sub(m1, m2), m3);
+      }
+      for (int i = 0; i < 2; ++i) {
+        S::store(out + (2 * i) * np + t, S::add(S::add(S::add(r[i][0], r[i][1]), r[i][2]), b));
+        S::store(out + (2 * i + 1) * np + t, S::add(S::sub(S::sub(r[i][1], r[i][2]), r[i][3]), b));
+      }
+    }
+    T* plane = y + (image * g.k + f) * g.p * g.q;
+    for (int i = 0; i < 2 && 2 * ty + i < g.p; ++i) {
+      T* row = plane + (2 * ty + i) * g.q + 2 * tx0;
+      const T *even = out + 2 * i * np, *odd = even + np;
+      const int64_t columns = std::min(2 * n, g.q - 2 * tx0);
+      for (int64_t t = 0; t < columns / 2; ++t) row[2 * t] = even[t], row[2 * t + 1] = odd[t];
+      if (columns % 2) row[columns - 1] = even[columns / 2];
+    }
+  });
+}
+
+// The gradient transform of filter f's output gradient over tiles [t0, t1), Z = A dy A^T with
+// A = [1 0; 1 1; 1 -1; 0 -1]; emit(xi, first, count, values) stores point xi of `count`
+// consecutive tiles starting at t0 + first.
+template <typename T, typename Emit>
+void transform_gradient(const T* dy, const Tiling& g, int64_t f, int64_t t0, int64_t t1, Emit emit,
+                        Scratch<T>& sc) {
+  using S = simd::Vec<T>;
+  using V = typename S::V;
+  constexpr int64_t W = S::kWidth;
+  const int64_t stride = sc.stride;
+  for_each_row_segment(g, t0, t1, [&](int64_t image, int64_t ty, int64_t tx0, int64_t tx1, int64_t first) {
+    const T* plane = dy + (image * g.k + f) * g.p * g.q;
+    for (int i = 0; i < 2; ++i) {  // even and odd columns of the tile row's two output rows
+      const int64_t oy = 2 * ty + i;
+      for (int64_t m = tx0; m < tx1; ++m) {
+        const int64_t e = 2 * m, o = e + 1;
+        sc.even[size_t(i * stride + m)] = oy < g.p ? plane[oy * g.q + e] : T(0);
+        sc.odd[size_t(i * stride + m)] = oy < g.p && o < g.q ? plane[oy * g.q + o] : T(0);
+      }
+    }
+    const int64_t n = tx1 - tx0, np = (n + W - 1) / W * W;
+    T* z = sc.points.data();
+    for (int64_t t = 0; t < np; t += W) {
+      const T *e = sc.even.data() + tx0 + t, *o = sc.odd.data() + tx0 + t;
+      const V e0 = S::load(e), e1 = S::load(e + stride), o0 = S::load(o), o1 = S::load(o + stride);
+      // Rows of A dy: dy0, dy0 + dy1, dy0 - dy1, -dy1; then the same along the columns.
+      const V zero = S::zero();
+      const V r[4][2] = {{e0, o0}, {S::add(e0, e1), S::add(o0, o1)}, {S::sub(e0, e1), S::sub(o0, o1)},
+                         {S::sub(zero, e1), S::sub(zero, o1)}};
+      for (int i = 0; i < 4; ++i) {
+        S::store(z + (i * 4 + 0) * np + t, r[i][0]);
+        S::store(z + (i * 4 + 1) * np + t, S::add(r[i][0], r[i][1]));
+        S::store(z + (i * 4 + 2) * np + t, S::sub(r[i][0], r[i][1]));
+        S::store(z + (i * 4 + 3) * np + t, S::sub(zero, r[i][1]));
+      }
+    }
+    for (int xi = 0; xi < kPoints; ++xi) emit(xi, first, n, z + xi * np);
+  });
+}
+
+// Tiles per block of the forward pass: the block's transformed inputs and products (16 x
+// (c + k) x tiles) near the size of L2 (1 MB per core here, 512 KB on Zen 3), in whole panels.
+template <typename T>
+int64_t block_tiles(int64_t c, int64_t k) {
+  constexpr int64_t NR = gemm::Blocking<T>::kNR, kBudget = int64_t(192) << 10;  // elements
+  return std::max<int64_t>(NR, kBudget / (kPoints * (c + k)) / NR * NR);
+}
+}  // namespace
+
+bool applies(int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t stride_w,
+             int64_t dilation_h, int64_t dilation_w, int64_t pad_h, int64_t pad_w) {
+  return kernel_h == 3 && kernel_w == 3 && stride_h == 1 && stride_w == 1 && dilation_h == 1 &&
+         dilation_w == 1 && pad_h <= 2 && pad_w <= 2;
+}
+
+// Work is cut into (block of tiles, range of filters) items taken dynamically, each done start
+// to finish by one thread in its own buffers: transform the block's input, 16 products with the
+// transformed filters (packed once, read in place), transform back. Filters are split only when
+// there are too few blocks to share (ResNet-18's last stage at 64x64 has 32 tiles), at the price
+// of transforming the block's input once per range.
+template <typename T>
+void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t c, int64_t h,
+             int64_t width, int64_t k, int64_t pad_h, int64_t pad_w, int threads) {
+  using Packed = gemm::PrepackedA<T>;
+  constexpr int64_t MR = gemm::Blocking<T>::kMR;
+  const Tiling g = tiling(n, c, h, width, k, pad_h, pad_w);
+  const int64_t u_size = Packed::size(k, c);  // per point: U[xi] = G g G^T, [k x c], packed
+  std::vector<T> u(size_t(kPoints * u_size), T(0));
+  parallel_chunks(k, 1, threads, [&](int64_t lo, int64_t hi) {
+    for (int64_t f = lo; f < hi; ++f)
+      for (int64_t ch = 0; ch < c; ++ch) {
+        T t[kPoints];
+        filter_transform(w + (f * c + ch) * 9, t);
+        for (int xi = 0; xi < kPoints; ++xi) u[size_t(xi * u_size + Packed::index(f, ch, k, c))] = t[xi];
+      }
+  });
+  const int64_t tiles = g.rows() * g.tiles_x, per_block = block_tiles<T>(c, k);
+  const int64_t blocks = (tiles + per_block - 1) / per_block, panels = (k + MR - 1) / MR;
+  const int64_t wanted = threads > 1 ? 2 * int64_t(threads) : 1;
+  const int64_t filter_parts = std::clamp<int64_t>((wanted + blocks - 1) / blocks, 1, panels);
+  auto item = [&](int64_t i) {
+    thread_local std::vector<T> v, m;
+    thread_local Scratch<T> sc;
+    sc.reserve(g);
+    const int64_t t0 = i / filter_parts * per_block, t1 = std::min(tiles, t0 + per_block), nt = t1 - t0;
+    const int64_t part = i % filter_parts;
+    const int64_t f0 = panels * part / filter_parts * MR, f1 = std::min(k, panels * (part + 1) / filter_parts * MR);
+    if (v.size() < size_t(kPoints * c * nt)) v.resize(size_t(kPoints * c * nt));
+    // (+ a vector: transform_output reads whole vectors past the last tile)
+    if (m.size() < size_t(kPoints * (f1 - f0) * nt + Scratch<T>::W)) m.resize(size_t(kPoints * (f1 - f0) * nt + Scratch<T>::W));
+    for (int64_t ch = 0; ch < c; ++ch)  // V[xi][c][tile]
+      transform_input(x, g, ch, t0, t1, v.data() + ch * nt, c * nt, 1, sc);
+    for (int xi = 0; xi < kPoints; ++xi)  // M[xi] = U[xi] V[xi]: [f1 - f0, c] x [c, nt]
+      gemm::packed_gemm<T>(f1 - f0, nt, c, T(1), Packed{u.data() + xi * u_size, k, c, f0},
+                           gemm::PackStridedB<T>{{v.data() + xi * c * nt, nt, 1}}, T(0),
+                           gemm::Output<T>{m.data() + xi * (f1 - f0) * nt, nt}, 1);
+    for (int64_t f = f0; f < f1; ++f)
+      transform_output(m.data() + (f - f0) * nt, (f1 - f0) * nt, g, f, t0, t1, bias, y, sc);
+  };
+  const int64_t items = blocks * filter_parts;
+  if (threads <= 1 || items == 1) {
+    for (int64_t i = 0; i < items; ++i) item(i);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int64_t i = 0; i < items; ++i) item(i);
+}
+
+// Chunks of tiles, fixed by the shape (their sums are added in order): per chunk, transform
+// (threads over filters, then channels), then 16 products (threads over the 16) adding into
+// dU[xi] [k x c]; finally dg = G^T dU G per filter and channel.
+template <typename T>
+void backward_filter(const T* dy, const T* x, T* dw, int64_t n, int64_t c, int64_t h,
+                     int64_t width, int64_t k, int64_t pad_h, int64_t pad_w, int threads) {
+  using Packed = gemm::PrepackedA<T>;
+  constexpr int64_t MR = gemm::Blocking<T>::kMR, KC = gemm::Blocking<T>::kKC;
+  const Tiling g = tiling(n, c, h, width, k, pad_h, pad_w);
+  const int64_t tiles = g.rows() * g.tiles_x;
+  const int64_t chunk = std::min(tiles, std::max<int64_t>(256, (int64_t(1) << 21) / (kPoints * (c + k))));
+  const int64_t z_size = Packed::size(k, chunk);
+  // Z[xi] = A dy A^T, [k x tiles] packed; V[xi] [c x tiles], read transposed (packing B
+  // transposes it into L1-sized panels, where scattering V^T into a buffer of MBs stalled on
+  // every store: 63% of the transform's time); dU[xi] [k x c].
+  std::vector<T> z(size_t(kPoints * z_size), T(0)), v(size_t(kPoints * c * chunk)),
+      du(size_t(kPoints * k * c));
+  for (int64_t t0 = 0; t0 < tiles; t0 += chunk) {
+    const int64_t t1 = std::min(tiles, t0 + chunk), nt = t1 - t0;
+    parallel_chunks(k, 1, threads, [&](int64_t lo, int64_t hi) {
+      thread_local Scratch<T> sc;
+      sc.reserve(g);
+      for (int64_t f = lo; f < hi; ++f)
+        transform_gradient(dy, g, f, t0, t1, [&](int xi, int64_t first, int64_t count, const T* values) {
+          T* panel = z.data() + xi * z_size;
+          for (int64_t i = 0; i < count;) {  // runs within one KC slice are MR apart
+            const int64_t t = first + i, run = std::min(count - i, KC - t % KC);
+            T* dst = panel + Packed::index(f, t, k, nt);
+            for (int64_t j = 0; j < run; ++j) dst[j * MR] = values[i + j];
+            i += run;
+          }
+        }, sc);
+    });
+    parallel_chunks(c, 1, threads, [&](int64_t lo, int64_t hi) {
+      thread_local Scratch<T> sc;
+      sc.reserve(g);
+      for (int64_t ch = lo; ch < hi; ++ch) transform_input(x, g, ch, t0, t1, v.data() + ch * nt, c * nt, 1, sc);
+    });
+    const T beta = t0 == 0 ? T(0) : T(1);
+    parallel_chunks(kPoints, 1, threads, [&](int64_t lo, int64_t hi) {
+      for (int64_t xi = lo; xi < hi; ++xi)
+        gemm::packed_gemm<T>(k, c, nt, T(1), Packed{z.data() + xi * z_size, k, nt},
+                             gemm::PackStridedB<T>{{v.data() + xi * c * nt, 1, nt}}, beta,
+                             gemm::Output<T>{du.data() + xi * k * c, c}, 1);
+    });
+  }
+  parallel_chunks(k, 1, threads, [&](int64_t lo, int64_t hi) {
+    for (int64_t f = lo; f < hi; ++f)
+      for (int64_t ch = 0; ch < c; ++ch) {
+        T dut[kPoints];
+        for (int xi = 0; xi < kPoints; ++xi) dut[xi] = du[size_t((xi * k + f) * c + ch)];
+        filter_gradient_transform(dut, dw + (f * c + ch) * 9);
+      }
+  });
+}
+
+template void forward<float>(const float*, const float*, const float*, float*, int64_t, int64_t,
+                             int64_t, int64_t, int64_t, int64_t, int64_t, int);
+template void forward<double>(const double*, const double*, const double*, double*, int64_t,
+                              int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int);
+template void backward_filter<float>(const float*, const float*, float*, int64_t, int64_t, int64_t,
+                                     int64_t, int64_t, int64_t, int64_t, int);
+template void backward_filter<double>(const double*, const double*, double*, int64_t, int64_t,
+                                      int64_t, int64_t, int64_t, int64_t, int64_t, int);
+
+}  // namespace nnlab::eigen::winograd
