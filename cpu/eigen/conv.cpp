@@ -136,7 +136,8 @@ bool use_winograd(const Geometry& g) {
 template <typename T>
 void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, const Geometry& g, int threads) {
   if (use_winograd(g))
-    return winograd::forward(x, w, bias, y, n, g.c, g.h, g.w, g.k, g.win.pad_h, g.win.pad_w, threads);
+    return winograd::forward(x, w, bias, y, n, g.c, g.h, g.w, g.k, g.win.pad_h, g.win.pad_w,
+                             winograd::WeightLayout::Direct, threads);
   gemm::Strided<T> weights{w, g.patch(), 1};
   gemm::Output<T> out{y, g.pixels(), image_columns(g.pixels(), g.k), bias};
   gemm::packed_gemm<T>(g.k, n * g.pixels(), g.patch(), T(1), gemm::PackStridedA<T>{weights},
@@ -189,6 +190,13 @@ void CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const T
     if (win.stride_h == 1 && win.stride_w == 1 && pad_h >= 0 && pad_w >= 0 && g.c >= 16) {
       // dx = dy convolved with W'[c, k, r, s] = W[k, c, R-1-r, S-1-s], padded by d(R-1) - pad:
       // each dx pixel gathers the dy pixels whose windows covered it.
+      Window2d t = win;
+      t.pad_h = pad_h;
+      t.pad_w = pad_w;
+      Geometry tg{g.k, g.p, g.q, g.c, g.r, g.s, g.h, g.w, t};
+      if (use_winograd(tg))  // reads W turned and transposed as it transforms it
+        return winograd::forward(dy.data<T>(), w.data<T>(), static_cast<const T*>(nullptr), dx.data<T>(), n,
+                                 g.k, g.p, g.q, g.c, pad_h, pad_w, winograd::WeightLayout::Transposed, threads_);
       std::vector<T> flipped(size_t(g.k * g.patch()));
       const T* W = w.data<T>();
       for (int64_t k = 0; k < g.k; ++k)
@@ -197,10 +205,6 @@ void CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const T
             for (int64_t s = 0; s < g.s; ++s)
               flipped[size_t(((c * g.k + k) * g.r + r) * g.s + s)] =
                   W[((k * g.c + c) * g.r + (g.r - 1 - r)) * g.s + (g.s - 1 - s)];
-      Window2d t = win;
-      t.pad_h = pad_h;
-      t.pad_w = pad_w;
-      Geometry tg{g.k, g.p, g.q, g.c, g.r, g.s, g.h, g.w, t};
       forward<T>(dy.data<T>(), flipped.data(), nullptr, dx.data<T>(), n, tg, threads_);
       return;
     }

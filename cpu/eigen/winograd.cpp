@@ -27,25 +27,6 @@ Tiling tiling(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t pad
 }
 
 
-// U = G g G^T, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], for one 3x3 filter.
-template <typename T>
-void filter_transform(const T* g, T u[kPoints]) {
-  T t[4][3];
-  for (int j = 0; j < 3; ++j) {
-    const T g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-    t[0][j] = g0;
-    t[1][j] = (g0 + g1 + g2) * T(0.5);
-    t[2][j] = (g0 - g1 + g2) * T(0.5);
-    t[3][j] = g2;
-  }
-  for (int i = 0; i < 4; ++i) {
-    const T a = t[i][0], b = t[i][1], c = t[i][2];
-    u[i * 4 + 0] = a;
-    u[i * 4 + 1] = (a + b + c) * T(0.5);
-    u[i * 4 + 2] = (a - b + c) * T(0.5);
-    u[i * 4 + 3] = c;
-  }
-}
 
 
 
@@ -67,86 +48,100 @@ void filter_gradient_transform(const T du[kPoints], T* dg) {
   }
 }
 
-// Scratch of one thread: the even and odd columns of 4 zero-padded input rows (tile tx reads
-// columns 2tx .. 2tx + 3: even[tx], odd[tx], even[tx + 1], odd[tx + 1]), and one tile row's
-// transformed values point by point, so that transforms run across W tiles at once. Rows are
-// padded by a vector: the last vector of a row may compute lanes past its end (never stored).
+// Scratch of one thread, grown to the largest range of tiles it transforms.
 template <typename T>
 struct Scratch {
   static constexpr int64_t W = simd::Vec<T>::kWidth;
-  int64_t stride = 0;  // of even and odd
   std::vector<T> even, odd, points;
-  void reserve(const Tiling& g) {
-    stride = g.tiles_x + W + 2;
-    if (even.size() < size_t(4 * stride)) {
-      even.assign(size_t(4 * stride), T(0));
-      odd.assign(size_t(4 * stride), T(0));
-    }
-    if (points.size() < size_t(kPoints * (g.tiles_x + W))) points.assign(size_t(kPoints * (g.tiles_x + W)), T(0));
+  static T* at_least(std::vector<T>& v, int64_t n) {
+    if (v.size() < size_t(n)) v.assign(size_t(n), T(0));  // zeros: lanes past the end stay finite
+    return v.data();
   }
 };
 
-// Calls f(image, ty, tx0, tx1, first) for the tile-row segments of tiles [t0, t1) of the batch
-// (t = (image * tiles_y + ty) * tiles_x + tx); `first` is t - t0 at tx0.
-template <typename F>
-void for_each_row_segment(const Tiling& g, int64_t t0, int64_t t1, F f) {
-  for (int64_t t = t0; t < t1;) {
-    const int64_t row = t / g.tiles_x, tx0 = t % g.tiles_x, tx1 = std::min(g.tiles_x, tx0 + (t1 - t));
-    f(row / g.tiles_y, row % g.tiles_y, tx0, tx1, t - t0);
-    t += tx1 - tx0;
+// The tile rows that tiles [t0, t1) of the batch touch (t = row * tiles_x + tx, row = image *
+// tiles_y + ty), each padded by one column: tile t sits at u = (row - first_row) * (tiles_x + 1)
+// + tx of a "padded" index, so that a tile and its right neighbour's columns are adjacent even
+// at the end of a row, and vectors run across rows (64x64 images have 1-8 tiles a row).
+struct PaddedRows {
+  int64_t first_row, rows, width;  // width = tiles_x + 1
+  PaddedRows(const Tiling& g, int64_t t0, int64_t t1)
+      : first_row(t0 / g.tiles_x), rows((t1 - 1) / g.tiles_x - t0 / g.tiles_x + 1), width(g.tiles_x + 1) {}
+  int64_t size() const { return rows * width; }
+  // Calls f(u, t, count): `count` tiles from t at padded index u, row by row, within [t0, t1).
+  template <typename F>
+  void for_each_run(const Tiling& g, int64_t t0, int64_t t1, F f) const {
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t row_start = (first_row + r) * g.tiles_x;
+      const int64_t lo = std::max(t0, row_start), hi = std::min(t1, row_start + g.tiles_x);
+      f(r * width + (lo - row_start), lo, hi - lo);
+    }
   }
-}
+};
 
 // Transforms channel `ch` of tiles [t0, t1), V = B^T d B with B^T = [1 0 -1 0; 0 1 1 0;
-// 0 -1 1 0; 0 1 0 -1]: point xi of tile t goes to out[xi * point_stride + (t - t0) * tile_stride].
+// 0 -1 1 0; 0 1 0 -1]: point xi of tile t goes to out[xi * point_stride + (t - t0)]. The 4 input
+// rows of each tile row are split into even and odd columns first: tile tx reads columns
+// 2tx .. 2tx + 3, that is even[tx], odd[tx], even[tx + 1], odd[tx + 1].
 template <typename T>
 void transform_input(const T* x, const Tiling& g, int64_t ch, int64_t t0, int64_t t1, T* out,
-                     int64_t point_stride, int64_t tile_stride, Scratch<T>& sc) {
+                     int64_t point_stride, Scratch<T>& sc) {
   using S = simd::Vec<T>;
   using V = typename S::V;
   constexpr int64_t W = S::kWidth;
-  const int64_t stride = sc.stride;
-  for_each_row_segment(g, t0, t1, [&](int64_t image, int64_t ty, int64_t tx0, int64_t tx1, int64_t first) {
+  const PaddedRows pr(g, t0, t1);
+  const int64_t np = (pr.size() + W - 1) / W * W, stride = np + W;  // + W: the tx + 1 reads
+  T* even = Scratch<T>::at_least(sc.even, 4 * stride);
+  T* odd = Scratch<T>::at_least(sc.odd, 4 * stride);
+  for (int64_t r = 0; r < pr.rows; ++r) {
+    const int64_t row = pr.first_row + r, image = row / g.tiles_y, ty = row % g.tiles_y;
     const T* plane = x + (image * g.c + ch) * g.h * g.w;
     for (int i = 0; i < 4; ++i) {
       const int64_t ih = 2 * ty - g.pad_h + i;
       const T* line = ih >= 0 && ih < g.h ? plane + ih * g.w : nullptr;
-      for (int64_t m = tx0; m <= tx1; ++m) {
-        const int64_t e = 2 * m - g.pad_w, o = e + 1;
-        sc.even[size_t(i * stride + m)] = line && e >= 0 && e < g.w ? line[e] : T(0);
-        sc.odd[size_t(i * stride + m)] = line && o >= 0 && o < g.w ? line[o] : T(0);
+      T *e = even + i * stride + r * pr.width, *o = odd + i * stride + r * pr.width;
+      for (int64_t m = 0; m < pr.width; ++m) {
+        const int64_t ec = 2 * m - g.pad_w, oc = ec + 1;
+        e[m] = line && ec >= 0 && ec < g.w ? line[ec] : T(0);
+        o[m] = line && oc >= 0 && oc < g.w ? line[oc] : T(0);
       }
     }
-    const int64_t n = tx1 - tx0, np = (n + W - 1) / W * W;
-    T* v = sc.points.data();
-    for (int64_t t = 0; t < np; t += W) {
-      V d[4][4];
-      for (int i = 0; i < 4; ++i) {
-        const T *e = sc.even.data() + i * stride + tx0 + t, *o = sc.odd.data() + i * stride + tx0 + t;
-        d[i][0] = S::load(e), d[i][1] = S::load(o), d[i][2] = S::load(e + 1), d[i][3] = S::load(o + 1);
-      }
-      V r[4][4];  // B^T d, then (B^T d) B
-      for (int j = 0; j < 4; ++j) {
-        r[0][j] = S::sub(d[0][j], d[2][j]);
-        r[1][j] = S::add(d[1][j], d[2][j]);
-        r[2][j] = S::sub(d[2][j], d[1][j]);
-        r[3][j] = S::sub(d[1][j], d[3][j]);
-      }
-      for (int i = 0; i < 4; ++i) {
-        S::store(v + (i * 4 + 0) * np + t, S::sub(r[i][0], r[i][2]));
-        S::store(v + (i * 4 + 1) * np + t, S::add(r[i][1], r[i][2]));
-        S::store(v + (i * 4 + 2) * np + t, S::sub(r[i][2], r[i][1]));
-        S::store(v + (i * 4 + 3) * np + t, S::sub(r[i][1], r[i][3]));
-      }
+  }
+  T* v = Scratch<T>::at_least(sc.points, kPoints * np);
+  for (int64_t u = 0; u < np; u += W) {
+    V d[4][4];
+    for (int i = 0; i < 4; ++i) {
+      const T *e = even + i * stride + u, *o = odd + i * stride + u;
+      d[i][0] = S::load(e), d[i][1] = S::load(o), d[i][2] = S::load(e + 1), d[i][3] = S::load(o + 1);
     }
-    for (int xi = 0; xi < kPoints; ++xi) {
-      T* dst = out + xi * point_stride + first * tile_stride;
-      if (tile_stride == 1)
-        std::copy_n(v + xi * np, n, dst);
-      else
-        for (int64_t t = 0; t < n; ++t) dst[t * tile_stride] = v[xi * np + t];
+    V r[4][4];  // B^T d, then (B^T d) B
+    for (int j = 0; j < 4; ++j) {
+      r[0][j] = S::sub(d[0][j], d[2][j]);
+      r[1][j] = S::add(d[1][j], d[2][j]);
+      r[2][j] = S::sub(d[2][j], d[1][j]);
+      r[3][j] = S::sub(d[1][j], d[3][j]);
     }
+    for (int i = 0; i < 4; ++i) {
+      S::store(v + (i * 4 + 0) * np + u, S::sub(r[i][0], r[i][2]));
+      S::store(v + (i * 4 + 1) * np + u, S::add(r[i][1], r[i][2]));
+      S::store(v + (i * 4 + 2) * np + u, S::sub(r[i][2], r[i][1]));
+      S::store(v + (i * 4 + 3) * np + u, S::sub(r[i][1], r[i][3]));
+    }
+  }
+  pr.for_each_run(g, t0, t1, [&](int64_t u, int64_t t, int64_t count) {
+    for (int xi = 0; xi < kPoints; ++xi) std::copy_n(v + xi * np + u, count, out + xi * point_stride + (t - t0));
   });
+}
+
+// Calls f(image, oy, ox, first, count): the tiles [t0, t1) of the batch by runs along a tile
+// row: `count` tiles from t0 + first, whose outputs start at row oy, column ox of `image`.
+template <typename F>
+void for_each_row_run(const Tiling& g, int64_t t0, int64_t t1, F f) {
+  for (int64_t t = t0; t < t1;) {
+    const int64_t row = t / g.tiles_x, tx = t % g.tiles_x, count = std::min(g.tiles_x - tx, t1 - t);
+    f(row / g.tiles_y, 2 * (row % g.tiles_y), 2 * tx, t - t0, count);
+    t += count;
+  }
 }
 
 // The output transform of filter f over tiles [t0, t1), y = A^T m A with A^T = [1 1 1 0;
@@ -159,28 +154,28 @@ void transform_output(const T* products, int64_t point_stride, const Tiling& g, 
   using V = typename S::V;
   constexpr int64_t W = S::kWidth;
   const V b = S::broadcast(bias ? bias[f] : T(0));
-  for_each_row_segment(g, t0, t1, [&](int64_t image, int64_t ty, int64_t tx0, int64_t tx1, int64_t first) {
-    const int64_t n = tx1 - tx0, np = (n + W - 1) / W * W;
-    T* out = sc.points.data();  // y00, y01, y10, y11 of each tile, np apart
-    for (int64_t t = 0; t < np; t += W) {
-      V r[2][4];
-      for (int j = 0; j < 4; ++j) {
-        const T* m = products + first + t + j * point_stride;
-        const V m0 = S::load(m), m1 = S::load(m + 4 * point_stride), m2 = S::load(m + 8 * point_stride),
-                m3 = S::load(m + 12 * point_stride);
-        r[0][j] = S::add(S::add(m0, m1), m2);
-        r[1][j] = S::sub(S::sub(m1, m2), m3);
-      }
-      for (int i = 0; i < 2; ++i) {
-        S::store(out + (2 * i) * np + t, S::add(S::add(S::add(r[i][0], r[i][1]), r[i][2]), b));
-        S::store(out + (2 * i + 1) * np + t, S::add(S::sub(S::sub(r[i][1], r[i][2]), r[i][3]), b));
-      }
+  const int64_t nt = t1 - t0, np = (nt + W - 1) / W * W;
+  T* out = Scratch<T>::at_least(sc.points, 4 * np);  // y00, y01, y10, y11 of each tile
+  for (int64_t t = 0; t < np; t += W) {
+    V r[2][4];
+    for (int j = 0; j < 4; ++j) {
+      const T* m = products + t + j * point_stride;
+      const V m0 = S::load(m), m1 = S::load(m + 4 * point_stride), m2 = S::load(m + 8 * point_stride),
+              m3 = S::load(m + 12 * point_stride);
+      r[0][j] = S::add(S::add(m0, m1), m2);
+      r[1][j] = S::sub(S::sub(m1, m2), m3);
     }
+    for (int i = 0; i < 2; ++i) {
+      S::store(out + (2 * i) * np + t, S::add(S::add(S::add(r[i][0], r[i][1]), r[i][2]), b));
+      S::store(out + (2 * i + 1) * np + t, S::add(S::sub(S::sub(r[i][1], r[i][2]), r[i][3]), b));
+    }
+  }
+  for_each_row_run(g, t0, t1, [&](int64_t image, int64_t oy, int64_t ox, int64_t first, int64_t count) {
     T* plane = y + (image * g.k + f) * g.p * g.q;
-    for (int i = 0; i < 2 && 2 * ty + i < g.p; ++i) {
-      T* row = plane + (2 * ty + i) * g.q + 2 * tx0;
-      const T *even = out + 2 * i * np, *odd = even + np;
-      const int64_t columns = std::min(2 * n, g.q - 2 * tx0);
+    const int64_t columns = std::min(2 * count, g.q - ox);
+    for (int i = 0; i < 2 && oy + i < g.p; ++i) {
+      T* row = plane + (oy + i) * g.q + ox;
+      const T *even = out + 2 * i * np + first, *odd = even + np;
       for (int64_t t = 0; t < columns / 2; ++t) row[2 * t] = even[t], row[2 * t + 1] = odd[t];
       if (columns % 2) row[columns - 1] = even[columns / 2];
     }
@@ -188,42 +183,103 @@ void transform_output(const T* products, int64_t point_stride, const Tiling& g, 
 }
 
 // The gradient transform of filter f's output gradient over tiles [t0, t1), Z = A dy A^T with
-// A = [1 0; 1 1; 1 -1; 0 -1]; emit(xi, first, count, values) stores point xi of `count`
-// consecutive tiles starting at t0 + first.
+// A = [1 0; 1 1; 1 -1; 0 -1]; emit(xi, values) stores point xi of the nt tiles.
 template <typename T, typename Emit>
 void transform_gradient(const T* dy, const Tiling& g, int64_t f, int64_t t0, int64_t t1, Emit emit,
                         Scratch<T>& sc) {
   using S = simd::Vec<T>;
   using V = typename S::V;
   constexpr int64_t W = S::kWidth;
-  const int64_t stride = sc.stride;
-  for_each_row_segment(g, t0, t1, [&](int64_t image, int64_t ty, int64_t tx0, int64_t tx1, int64_t first) {
+  const int64_t nt = t1 - t0, np = (nt + W - 1) / W * W;
+  T* tile = Scratch<T>::at_least(sc.even, 4 * np);  // dy00, dy01, dy10, dy11 of each tile
+  for_each_row_run(g, t0, t1, [&](int64_t image, int64_t oy, int64_t ox, int64_t first, int64_t count) {
     const T* plane = dy + (image * g.k + f) * g.p * g.q;
-    for (int i = 0; i < 2; ++i) {  // even and odd columns of the tile row's two output rows
-      const int64_t oy = 2 * ty + i;
-      for (int64_t m = tx0; m < tx1; ++m) {
-        const int64_t e = 2 * m, o = e + 1;
-        sc.even[size_t(i * stride + m)] = oy < g.p ? plane[oy * g.q + e] : T(0);
-        sc.odd[size_t(i * stride + m)] = oy < g.p && o < g.q ? plane[oy * g.q + o] : T(0);
+    for (int i = 0; i < 2; ++i) {
+      T *even = tile + 2 * i * np + first, *odd = even + np;
+      const T* row = oy + i < g.p ? plane + (oy + i) * g.q + ox : nullptr;
+      const int64_t columns = row ? std::min(2 * count, g.q - ox) : 0;
+      for (int64_t t = 0; t < count; ++t) {
+        even[t] = 2 * t < columns ? row[2 * t] : T(0);
+        odd[t] = 2 * t + 1 < columns ? row[2 * t + 1] : T(0);
       }
     }
-    const int64_t n = tx1 - tx0, np = (n + W - 1) / W * W;
-    T* z = sc.points.data();
-    for (int64_t t = 0; t < np; t += W) {
-      const T *e = sc.even.data() + tx0 + t, *o = sc.odd.data() + tx0 + t;
-      const V e0 = S::load(e), e1 = S::load(e + stride), o0 = S::load(o), o1 = S::load(o + stride);
-      // Rows of A dy: dy0, dy0 + dy1, dy0 - dy1, -dy1; then the same along the columns.
-      const V zero = S::zero();
-      const V r[4][2] = {{e0, o0}, {S::add(e0, e1), S::add(o0, o1)}, {S::sub(e0, e1), S::sub(o0, o1)},
-                         {S::sub(zero, e1), S::sub(zero, o1)}};
-      for (int i = 0; i < 4; ++i) {
-        S::store(z + (i * 4 + 0) * np + t, r[i][0]);
-        S::store(z + (i * 4 + 1) * np + t, S::add(r[i][0], r[i][1]));
-        S::store(z + (i * 4 + 2) * np + t, S::sub(r[i][0], r[i][1]));
-        S::store(z + (i * 4 + 3) * np + t, S::sub(zero, r[i][1]));
-      }
+  });
+  T* z = Scratch<T>::at_least(sc.points, kPoints * np);
+  const V zero = S::zero();
+  for (int64_t t = 0; t < np; t += W) {
+    const V e0 = S::load(tile + t), o0 = S::load(tile + np + t), e1 = S::load(tile + 2 * np + t),
+            o1 = S::load(tile + 3 * np + t);
+    // Rows of A dy: dy0, dy0 + dy1, dy0 - dy1, -dy1; then the same along the columns.
+    const V r[4][2] = {{e0, o0}, {S::add(e0, e1), S::add(o0, o1)}, {S::sub(e0, e1), S::sub(o0, o1)},
+                       {S::sub(zero, e1), S::sub(zero, o1)}};
+    for (int i = 0; i < 4; ++i) {
+      S::store(z + (i * 4 + 0) * np + t, r[i][0]);
+      S::store(z + (i * 4 + 1) * np + t, S::add(r[i][0], r[i][1]));
+      S::store(z + (i * 4 + 2) * np + t, S::sub(r[i][0], r[i][1]));
+      S::store(z + (i * 4 + 3) * np + t, S::sub(zero, r[i][1]));
     }
-    for (int xi = 0; xi < kPoints; ++xi) emit(xi, first, n, z + xi * np);
+  }
+  for (int xi = 0; xi < kPoints; ++xi) emit(xi, z + xi * np);
+}
+
+// U[xi] = G g G^T for every filter f and channel ch, packed as packed_gemm's left operand
+// ([k x c] per point, u_size apart). g is w[f, ch], or for WeightLayout::Transposed w[ch, f]
+// turned by 180 degrees. Vectorised across W channels: a packed panel holds MR filters side by
+// side for each channel, so a panel's W channels of one point are MR * W consecutive values,
+// assembled in a small buffer and copied out whole (scattering 16 values per filter and
+// channel, with an index per element, cost more than ResNet-18's last-stage products at 64x64).
+template <typename T>
+void transform_filters(const T* w, WeightLayout layout, int64_t k, int64_t c, T* u, int64_t u_size,
+                       int threads) {
+  using S = simd::Vec<T>;
+  using V = typename S::V;
+  using Packed = gemm::PrepackedA<T>;
+  constexpr int64_t W = S::kWidth, MR = gemm::Blocking<T>::kMR, KC = gemm::Blocking<T>::kKC;
+  const int64_t rows_padded = Packed::rows_padded(k), panels = rows_padded / MR;
+  parallel_chunks(panels, 1, threads, [&](int64_t lo, int64_t hi) {
+    T taps[9][W], points[kPoints][W], block[kPoints][W * MR];
+    for (int64_t panel = lo; panel < hi; ++panel)
+      for (int64_t slice = 0; slice < c; slice += KC) {
+        const int64_t kc = std::min(KC, c - slice);
+        for (int64_t c0 = slice; c0 < slice + kc; c0 += W) {
+          const int64_t cw = std::min(W, slice + kc - c0);
+          for (int64_t i = 0; i < MR; ++i) {
+            const int64_t f = panel * MR + i;
+            for (int64_t j = 0; j < W; ++j) {  // taps of filter f, channels c0 .. c0 + W
+              if (f >= k || j >= cw) {
+                for (int t = 0; t < 9; ++t) taps[t][j] = T(0);
+              } else if (layout == WeightLayout::Transposed) {
+                const T* src = w + ((c0 + j) * k + f) * 9;
+                for (int t = 0; t < 9; ++t) taps[t][j] = src[8 - t];
+              } else {
+                const T* src = w + (f * c + c0 + j) * 9;
+                for (int t = 0; t < 9; ++t) taps[t][j] = src[t];
+              }
+            }
+            // t = G g (4 x 3), then t G^T (4 x 4); G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+            const V half = S::broadcast(T(0.5));
+            V gt[4][3];
+            for (int j = 0; j < 3; ++j) {
+              const V g0 = S::load(taps[j]), g1 = S::load(taps[3 + j]), g2 = S::load(taps[6 + j]);
+              gt[0][j] = g0;
+              gt[1][j] = S::mul(S::add(S::add(g0, g1), g2), half);
+              gt[2][j] = S::mul(S::add(S::sub(g0, g1), g2), half);
+              gt[3][j] = g2;
+            }
+            for (int r = 0; r < 4; ++r) {
+              const V a = gt[r][0], b = gt[r][1], d = gt[r][2];
+              S::store(points[r * 4 + 0], a);
+              S::store(points[r * 4 + 1], S::mul(S::add(S::add(a, b), d), half));
+              S::store(points[r * 4 + 2], S::mul(S::add(S::sub(a, b), d), half));
+              S::store(points[r * 4 + 3], d);
+            }
+            for (int xi = 0; xi < kPoints; ++xi)
+              for (int64_t j = 0; j < W; ++j) block[xi][j * MR + i] = points[xi][j];
+          }
+          T* dst = u + slice * rows_padded + panel * MR * kc + (c0 - slice) * MR;
+          for (int xi = 0; xi < kPoints; ++xi) std::copy_n(block[xi], cw * MR, dst + xi * u_size);
+        }
+      }
   });
 }
 
@@ -249,20 +305,13 @@ bool applies(int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t strid
 // of transforming the block's input once per range.
 template <typename T>
 void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t c, int64_t h,
-             int64_t width, int64_t k, int64_t pad_h, int64_t pad_w, int threads) {
+             int64_t width, int64_t k, int64_t pad_h, int64_t pad_w, WeightLayout layout, int threads) {
   using Packed = gemm::PrepackedA<T>;
   constexpr int64_t MR = gemm::Blocking<T>::kMR;
   const Tiling g = tiling(n, c, h, width, k, pad_h, pad_w);
   const int64_t u_size = Packed::size(k, c);  // per point: U[xi] = G g G^T, [k x c], packed
   std::vector<T> u(size_t(kPoints * u_size), T(0));
-  parallel_chunks(k, 1, threads, [&](int64_t lo, int64_t hi) {
-    for (int64_t f = lo; f < hi; ++f)
-      for (int64_t ch = 0; ch < c; ++ch) {
-        T t[kPoints];
-        filter_transform(w + (f * c + ch) * 9, t);
-        for (int xi = 0; xi < kPoints; ++xi) u[size_t(xi * u_size + Packed::index(f, ch, k, c))] = t[xi];
-      }
-  });
+  transform_filters(w, layout, k, c, u.data(), u_size, threads);
   const int64_t tiles = g.rows() * g.tiles_x, per_block = block_tiles<T>(c, k);
   const int64_t blocks = (tiles + per_block - 1) / per_block, panels = (k + MR - 1) / MR;
   const int64_t wanted = threads > 1 ? 2 * int64_t(threads) : 1;
@@ -270,7 +319,6 @@ void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t c, 
   auto item = [&](int64_t i) {
     thread_local std::vector<T> v, m;
     thread_local Scratch<T> sc;
-    sc.reserve(g);
     const int64_t t0 = i / filter_parts * per_block, t1 = std::min(tiles, t0 + per_block), nt = t1 - t0;
     const int64_t part = i % filter_parts;
     const int64_t f0 = panels * part / filter_parts * MR, f1 = std::min(k, panels * (part + 1) / filter_parts * MR);
@@ -278,7 +326,7 @@ void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t c, 
     // (+ a vector: transform_output reads whole vectors past the last tile)
     if (m.size() < size_t(kPoints * (f1 - f0) * nt + Scratch<T>::W)) m.resize(size_t(kPoints * (f1 - f0) * nt + Scratch<T>::W));
     for (int64_t ch = 0; ch < c; ++ch)  // V[xi][c][tile]
-      transform_input(x, g, ch, t0, t1, v.data() + ch * nt, c * nt, 1, sc);
+      transform_input(x, g, ch, t0, t1, v.data() + ch * nt, c * nt, sc);
     for (int xi = 0; xi < kPoints; ++xi)  // M[xi] = U[xi] V[xi]: [f1 - f0, c] x [c, nt]
       gemm::packed_gemm<T>(f1 - f0, nt, c, T(1), Packed{u.data() + xi * u_size, k, c, f0},
                            gemm::PackStridedB<T>{{v.data() + xi * c * nt, nt, 1}}, T(0),
@@ -316,22 +364,20 @@ void backward_filter(const T* dy, const T* x, T* dw, int64_t n, int64_t c, int64
     const int64_t t1 = std::min(tiles, t0 + chunk), nt = t1 - t0;
     parallel_chunks(k, 1, threads, [&](int64_t lo, int64_t hi) {
       thread_local Scratch<T> sc;
-      sc.reserve(g);
       for (int64_t f = lo; f < hi; ++f)
-        transform_gradient(dy, g, f, t0, t1, [&](int xi, int64_t first, int64_t count, const T* values) {
+        transform_gradient(dy, g, f, t0, t1, [&](int xi, const T* values) {
           T* panel = z.data() + xi * z_size;
-          for (int64_t i = 0; i < count;) {  // runs within one KC slice are MR apart
-            const int64_t t = first + i, run = std::min(count - i, KC - t % KC);
+          for (int64_t t = 0; t < nt;) {  // runs within one KC slice are MR apart
+            const int64_t run = std::min(nt - t, KC - t % KC);
             T* dst = panel + Packed::index(f, t, k, nt);
-            for (int64_t j = 0; j < run; ++j) dst[j * MR] = values[i + j];
-            i += run;
+            for (int64_t j = 0; j < run; ++j) dst[j * MR] = values[t + j];
+            t += run;
           }
         }, sc);
     });
     parallel_chunks(c, 1, threads, [&](int64_t lo, int64_t hi) {
       thread_local Scratch<T> sc;
-      sc.reserve(g);
-      for (int64_t ch = lo; ch < hi; ++ch) transform_input(x, g, ch, t0, t1, v.data() + ch * nt, c * nt, 1, sc);
+      for (int64_t ch = lo; ch < hi; ++ch) transform_input(x, g, ch, t0, t1, v.data() + ch * nt, c * nt, sc);
     });
     const T beta = t0 == 0 ? T(0) : T(1);
     parallel_chunks(kPoints, 1, threads, [&](int64_t lo, int64_t hi) {
@@ -352,9 +398,9 @@ void backward_filter(const T* dy, const T* x, T* dw, int64_t n, int64_t c, int64
 }
 
 template void forward<float>(const float*, const float*, const float*, float*, int64_t, int64_t,
-                             int64_t, int64_t, int64_t, int64_t, int64_t, int);
+                             int64_t, int64_t, int64_t, int64_t, int64_t, WeightLayout, int);
 template void forward<double>(const double*, const double*, const double*, double*, int64_t,
-                              int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int);
+                              int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, WeightLayout, int);
 template void backward_filter<float>(const float*, const float*, float*, int64_t, int64_t, int64_t,
                                      int64_t, int64_t, int64_t, int64_t, int);
 template void backward_filter<double>(const double*, const double*, double*, int64_t, int64_t,

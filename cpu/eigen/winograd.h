@@ -25,12 +25,16 @@ namespace nnlab::eigen::winograd {
 bool applies(int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t stride_w,
              int64_t dilation_h, int64_t dilation_w, int64_t pad_h, int64_t pad_w);
 
+// How forward() reads its filters: w[k, c, 3, 3] (a convolution), or w[c, k, 3, 3] turned by
+// 180 degrees (the transposed convolution that is a stride-1 convolution's data gradient).
+enum class WeightLayout { Direct, Transposed };
+
 // y[n, k, p, q] = sum over c and the 3x3 window of x[n, c, ...] w[k, c, ...] (+ bias[k]), for
 // x [n, c, h, w] padded by (pad_h, pad_w); y has p = h + 2 pad_h - 2 rows, q = w + 2 pad_w - 2
 // columns.
 template <typename T>
 void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t c, int64_t h,
-             int64_t width, int64_t k, int64_t pad_h, int64_t pad_w, int threads);
+             int64_t width, int64_t k, int64_t pad_h, int64_t pad_w, WeightLayout layout, int threads);
 
 // dw[k, c, 3, 3] = the filter gradient of forward() for output gradient dy.
 template <typename T>
