@@ -128,6 +128,12 @@ struct PackStridedA {
         std::memcpy(dst + kk * MR, a.data + (k0 + kk) * a.col_stride + i0, MR * sizeof(T));
       return;
     }
+    if (rows == MR) {  // MR rows read side by side, each packed column written whole
+      const T* base = a.data + i0 * a.row_stride + k0 * a.col_stride;
+      for (int64_t kk = 0; kk < kc; ++kk)
+        for (int ii = 0; ii < MR; ++ii) dst[kk * MR + ii] = base[ii * a.row_stride + kk * a.col_stride];
+      return;
+    }
     for (int ii = 0; ii < MR; ++ii) {
       if (ii >= rows) {
         for (int64_t kk = 0; kk < kc; ++kk) dst[kk * MR + ii] = T(0);
@@ -187,13 +193,19 @@ struct PackStridedB {
       }
       return;
     }
-    for (int64_t jj = 0; jj < NR; ++jj) {
-      if (jj >= cols) {
-        for (int64_t kk = 0; kk < kc; ++kk) dst[kk * NR + jj] = T(0);
-        continue;
+    // B^T stored (the weights of linear layers): each packed row gathers NR columns. Rows
+    // written whole let GCC vectorise with gathers; column by column was 1.4x slower (MLP's
+    // fc1 forward 64 x 128 x 784: 186 -> see commit).
+    const T* base = b.data + k0 * b.row_stride + j0 * b.col_stride;
+    for (int64_t kk = 0; kk < kc; ++kk) {
+      const T* src = base + kk * b.row_stride;
+      T* out = dst + kk * NR;
+      if (cols == NR) {
+        for (int64_t jj = 0; jj < NR; ++jj) out[jj] = src[jj * b.col_stride];
+      } else {
+        for (int64_t jj = 0; jj < cols; ++jj) out[jj] = src[jj * b.col_stride];
+        for (int64_t jj = cols; jj < NR; ++jj) out[jj] = T(0);
       }
-      const T* col = b.data + k0 * b.row_stride + (j0 + jj) * b.col_stride;
-      for (int64_t kk = 0; kk < kc; ++kk) dst[kk * NR + jj] = col[kk * b.row_stride];
     }
   }
 };
