@@ -17,6 +17,7 @@
 #include "apps/common/bench_cases.h"
 #include "apps/common/flags.h"
 #include "backends/registry.h"
+#include "cpu/eigen/gemm_variants.h"
 
 namespace nnlab::sim_kernels {
 #include "kernels/api.h"
@@ -120,11 +121,16 @@ struct Row {
 };
 
 using GemmCall = std::function<void(bool, bool, int64_t, int64_t, int64_t, const float*, const float*, float*)>;
+struct GemmVariantRow {
+  std::string name;
+  GemmCall call;
+  int64_t largest = INT64_MAX;  // the largest square size worth its time
+};
 
 // The teaching GEMM variants of a hand-written-kernel backend, by name.
 template <typename Variant, typename F>
-std::vector<std::pair<std::string, GemmCall>> variants_of(F gemm_variant) {
-  std::vector<std::pair<std::string, GemmCall>> out;
+std::vector<GemmVariantRow> variants_of(F gemm_variant) {
+  std::vector<GemmVariantRow> out;
   for (auto [name, v] : {std::pair{"naive", Variant::Naive}, std::pair{"tiled", Variant::Tiled},
                          std::pair{"register-blocked", Variant::RegisterBlocked},
                          std::pair{"vectorized", Variant::Vectorized}})
@@ -135,11 +141,24 @@ std::vector<std::pair<std::string, GemmCall>> variants_of(F gemm_variant) {
   return out;
 }
 
-std::vector<std::pair<std::string, GemmCall>> gemm_variants(const std::string& backend) {
+// The cpu backend's steps (cpu/eigen/gemm_variants.h), on its thread count; the naive one
+// stops at 512^3 (at 1024^3 a call takes seconds).
+std::vector<GemmVariantRow> cpu_variants(Backend& cpu) {
+  std::vector<GemmVariantRow> out;
+  for (const auto& [name, v] : eigen::gemm_variants())
+    out.push_back({name,
+                   [&cpu, v = v](bool, bool, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
+                                 float* c) { eigen::gemm_variant(v, m, n, k, a, b, c, cpu.threads()); },
+                   v == eigen::GemmVariant::Naive ? int64_t(512) : INT64_MAX});
+  return out;
+}
+
+std::vector<GemmVariantRow> gemm_variants(const std::string& backend) {
   if (backend == "cuda-sim") return variants_of<sim_kernels::GemmVariant>(sim_kernels::gemm_variant);
 #ifdef NNLAB_HAVE_CUDA
   if (backend == "cuda") return variants_of<cuda_kernels::GemmVariant>(cuda_kernels::gemm_variant);
 #endif
+  if (backend == "cpu") return cpu_variants(get_backend("cpu"));
   return {};
 }
 
@@ -250,10 +269,10 @@ int main(int argc, char** argv) {
         print_row(rows.back());
       }
       // The hand-written GEMM variants side by side on the square sizes.
-      for (const auto& [variant, gemm] : gemm_variants(name))
+      for (const auto& [variant, gemm, largest] : gemm_variants(name))
         for (int64_t n : kSquareGemmSizes) {
           std::string op = "gemm[" + variant + "]", shape = "square " + std::to_string(n) + "^3";
-          if (!wanted("square", op, shape) || (n > kLargestCpuSquareGemm && !b.is_gpu())) continue;
+          if (!wanted("square", op, shape) || (n > kLargestCpuSquareGemm && !b.is_gpu()) || n > largest) continue;
           Tensor x = Tensor::full(Shape{n, n}, 1.0, DType::F32, b), y = Tensor::full(Shape{n, n}, 1.0, DType::F32, b),
                  out = Tensor::empty(Shape{n, n}, DType::F32, b);
           auto* px = static_cast<const float*>(x.raw());

@@ -10,6 +10,7 @@
 #include "core/backend.h"
 #include "core/ops.h"
 #include "core/update_rules.h"
+#include "cpu/eigen/gemm_variants.h"
 #include "kernels/sim/sim.h"
 #include "tests/op_cases.h"
 
@@ -308,6 +309,20 @@ TEST_CASE("parity: cpu products and convolutions across its blocking, the same b
           auto got = for_threads([&] { return gemm_op(cpu, ta, tb, s.m, s.n, s.k, 1.5, beta); });
           check_close("gemm", got, gemm_op(ref, ta, tb, s.m, s.n, s.k, 1.5, beta));
         }
+  // The teaching steps of bench_ops (cpu/eigen/gemm_variants.h): whole register tiles and
+  // ragged edges both.
+  for (GemmShape s : {GemmShape{60, 96, 50}, GemmShape{77, 150, 91}})
+    for (const auto& [name, variant] : eigen::gemm_variants()) {
+      CAPTURE(name);
+      CAPTURE(s.m);
+      Tensor a = Tensor::empty(Shape{s.m, s.k}, DType::F32, cpu), b = Tensor::empty(Shape{s.k, s.n}, DType::F32, cpu);
+      cpu.fill_uniform(a, -1, 1, 1, 0);
+      cpu.fill_uniform(b, -1, 1, 2, 0);
+      std::vector<float> c(size_t(s.m * s.n), std::nanf(""));
+      eigen::gemm_variant(variant, s.m, s.n, s.k, a.data<float>(), b.data<float>(), c.data(), 2);
+      check_close("gemm variant", std::vector<double>(c.begin(), c.end()),
+                  gemm_op(ref, false, false, s.m, s.n, s.k, 1.0, 0.0));
+    }
   const ConvShape shapes[] = {
       {"3x3 pad 1, 360-long patches, 7x7 images", Shape{3, 40, 7, 7}, Shape{16, 40, 3, 3}, ops::window(3, 1, 1)},
       {"3x3 pad 1, 40 filters (no reduction chunks)", Shape{2, 24, 12, 12}, Shape{40, 24, 3, 3}, ops::window(3, 1, 1)},
