@@ -353,15 +353,23 @@ struct Grid {
   int64_t row_parts = 1, column_parts = 1;
 };
 template <typename T>
-Grid split_for_threads(int64_t m, int64_t n, int threads) {
+Grid split_for_threads(int64_t m, int64_t n, int64_t k, int threads) {
   constexpr int64_t kMinRows = 4 * Blocking<T>::kMR, kMinColumns = 8 * Blocking<T>::kNR;
   Grid g;
-  // Twice as many rectangles as threads: taken dynamically, a thread held up by the
+  // Below about a million multiply-adds, waking a thread costs more than it saves (the MLP's
+  // 64 x 10 x 128 took 2.4x the CPU time on 2 threads). Up to 16 million, one rectangle per
+  // thread (fewer duplicate packs: 64 x 128 x 784 on 4 rectangles took 1.2x its 1-thread CPU
+  // time); above, twice as many as threads: taken dynamically, a thread held up by the
   // machine's other work does not hold up the rest.
-  const int64_t wanted = threads > 1 ? 2 * int64_t(threads) : 1;
+  const double work = double(m) * double(n) * double(k);
+  const int64_t wanted = threads <= 1 || work < 1e6 ? 1 : work < 1.6e7 ? threads : 2 * int64_t(threads);
+  // Small products may be cut into narrower column blocks, so that the choice below can
+  // duplicate the smaller pack (the MLP's 64 x 128 x 784: A, not B^T; 195-254 us of CPU on 2
+  // threads against 200-216 cut by rows, within this machine's noise).
+  const int64_t min_columns = wanted == threads ? 2 * Blocking<T>::kNR : kMinColumns;
   while (g.row_parts * g.column_parts < wanted) {
     const int64_t rows = m / g.row_parts, cols = n / g.column_parts;
-    const bool can_split_cols = cols >= 2 * kMinColumns, can_split_rows = rows >= 2 * kMinRows;
+    const bool can_split_cols = cols >= 2 * min_columns, can_split_rows = rows >= 2 * kMinRows;
     if (can_split_cols && (cols >= rows || !can_split_rows))
       g.column_parts *= 2;
     else if (can_split_rows)
@@ -388,7 +396,7 @@ void packed_gemm(int64_t m, int64_t n, int64_t k, T alpha, const PackA& pack_a,
       }
     return;
   }
-  const Grid g = split_for_threads<T>(m, n, threads);
+  const Grid g = split_for_threads<T>(m, n, k, threads);
   const int64_t parts = g.row_parts * g.column_parts;
   auto rectangle = [&](int64_t part) {
     // Boundaries on whole micro-tiles: never a rounding matter (every tile computes the
