@@ -168,6 +168,26 @@ struct PrepackedA {
   }
 };
 
+// A right operand kept in packed order, for one written straight into it (Winograd's
+// transformed inputs): k in slices of KC, a slice holding the ceil(n / NR) micro-panels of NR
+// columns, each kc x NR; columns past n (up to a whole panel) may hold anything (they only
+// reach columns of C that are never stored).
+template <typename T>
+struct PrepackedB {
+  static constexpr bool kPrepacked = true;
+  const T* data;
+  int64_t k, n;  // of the whole packed matrix
+  static int64_t columns_padded(int64_t n) { return (n + Blocking<T>::kNR - 1) / Blocking<T>::kNR * Blocking<T>::kNR; }
+  static int64_t size(int64_t k, int64_t n) { return columns_padded(n) * k; }
+  // Where element (p, j) goes.
+  static int64_t index(int64_t p, int64_t j, int64_t k, int64_t n) {
+    constexpr int64_t NR = Blocking<T>::kNR, KC = Blocking<T>::kKC;
+    const int64_t slice = p / KC * KC, kc = std::min(KC, k - slice);
+    return slice * columns_padded(n) + j / NR * NR * kc + (p - slice) * NR + j % NR;
+  }
+  const T* panel(int64_t j0, int64_t k0, int64_t kc) const { return data + k0 * columns_padded(n) + j0 * kc; }
+};
+
 template <typename P, typename = void>
 struct is_prepacked : std::false_type {};
 template <typename P>
@@ -305,7 +325,9 @@ void gemm_rectangle(int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi, int6
   T* packed_a = is_prepacked<PackA>::value
                     ? nullptr
                     : scratch(a_buffer, a_capacity, size_t(kc_max * std::min<int64_t>(Blk::kMC, (i_hi - i_lo + MR - 1) / MR * MR)));
-  T* packed_b = scratch(b_buffer, b_capacity, size_t(kc_max * std::min<int64_t>(Blk::kNC, (j_hi - j_lo + NR - 1) / NR * NR)));
+  T* packed_b = is_prepacked<PackB>::value
+                    ? nullptr
+                    : scratch(b_buffer, b_capacity, size_t(kc_max * std::min<int64_t>(Blk::kNC, (j_hi - j_lo + NR - 1) / NR * NR)));
   alignas(64) T tile[MR * NR];
   for (int64_t jc = j_lo; jc < j_hi; jc += Blk::kNC) {
     const int64_t nc = std::min<int64_t>(Blk::kNC, j_hi - jc), n_panels = (nc + NR - 1) / NR;
@@ -313,8 +335,9 @@ void gemm_rectangle(int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi, int6
       const int64_t kc = std::min<int64_t>(Blk::kKC, k - pc);
       const Store store = pc > 0 ? Store::Accumulate : beta == T(0) ? Store::Overwrite : Store::ScaleAdd;
       const T* bias = pc > 0 ? nullptr : c.bias;
-      for (int64_t p = 0; p < n_panels; ++p)
-        pack_b(pc, kc, jc + p * NR, std::min<int64_t>(NR, nc - p * NR), packed_b + p * NR * kc);
+      if constexpr (!is_prepacked<PackB>::value)
+        for (int64_t p = 0; p < n_panels; ++p)
+          pack_b(pc, kc, jc + p * NR, std::min<int64_t>(NR, nc - p * NR), packed_b + p * NR * kc);
       for (int64_t ic = i_lo; ic < i_hi; ic += Blk::kMC) {
         const int64_t mc = std::min<int64_t>(Blk::kMC, i_hi - ic), m_panels = (mc + MR - 1) / MR;
         if constexpr (!is_prepacked<PackA>::value)
@@ -323,7 +346,11 @@ void gemm_rectangle(int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi, int6
         for (int64_t p = 0; p < n_panels; ++p) {
           const int64_t j0 = jc + p * NR, cols = std::min<int64_t>(NR, j_hi - j0);
           const bool direct = cols == NR && c.columns.contiguous(j0, NR);
-          const T* b = packed_b + p * NR * kc;
+          const T* b;
+          if constexpr (is_prepacked<PackB>::value)
+            b = pack_b.panel(j0, pc, kc);
+          else
+            b = packed_b + p * NR * kc;
           for (int64_t q = 0; q < m_panels; ++q) {
             const int64_t i0 = ic + q * MR, rows = std::min<int64_t>(MR, i_hi - i0);
             const T* a;

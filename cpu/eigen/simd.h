@@ -28,6 +28,7 @@ struct Vec<float> {
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
   static V broadcast(float x) { return _mm512_set1_ps(x); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }  // a * b + c
+  static void store_first(float* p, V v, int n) { _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1), v); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
@@ -41,6 +42,7 @@ struct Vec<double> {
   static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
   static V broadcast(double x) { return _mm512_set1_pd(x); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static void store_first(double* p, V v, int n) { _mm512_mask_storeu_pd(p, __mmask8((1u << n) - 1), v); }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static V sub(V a, V b) { return _mm512_sub_pd(a, b); }
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
@@ -60,6 +62,10 @@ struct Vec<float> {
   static V load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
   static V broadcast(float x) { return _mm256_set1_ps(x); }
+  static void store_first(float* p, V v, int n) {
+    const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_maskstore_ps(p, _mm256_castps_si256(_mm256_cmp_ps(lane, _mm256_set1_ps(float(n)), _CMP_LT_OQ)), v);
+  }
 #if defined(__FMA__)
   static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
 #else
@@ -77,6 +83,10 @@ struct Vec<double> {
   static V load(const double* p) { return _mm256_loadu_pd(p); }
   static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
   static V broadcast(double x) { return _mm256_set1_pd(x); }
+  static void store_first(double* p, V v, int n) {
+    const __m256d lane = _mm256_setr_pd(0, 1, 2, 3);
+    _mm256_maskstore_pd(p, _mm256_castpd_si256(_mm256_cmp_pd(lane, _mm256_set1_pd(double(n)), _CMP_LT_OQ)), v);
+  }
 #if defined(__FMA__)
   static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
 #else
@@ -97,6 +107,11 @@ struct Vec<float> {
   static V load(const float* p) { return _mm_loadu_ps(p); }
   static void store(float* p, V v) { _mm_storeu_ps(p, v); }
   static V broadcast(float x) { return _mm_set1_ps(x); }
+  static void store_first(float* p, V v, int n) {
+    alignas(16) float lanes[4];
+    _mm_store_ps(lanes, v);
+    for (int i = 0; i < n; ++i) p[i] = lanes[i];
+  }
   static V fma(V a, V b, V c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
   static V add(V a, V b) { return _mm_add_ps(a, b); }
   static V sub(V a, V b) { return _mm_sub_ps(a, b); }
@@ -110,6 +125,9 @@ struct Vec<double> {
   static V load(const double* p) { return _mm_loadu_pd(p); }
   static void store(double* p, V v) { _mm_storeu_pd(p, v); }
   static V broadcast(double x) { return _mm_set1_pd(x); }
+  static void store_first(double* p, V v, int n) {
+    if (n > 0) _mm_storel_pd(p, v);
+  }
   static V fma(V a, V b, V c) { return _mm_add_pd(_mm_mul_pd(a, b), c); }
   static V add(V a, V b) { return _mm_add_pd(a, b); }
   static V sub(V a, V b) { return _mm_sub_pd(a, b); }
@@ -126,11 +144,25 @@ struct Vec {
   static V load(const T* p) { return *p; }
   static void store(T* p, V v) { *p = v; }
   static V broadcast(T x) { return x; }
+  static void store_first(T* p, V v, int n) {
+    if (n > 0) *p = v;
+  }
   static V fma(V a, V b, V c) { return a * b + c; }
   static V add(V a, V b) { return a + b; }
   static V sub(V a, V b) { return a - b; }
   static V mul(V a, V b) { return a * b; }
 };
 #endif
+
+// dst[0, n) = src[0, n) for short runs, in vectors: a plain loop becomes a memmove call,
+// which for runs of 1-16 values cost more than the copy (Winograd's transforms at 64x64). src
+// must be readable to the next whole vector past n.
+template <typename T>
+inline void copy_short(const T* src, int64_t n, T* dst) {
+  using S = Vec<T>;
+  int64_t i = 0;
+  for (; i + S::kWidth <= n; i += S::kWidth) S::store(dst + i, S::load(src + i));
+  if (i < n) S::store_first(dst + i, S::load(src + i), int(n - i));
+}
 
 }  // namespace nnlab::eigen::simd

@@ -80,12 +80,13 @@ struct PaddedRows {
 };
 
 // Transforms channel `ch` of tiles [t0, t1), V = B^T d B with B^T = [1 0 -1 0; 0 1 1 0;
-// 0 -1 1 0; 0 1 0 -1]: point xi of tile t goes to out[xi * point_stride + (t - t0)]. The 4 input
+// 0 -1 1 0; 0 1 0 -1]: emit(xi, first, count, values) stores point xi of `count` tiles from
+// t0 + first. The 4 input
 // rows of each tile row are split into even and odd columns first: tile tx reads columns
 // 2tx .. 2tx + 3, that is even[tx], odd[tx], even[tx + 1], odd[tx + 1].
-template <typename T>
-void transform_input(const T* x, const Tiling& g, int64_t ch, int64_t t0, int64_t t1, T* out,
-                     int64_t point_stride, Scratch<T>& sc) {
+template <typename T, typename Emit>
+void transform_input(const T* x, const Tiling& g, int64_t ch, int64_t t0, int64_t t1, Emit emit,
+                     Scratch<T>& sc) {
   using S = simd::Vec<T>;
   using V = typename S::V;
   constexpr int64_t W = S::kWidth;
@@ -107,7 +108,7 @@ void transform_input(const T* x, const Tiling& g, int64_t ch, int64_t t0, int64_
       }
     }
   }
-  T* v = Scratch<T>::at_least(sc.points, kPoints * np);
+  T* v = Scratch<T>::at_least(sc.points, kPoints * np + W);  // + W: copy_short's last read
   for (int64_t u = 0; u < np; u += W) {
     V d[4][4];
     for (int i = 0; i < 4; ++i) {
@@ -129,7 +130,7 @@ void transform_input(const T* x, const Tiling& g, int64_t ch, int64_t t0, int64_
     }
   }
   pr.for_each_run(g, t0, t1, [&](int64_t u, int64_t t, int64_t count) {
-    for (int xi = 0; xi < kPoints; ++xi) std::copy_n(v + xi * np + u, count, out + xi * point_stride + (t - t0));
+    for (int xi = 0; xi < kPoints; ++xi) emit(xi, t - t0, count, v + xi * np + u);
   });
 }
 
@@ -277,7 +278,7 @@ void transform_filters(const T* w, WeightLayout layout, int64_t k, int64_t c, T*
               for (int64_t j = 0; j < W; ++j) block[xi][j * MR + i] = points[xi][j];
           }
           T* dst = u + slice * rows_padded + panel * MR * kc + (c0 - slice) * MR;
-          for (int xi = 0; xi < kPoints; ++xi) std::copy_n(block[xi], cw * MR, dst + xi * u_size);
+          for (int xi = 0; xi < kPoints; ++xi) simd::copy_short(block[xi], cw * MR, dst + xi * u_size);
         }
       }
   });
@@ -307,7 +308,8 @@ template <typename T>
 void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t c, int64_t h,
              int64_t width, int64_t k, int64_t pad_h, int64_t pad_w, WeightLayout layout, int threads) {
   using Packed = gemm::PrepackedA<T>;
-  constexpr int64_t MR = gemm::Blocking<T>::kMR;
+  using PackedB = gemm::PrepackedB<T>;
+  constexpr int64_t MR = gemm::Blocking<T>::kMR, NR = gemm::Blocking<T>::kNR;
   const Tiling g = tiling(n, c, h, width, k, pad_h, pad_w);
   const int64_t u_size = Packed::size(k, c);  // per point: U[xi] = G g G^T, [k x c], packed
   std::vector<T> u(size_t(kPoints * u_size), T(0));
@@ -322,14 +324,22 @@ void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t c, 
     const int64_t t0 = i / filter_parts * per_block, t1 = std::min(tiles, t0 + per_block), nt = t1 - t0;
     const int64_t part = i % filter_parts;
     const int64_t f0 = panels * part / filter_parts * MR, f1 = std::min(k, panels * (part + 1) / filter_parts * MR);
-    if (v.size() < size_t(kPoints * c * nt)) v.resize(size_t(kPoints * c * nt));
+    const int64_t v_size = PackedB::size(c, nt);  // per point: V[xi] [c x nt], packed
+    if (v.size() < size_t(kPoints * v_size)) v.resize(size_t(kPoints * v_size));
     // (+ a vector: transform_output reads whole vectors past the last tile)
     if (m.size() < size_t(kPoints * (f1 - f0) * nt + Scratch<T>::W)) m.resize(size_t(kPoints * (f1 - f0) * nt + Scratch<T>::W));
-    for (int64_t ch = 0; ch < c; ++ch)  // V[xi][c][tile]
-      transform_input(x, g, ch, t0, t1, v.data() + ch * nt, c * nt, sc);
+    for (int64_t ch = 0; ch < c; ++ch)  // V[xi], written in the GEMM's packed order: runs
+      transform_input(x, g, ch, t0, t1, [&](int xi, int64_t first, int64_t count, const T* values) {
+        T* panel = v.data() + xi * v_size;  // of one tile row split at panel boundaries
+        for (int64_t i = 0; i < count;) {
+          const int64_t t = first + i, run = std::min(count - i, NR - t % NR);
+          simd::copy_short(values + i, run, panel + PackedB::index(ch, t, c, nt));
+          i += run;
+        }
+      }, sc);
     for (int xi = 0; xi < kPoints; ++xi)  // M[xi] = U[xi] V[xi]: [f1 - f0, c] x [c, nt]
       gemm::packed_gemm<T>(f1 - f0, nt, c, T(1), Packed{u.data() + xi * u_size, k, c, f0},
-                           gemm::PackStridedB<T>{{v.data() + xi * c * nt, nt, 1}}, T(0),
+                           PackedB{v.data() + xi * v_size, c, nt}, T(0),
                            gemm::Output<T>{m.data() + xi * (f1 - f0) * nt, nt}, 1);
     for (int64_t f = f0; f < f1; ++f)
       transform_output(m.data() + (f - f0) * nt, (f1 - f0) * nt, g, f, t0, t1, bias, y, sc);
@@ -377,7 +387,10 @@ void backward_filter(const T* dy, const T* x, T* dw, int64_t n, int64_t c, int64
     });
     parallel_chunks(c, 1, threads, [&](int64_t lo, int64_t hi) {
       thread_local Scratch<T> sc;
-      for (int64_t ch = lo; ch < hi; ++ch) transform_input(x, g, ch, t0, t1, v.data() + ch * nt, c * nt, sc);
+      for (int64_t ch = lo; ch < hi; ++ch)
+        transform_input(x, g, ch, t0, t1, [&](int xi, int64_t first, int64_t count, const T* values) {
+          simd::copy_short(values, count, v.data() + (xi * c + ch) * nt + first);
+        }, sc);
     });
     const T beta = t0 == 0 ? T(0) : T(1);
     parallel_chunks(kPoints, 1, threads, [&](int64_t lo, int64_t hi) {
