@@ -14,6 +14,7 @@
 // lanes, barriers, atomics, and each kernel's theoretical occupancy per architecture.
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -22,6 +23,7 @@
 #include "apps/common/bench_cases.h"
 #include "apps/common/flags.h"
 #include "apps/common/sim_counters.h"
+#include "nnlab/backends/cpu/gemm_variants.h"
 #include "nnlab/backends/cuda/api.h"
 #include "nnlab/backends/registry.h"
 #include "nnlab/config.h"
@@ -31,6 +33,29 @@ using namespace nnlab;
 using namespace nnlab::apps;
 
 namespace {
+// The process's CPU time instead of the wall clock, for CPU backends on a shared machine: a
+// 1-thread op's CPU time is what it cost whatever else ran (with more threads it includes
+// their waiting, so it is an upper bound).
+class CpuTimeStopwatch : public Stopwatch {
+ public:
+  void start() override { start_ = now(); }
+  double stop_seconds() override { return now() - start_; }
+
+ private:
+  static double now() {
+    timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+  }
+  double start_ = 0;
+};
+bool g_cpu_time = false;  // --cpu-time
+
+std::unique_ptr<Stopwatch> stopwatch_for(Backend& b) {
+  if (g_cpu_time && !b.is_gpu()) return std::make_unique<CpuTimeStopwatch>();
+  return b.make_stopwatch();
+}
+
 struct Timing {
   double seconds_per_call = 0;
   int calls = 0;
@@ -41,7 +66,7 @@ struct Timing {
 Timing time_call(Backend& b, const std::function<void()>& call, double min_seconds, int max_calls,
                  const Tensor& flush) {
   call();  // warm-up: first-touch allocation, caches, lazy initialisation
-  auto stopwatch = b.make_stopwatch();
+  auto stopwatch = stopwatch_for(b);
   double total = 0;
   int calls = 0;
   do {
@@ -98,11 +123,16 @@ struct Row {
 };
 
 using GemmCall = std::function<void(bool, bool, int64_t, int64_t, int64_t, const float*, const float*, float*)>;
+struct GemmVariantRow {
+  std::string name;
+  GemmCall call;
+  int64_t largest = INT64_MAX;  // the largest square size worth its time
+};
 
 // The teaching GEMM variants of a hand-written-kernel backend, by name.
 template <typename Variant, typename F>
-std::vector<std::pair<std::string, GemmCall>> variants_of(F gemm_variant) {
-  std::vector<std::pair<std::string, GemmCall>> out;
+std::vector<GemmVariantRow> variants_of(F gemm_variant) {
+  std::vector<GemmVariantRow> out;
   for (auto [name, v] : {std::pair{"naive", Variant::Naive}, std::pair{"tiled", Variant::Tiled},
                          std::pair{"register-blocked", Variant::RegisterBlocked},
                          std::pair{"vectorized", Variant::Vectorized}})
@@ -113,13 +143,26 @@ std::vector<std::pair<std::string, GemmCall>> variants_of(F gemm_variant) {
   return out;
 }
 
-std::vector<std::pair<std::string, GemmCall>> gemm_variants(const std::string& backend) {
+// The cpu backend's steps (nnlab/backends/cpu/gemm_variants.h), on its thread count; the naive one
+// stops at 512^3 (at 1024^3 a call takes seconds).
+std::vector<GemmVariantRow> cpu_variants(Backend& cpu) {
+  std::vector<GemmVariantRow> out;
+  for (const auto& [name, v] : nnlab::cpu::gemm_variants())
+    out.push_back({name,
+                   [&cpu, v = v](bool, bool, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
+                                 float* c) { nnlab::cpu::gemm_variant(v, m, n, k, a, b, c, cpu.threads()); },
+                   v == nnlab::cpu::GemmVariant::Naive ? int64_t(512) : INT64_MAX});
+  return out;
+}
+
+std::vector<GemmVariantRow> gemm_variants(const std::string& backend) {
   if (backend == "cuda-sim") return variants_of<cuda_sim::GemmVariant>(cuda_sim::gemm_variant);
   if (backend == "cuda-sim observed")
     return variants_of<cuda_sim_observed::GemmVariant>(cuda_sim_observed::gemm_variant);
 #if NNLAB_HAVE_CUDA
   if (backend == "cuda") return variants_of<cuda::GemmVariant>(cuda::gemm_variant);
 #endif
+  if (backend == "cpu") return cpu_variants(get_backend("cpu"));
   return {};
 }
 
@@ -193,6 +236,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threads", threads, "compute threads of the cpu backend (0: all cores)")
       ->check(CLI::Range(0, 256));
+  app.add_flag("--cpu-time", g_cpu_time,
+               "time CPU backends by the process's CPU time, not the wall clock (for a shared "
+               "machine; with several threads it includes their waiting)");
   app.add_option("--csv", csv_path, "also write the rows as CSV to this path");
   app.add_option("--json", json_path, "also write the rows and peaks as JSON to this path");
   app.add_flag("--metrics", metrics,
@@ -226,6 +272,7 @@ int main(int argc, char** argv) {
       std::printf("# %s peak: %.1f GFLOP/s, %.1f GB/s (%s; balance %.1f FLOP/byte)\n", device.c_str(),
                   p.flops / 1e9, p.bytes / 1e9, p.how.c_str(), p.flops / p.bytes);
     std::printf("# cuda-sim rows are CPU time of a simulation, never GPU times\n");
+    if (g_cpu_time) std::printf("# CPU rows and the CPU peak: process CPU time, not wall time\n");
     std::printf("%-9s %-9s %-24s %-46s %11s %9s %8s %-7s %8s\n", "backend", "model", "op", "shape",
                 "us/call", "GFLOP/s", "GB/s", "bound", "roofline");
     std::vector<Row> rows;
@@ -252,10 +299,10 @@ int main(int argc, char** argv) {
       // The hand-written GEMM variants side by side on the square sizes.
       auto variants = gemm_variants(name), observed_variants = gemm_variants(name + " observed");
       for (size_t v = 0; v < variants.size(); ++v) {
-        const auto& [variant, gemm] = variants[v];
+        const auto& [variant, gemm, largest] = variants[v];
         for (int64_t n : kSquareGemmSizes) {
           std::string op = "gemm[" + variant + "]", shape = "square " + std::to_string(n) + "^3";
-          if (!wanted("square", op, shape) || (n > kLargestCpuSquareGemm && !b.is_gpu())) continue;
+          if (!wanted("square", op, shape) || (n > kLargestCpuSquareGemm && !b.is_gpu()) || n > largest) continue;
           Tensor x = Tensor::full(Shape{n, n}, 1.0, DType::F32, b), y = Tensor::full(Shape{n, n}, 1.0, DType::F32, b),
                  out = Tensor::empty(Shape{n, n}, DType::F32, b);
           auto* px = static_cast<const float*>(x.raw());
@@ -265,7 +312,7 @@ int main(int argc, char** argv) {
           rows.push_back({name, "square", op, shape, 2.0 * double(n * n) * double(n), 12.0 * double(n * n),
                           time_call(b, call, min_seconds, 10000, flush_buffer), peak, std::nullopt});
           if (metrics && v < observed_variants.size()) {
-            const GemmCall& observed = observed_variants[v].second;
+            const GemmCall& observed = observed_variants[v].call;
             rows.back().counters = count_sim_kernels([&] { observed(false, false, n, n, n, px, py, po); });
           }
           print_row(rows.back());

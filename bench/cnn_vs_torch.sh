@@ -1,18 +1,75 @@
 #!/usr/bin/env bash
-# The CNN targets of the CPU backend, side by side with PyTorch (2 threads each), in one run:
-# one LeNet epoch on real CIFAR-10 (Adam, batch 64; training-loop seconds), and ResNet-18
-# training images/s at 64x64 and 224x224 (batch 32, SGD momentum 0.9, random inputs).
-# Needs scripts/fetch_cifar10, a build, and /usr/bin/python3 with torch + libopenblas0-openmp.
+# The cpu backend's targets side by side with PyTorch 1.13 (2 threads each), in one run, as the
+# README's table: fp32 GEMM at 1024^3 / 2048^3 / 4096^3 (torch.mm into a preallocated output),
+# the MLP recipe's epoch (SGD, batch 64, real MNIST), one LeNet epoch on real CIFAR-10 (Adam,
+# batch 64; training-loop seconds), ResNet-18 training images/s at 64x64 and 224x224 (batch
+# 32, SGD momentum 0.9, random inputs) and the memory those ResNet-18 runs took (peak resident
+# set minus the resident set before the model was built, the same reading on both sides).
+# nnlab and PyTorch alternate measurement by measurement for ROUNDS rounds (default 3), so
+# that other work on the machine slows both alike; the table shows each side's best GEMM and
+# median epoch, images/s and memory over the rounds.
+# Needs scripts/fetch_cifar10, a build (gemm_speed, model_speed, train), and /usr/bin/python3
+# with torch + libopenblas0-openmp (without it PyTorch uses the reference BLAS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${NNLAB_BUILD:-build}
-echo "== LeNet, one CIFAR-10 epoch"
-"$build"/apps/train --model lenet --data cifar10 --optimizer adam --lr 1e-3 --norm-mean 0.5 --norm-std 0.5 \
-  --epochs 1 --threads 2 | awk '$1 == 1 {printf "nnlab cpu: %s s, test accuracy %s\n", $4, $3}'
-/usr/bin/python3 bench/torch_cnn.py lenet --threads 2
-for size in 64 224; do
-  steps=$([ "$size" = 64 ] && echo 10 || echo 3)
-  echo "== ResNet-18 training, ${size}x${size}, batch 32, $steps steps"
-  "$build"/bench/model_speed resnet18 "$size" 32 "$steps" cpu 2
-  /usr/bin/python3 bench/torch_cnn.py resnet18 --image-size "$size" --steps "$steps" --threads 2
+rounds=${ROUNDS:-3}
+threads=${THREADS:-2}
+py=/usr/bin/python3
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# JSON line -> "value" of one field
+field() { $py -c 'import sys, json; print(json.loads(sys.stdin.readline())[sys.argv[1]])' "$1"; }
+
+for round in $(seq "$rounds"); do
+  echo "== round $round of $rounds" >&2
+  for n in 1024 2048 4096; do
+    "$build"/bench/gemm_speed "$n" cpu "$threads" 3 | field gflops >> "$out/gemm$n.nnlab"
+    $py bench/torch_cnn.py gemm --size "$n" --steps 3 --threads "$threads" | field gflops >> "$out/gemm$n.torch"
+  done
+  "$build"/apps/train --backend cpu --threads "$threads" --epochs 2 --quiet |
+    awk '$1 ~ /^[0-9]+$/ {print $4}' >> "$out/mlp.nnlab"
+  $py bench/torch_mlp.py --threads "$threads" --epochs 2 |
+    $py -c 'import sys, json
+for l in sys.stdin: print(json.loads(l)["train_seconds"])' >> "$out/mlp.torch"
+  "$build"/apps/train --model lenet --data cifar10 --optimizer adam --lr 1e-3 --norm-mean 0.5 \
+    --norm-std 0.5 --epochs 1 --threads "$threads" --quiet | awk '$1 == 1 {print $4}' >> "$out/lenet.nnlab"
+  $py bench/torch_cnn.py lenet --threads "$threads" | field seconds >> "$out/lenet.torch"
+  for size in 64 224; do
+    steps=$([ "$size" = 64 ] && echo 10 || echo 3)
+    line=$("$build"/bench/model_speed resnet18 "$size" 32 "$steps" cpu "$threads")
+    echo "$line" | field images_per_second >> "$out/resnet$size.nnlab"
+    echo "$line" | field memory_bytes >> "$out/memory$size.nnlab"
+    line=$($py bench/torch_cnn.py resnet18 --image-size "$size" --steps "$steps" --threads "$threads")
+    echo "$line" | field images_per_second >> "$out/resnet$size.torch"
+    echo "$line" | field memory_bytes >> "$out/memory$size.torch"
+  done
 done
+
+$py - "$out" "$rounds" "$threads" <<'EOF'
+import statistics, sys, os
+out, rounds, threads = sys.argv[1], sys.argv[2], sys.argv[3]
+def values(name):
+    with open(os.path.join(out, name)) as f:
+        return [float(v) for v in f.read().split()]
+# (label, file stem, statistic, unit, higher is better, target as nnlab / PyTorch)
+rows = [("fp32 GEMM 1024^3", "gemm1024", max, "GFLOP/s", True, ">= 0.9"),
+        ("fp32 GEMM 2048^3", "gemm2048", max, "GFLOP/s", True, ">= 0.9"),
+        ("fp32 GEMM 4096^3", "gemm4096", max, "GFLOP/s", True, ">= 0.9"),
+        ("MLP epoch (SGD, batch 64), median", "mlp", statistics.median, "s", False, "<= 0.6"),
+        ("LeNet, one CIFAR-10 epoch (Adam, batch 64), median", "lenet", statistics.median, "s", False, "<= 0.6"),
+        ("ResNet-18 training 64x64, batch 32, median", "resnet64", statistics.median, "img/s", True, ">= 1.25"),
+        ("ResNet-18 training 224x224, batch 32, median", "resnet224", statistics.median, "img/s", True, ">= 1.25"),
+        ("ResNet-18 64x64 training memory, median", "memory64", statistics.median, "MB", False, "<= 1"),
+        ("ResNet-18 224x224 training memory, median", "memory224", statistics.median, "MB", False, "<= 1")]
+print(f"{rounds} interleaved rounds, {threads} threads each; GEMM: best of the rounds")
+print()
+print("| measurement | nnlab cpu | PyTorch 1.13 | nnlab / PyTorch | target |")
+print("|---|---|---|---|---|")
+for label, stem, stat, unit, higher, target in rows:
+    ours, theirs = stat(values(stem + ".nnlab")), stat(values(stem + ".torch"))
+    def fmt(v):
+        return f"{v / 1e6:.0f} MB" if unit == "MB" else f"{v:.3f} s" if unit == "s" else f"{v:.1f} {unit}"
+    print(f"| {label} | {fmt(ours)} | {fmt(theirs)} | {ours / theirs:.2f} | {target} |")
+EOF

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "nnlab/backends/cpu/gemm_variants.h"
 #include "nnlab/backends/registry.h"
 #include "nnlab/core/backend.h"
 #include "nnlab/core/ops.h"
@@ -277,6 +278,120 @@ TEST_CASE("parity's comparison: a NaN anywhere is the worst error, whatever foll
   CHECK(d.at == 1);
   CHECK_FALSE(d.worst <= 1e-4 * d.scale);  // so check_close fails
   CHECK(discrepancy({1, 2, 3.5, 4}, want).worst == 0.5);
+}
+
+// The op cases are small; the cpu backend's products block k in slices of 256, rows in blocks
+// of 144 and columns in panels of 16-32, split C among threads and pack convolutions straight
+// from the images (runs of pixels crossing rows and images, padding, strides). These shapes
+// cross each of those boundaries; every thread count must give the same bits.
+namespace {
+struct ConvShape {
+  const char* name;
+  Shape x, w;
+  Window2d win;
+};
+
+// The three convolution ops of one shape on `be`, from the same seeded inputs.
+std::vector<std::vector<double>> conv_ops(Backend& be, const ConvShape& s, bool with_bias) {
+  Shape y{s.x[0], s.w[0], s.win.out_size(s.x[2], true), s.win.out_size(s.x[3], false)};
+  auto random = [&](const Shape& shape, uint64_t seed) {
+    Tensor t = Tensor::empty(shape, DType::F32, be);
+    be.fill_uniform(t, -1, 1, seed, 0);
+    return t;
+  };
+  Tensor x = random(s.x, 1), w = random(s.w, 2), dy = random(y, 3), b = random(Shape{s.w[0]}, 4);
+  Tensor out = Tensor::empty(y, DType::F32, be), dx = Tensor::empty(s.x, DType::F32, be),
+         dw = Tensor::empty(s.w, DType::F32, be);
+  be.conv2d_forward(x, w, with_bias ? b : Tensor(), out, s.win);
+  be.conv2d_backward_data(dy, w, dx, s.win);
+  be.conv2d_backward_filter(dy, x, dw, s.win);
+  return {as_doubles(out), as_doubles(dx), as_doubles(dw)};
+}
+
+std::vector<double> gemm_op(Backend& be, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                            double alpha, double beta) {
+  auto random = [&](const Shape& shape, uint64_t seed) {
+    Tensor t = Tensor::empty(shape, DType::F32, be);
+    be.fill_uniform(t, -1, 1, seed, 0);
+    return t;
+  };
+  Tensor a = random(ta ? Shape{k, m} : Shape{m, k}, 1), b = random(tb ? Shape{n, k} : Shape{k, n}, 2),
+         c = random(Shape{m, n}, 3);
+  be.gemm(ta, tb, alpha, a, b, beta, c);
+  return as_doubles(c);
+}
+}  // namespace
+
+TEST_CASE("parity: cpu products and convolutions across its blocking, the same bits for any thread count") {
+  Backend& ref = get_backend("reference");
+  Backend& cpu = get_backend("cpu");
+  const int saved_threads = cpu.threads();
+  auto for_threads = [&](auto f) {
+    std::vector<decltype(f())> results;
+    for (int threads : {1, 2, 3}) {
+      cpu.set_threads(threads);
+      results.push_back(f());
+    }
+    cpu.set_threads(saved_threads);
+    CHECK(results[1] == results[0]);
+    CHECK(results[2] == results[0]);
+    return results[0];
+  };
+  struct GemmShape {
+    int64_t m, n, k;
+  };
+  // k past two slices, rows past one block, ragged panels; columns past one L3 block (4096).
+  for (GemmShape s : {GemmShape{150, 301, 600}, GemmShape{7, 4200, 20}, GemmShape{300, 5, 70}})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (double beta : {0.0, -0.5}) {
+          CAPTURE(s.m);
+          CAPTURE(s.n);
+          CAPTURE(s.k);
+          CAPTURE(ta);
+          CAPTURE(tb);
+          CAPTURE(beta);
+          auto got = for_threads([&] { return gemm_op(cpu, ta, tb, s.m, s.n, s.k, 1.5, beta); });
+          check_close("gemm", got, gemm_op(ref, ta, tb, s.m, s.n, s.k, 1.5, beta));
+        }
+  // The teaching steps of bench_ops (nnlab/backends/cpu/gemm_variants.h): whole register tiles and
+  // ragged edges both.
+  for (GemmShape s : {GemmShape{60, 96, 50}, GemmShape{77, 150, 91}})
+    for (const auto& [name, variant] : nnlab::cpu::gemm_variants()) {
+      CAPTURE(name);
+      CAPTURE(s.m);
+      Tensor a = Tensor::empty(Shape{s.m, s.k}, DType::F32, cpu), b = Tensor::empty(Shape{s.k, s.n}, DType::F32, cpu);
+      cpu.fill_uniform(a, -1, 1, 1, 0);
+      cpu.fill_uniform(b, -1, 1, 2, 0);
+      std::vector<float> c(size_t(s.m * s.n), std::nanf(""));
+      nnlab::cpu::gemm_variant(variant, s.m, s.n, s.k, a.data<float>(), b.data<float>(), c.data(), 2);
+      check_close("gemm variant", std::vector<double>(c.begin(), c.end()),
+                  gemm_op(ref, false, false, s.m, s.n, s.k, 1.0, 0.0));
+    }
+  const ConvShape shapes[] = {
+      {"3x3 pad 1, 360-long patches, 7x7 images", Shape{3, 40, 7, 7}, Shape{16, 40, 3, 3}, ops::window(3, 1, 1)},
+      {"3x3 pad 1, 40 filters (no reduction chunks)", Shape{2, 24, 12, 12}, Shape{40, 24, 3, 3}, ops::window(3, 1, 1)},
+      {"3x3 stride 2 pad 1, odd size", Shape{3, 30, 9, 11}, Shape{8, 30, 3, 3}, ops::window(3, 2, 1)},
+      {"1x1 stride 2 (downsample)", Shape{4, 33, 8, 8}, Shape{20, 33, 1, 1}, ops::window(1, 2, 0)},
+      {"5x5 no padding (LeNet), 10 images", Shape{10, 3, 16, 16}, Shape{6, 3, 5, 5}, ops::window(5, 1, 0)},
+      {"5x5, 16 filters (LeNet's conv2), 9 images", Shape{9, 6, 14, 14}, Shape{16, 6, 5, 5}, ops::window(5, 1, 0)},
+      {"3x3 pad 1, 12 filters over 20x9 images", Shape{3, 5, 20, 9}, Shape{12, 5, 3, 3}, ops::window(3, 1, 1)},
+      {"7x7 stride 2 pad 3 (stem)", Shape{2, 3, 23, 23}, Shape{12, 3, 7, 7}, ops::window(7, 2, 3)},
+      {"3x3 dilation 2 pad 1 (pad below the dilated reach)", Shape{2, 5, 10, 10}, Shape{7, 5, 3, 3}, ops::window(3, 1, 1, 2)},
+      {"3x3 pad 3 (pad beyond the kernel)", Shape{2, 4, 6, 6}, Shape{5, 4, 3, 3}, ops::window(3, 1, 3)},
+      {"2x2 images, 20 of them (ResNet's last stage at 64x64)", Shape{20, 64, 2, 2}, Shape{48, 64, 3, 3}, ops::window(3, 1, 1)},
+  };
+  for (const ConvShape& s : shapes)
+    for (bool with_bias : {false, true}) {
+      std::string shape = s.name;
+      CAPTURE(shape);
+      CAPTURE(with_bias);
+      auto got = for_threads([&] { return conv_ops(cpu, s, with_bias); });
+      auto want = conv_ops(ref, s, with_bias);
+      check_close("conv2d_forward", got[0], want[0]);
+      check_close("conv2d_backward_data", got[1], want[1]);
+      check_close("conv2d_backward_filter", got[2], want[2]);
+    }
 }
 
 // Last in this file, so last to run (doctest orders test cases by file and line): every op of

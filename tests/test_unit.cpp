@@ -158,6 +158,25 @@ TEST_CASE("autograd: inputs that do not need a gradient get none") {
   CHECK(w.grad().to_host<double>() == std::vector<double>(6, 4.0));
 }
 
+TEST_CASE("autograd: the graph keeps only what backward rules saved, and frees it once walked") {
+  Backend& be = get_backend("reference");
+  Tensor x = Tensor::full(Shape{1000}, 1.0, DType::F64, be).set_requires_grad(true);
+  const size_t base = be.allocator().stats().current_bytes;
+  Tensor loss;
+  {
+    // scale's output is relu's input; relu saves only its own output, so scale's output must
+    // be gone once the forward pass has dropped it (a node holding its inputs kept it).
+    Tensor h = ops::relu(ops::scale(x, 2.0));
+    loss = ops::sum(h);
+  }
+  CHECK(be.allocator().stats().current_bytes == base + 8000 + 8);  // relu's output + the loss
+  loss.backward();
+  CHECK(x.grad().to_host<double>() == std::vector<double>(1000, 2.0));
+  CHECK_THROWS_WITH_AS(loss.backward(), doctest::Contains("already walked"), std::logic_error);
+  loss = Tensor();
+  CHECK(be.allocator().stats().current_bytes == base + 8000);  // x's gradient alone
+}
+
 TEST_CASE("ops: shape errors name the op and the shapes") {
   Backend& be = get_backend("reference");
   Tensor a = Tensor::zeros(Shape{2, 3}, DType::F32, be),

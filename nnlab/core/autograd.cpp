@@ -12,26 +12,25 @@ namespace nnlab {
 namespace {
 thread_local bool g_grad_enabled = true;
 
-// Depth-first post-order over the graph of non-leaf tensors, without recursion so that deep
-// graphs (many layers, many steps of a recurrent model) cannot overflow the stack.
-std::vector<TensorImpl*> topological_order(TensorImpl* root) {
-  std::vector<TensorImpl*> order;
-  std::unordered_set<TensorImpl*> visited;
-  std::vector<std::pair<TensorImpl*, size_t>> stack{{root, 0}};
-  visited.insert(root);
+// Depth-first post-order over the graph of nodes, without recursion so that deep graphs (many
+// layers, many steps of a recurrent model) cannot overflow the stack. The order holds the
+// nodes, so that each stays alive until it has run whatever tensors are freed meanwhile.
+std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>& root) {
+  std::vector<std::shared_ptr<Node>> order;
+  std::unordered_set<Node*> visited;
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{root, 0}};
+  visited.insert(root.get());
   while (!stack.empty()) {
-    auto& [impl, next_input] = stack.back();
-    const auto& inputs = impl->grad_fn->inputs;
-    if (next_input < inputs.size()) {
-      TensorImpl* in = inputs[next_input++].impl_ptr().get();
-      if (in && in->grad_fn && in->requires_grad && visited.insert(in).second)
-        stack.push_back({in, 0});
+    auto& [node, next_input] = stack.back();
+    if (next_input < node->inputs.size()) {
+      const std::shared_ptr<Node>& in = node->inputs[next_input++].producer;
+      if (in && visited.insert(in.get()).second) stack.push_back({in, 0});
     } else {
-      order.push_back(impl);
+      order.push_back(node);
       stack.pop_back();
     }
   }
-  return order;  // inputs before the tensors computed from them
+  return order;  // producers before the nodes that use their outputs
 }
 }  // namespace
 
@@ -53,7 +52,18 @@ Tensor record(Tensor out, const char* op, std::vector<Tensor> inputs, BackwardFn
   if (!any) return out;
   auto node = std::make_shared<Node>();
   node->op = op;
-  node->inputs = std::move(inputs);
+  for (const Tensor& t : inputs) {
+    Edge e;
+    if (t.defined() && t.requires_grad()) {
+      e.requires_grad = true;
+      e.shape = t.shape();
+      if (t.grad_fn())
+        e.producer = t.impl().grad_fn;
+      else
+        e.leaf = t.impl_ptr();
+    }
+    node->inputs.push_back(std::move(e));
+  }
   node->backward = std::move(backward);
   out.impl().grad_fn = std::move(node);
   out.impl().requires_grad = true;
@@ -66,7 +76,7 @@ void set_grad_ready_hook(const Tensor& leaf, std::function<void()> hook) {
   leaf.impl().grad_ready_hook = std::move(hook);
 }
 
-void run_backward(const Tensor& root, const Tensor& grad_root) {
+void run_backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
   if (!root.requires_grad())
     throw std::logic_error("backward(): the tensor does not require grad (no leaf needs it)");
   Tensor seed = grad_root;
@@ -87,46 +97,48 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
     if (root.impl().grad_ready_hook) root.impl().grad_ready_hook();
     return;
   }
-  std::unordered_map<TensorImpl*, Tensor> pending;  // gradients of non-leaf tensors
-  pending[root.impl_ptr().get()] = seed;
-  std::vector<TensorImpl*> order = topological_order(root.impl_ptr().get());
+  std::unordered_map<Node*, Tensor> pending;  // gradients of the outputs of nodes
+  pending[root.grad_fn()] = seed;
+  const std::vector<std::shared_ptr<Node>> order = topological_order(root.impl().grad_fn);
   // For each hooked leaf, the gradient contributions still to come in this pass: its hook
   // runs when the last one has been accumulated.
   std::unordered_map<TensorImpl*, int> contributions_left;
-  for (TensorImpl* impl : order)
-    for (const Tensor& in : impl->grad_fn->inputs)
-      if (in.defined() && in.requires_grad() && !in.grad_fn() && in.impl().grad_ready_hook)
-        ++contributions_left[in.impl_ptr().get()];
+  for (const std::shared_ptr<Node>& node : order)
+    for (const Edge& in : node->inputs)
+      if (in.leaf && in.leaf->grad_ready_hook) ++contributions_left[in.leaf.get()];
   auto contribution_done = [&](TensorImpl* leaf) {
     auto left = contributions_left.find(leaf);
     if (left != contributions_left.end() && --left->second == 0) leaf->grad_ready_hook();
   };
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    TensorImpl* impl = *it;
-    auto found = pending.find(impl);
+    Node& node = **it;
+    auto found = pending.find(&node);
     if (found == pending.end()) continue;  // no path from root carries a gradient here
     Tensor grad_out = found->second;
     pending.erase(found);
-    Node& node = *impl->grad_fn;
+    if (!node.backward)
+      throw std::logic_error("backward(): the graph through " + node.op +
+                             " was already walked and its saved tensors freed (run the forward "
+                             "pass again)");
     std::vector<bool> needs(node.inputs.size());
-    for (size_t i = 0; i < needs.size(); ++i)
-      needs[i] = node.inputs[i].defined() && node.inputs[i].requires_grad();
+    for (size_t i = 0; i < needs.size(); ++i) needs[i] = node.inputs[i].requires_grad;
     std::vector<Tensor> grads(node.inputs.size());
     node.backward(grad_out, needs, grads);
+    if (!retain_graph) node.backward = nullptr;  // frees the tensors this op saved
     for (size_t i = 0; i < grads.size(); ++i) {
       if (!needs[i]) continue;
-      const Tensor& in = node.inputs[i];
+      const Edge& in = node.inputs[i];
       if (!grads[i].defined())
         throw std::logic_error(std::string("backward of ") + node.op +
                                " gave no gradient for input " + std::to_string(i));
-      check_shape(grads[i], in.shape(), node.op.c_str(), "input gradient");
+      check_shape(grads[i], in.shape, node.op.c_str(), "input gradient");
       if (check_numerics())
         require_finite(grads[i], "the gradient of " + node.op + " for its input " + std::to_string(i));
-      if (!in.grad_fn()) {
-        accumulate_leaf(in.impl(), grads[i]);
-        contribution_done(in.impl_ptr().get());
+      if (in.leaf) {
+        accumulate_leaf(*in.leaf, grads[i]);
+        contribution_done(in.leaf.get());
       } else {
-        auto [slot, inserted] = pending.try_emplace(in.impl_ptr().get(), grads[i]);
+        auto [slot, inserted] = pending.try_emplace(in.producer.get(), grads[i]);
         if (!inserted) slot->second = ops::add(slot->second, grads[i]);
       }
     }

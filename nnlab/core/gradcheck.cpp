@@ -71,7 +71,7 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor>& input
     for (size_t i : checked_inputs) inputs[i].set_grad(Tensor());
     std::vector<double> seed(size_t(outputs), 0.0);
     seed[size_t(o)] = 1.0;
-    run_backward(out, Tensor::from_host(seed, out.shape(), out.backend()));
+    run_backward(out, Tensor::from_host(seed, out.shape(), out.backend()), /*retain_graph=*/true);
     for (size_t i : checked_inputs) {
       Tensor g = inputs[i].grad();  // undefined: the output does not depend on this input
       analytic[i].push_back(g.defined() ? g.to_host<double>()

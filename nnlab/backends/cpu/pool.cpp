@@ -66,6 +66,34 @@ NNLAB_NOINLINE void unpadded_max_rows(const T* in, const Planes& d, const Window
   }
 }
 
+// 2x2 windows at stride 2 without padding (LeNet's pools): the four taps of a window in one
+// pass over the output row, compared in registers, instead of four passes updating the row of
+// maxima in memory (bench_ops, 1 thread, CPU time: [64, 6, 28, 28] 650 -> see commit).
+template <typename T>
+NNLAB_NOINLINE void max_2x2_rows(const T* in, const Planes& d, T* out, int32_t* where) {
+  for (int64_t p = 0; p < d.p; ++p) {
+    const T* top = in + 2 * p * d.w;
+    const T* bottom = top + d.w;
+    T* best = out + p * d.q;
+    int32_t* at = where + p * d.q;
+    const int32_t row0 = int32_t(2 * p * d.w), row1 = int32_t(row0 + d.w);
+    for (int64_t q = 0; q < d.q; ++q) {
+      // Taps in (r, s) order; a later one wins only if larger or NaN (see take_larger).
+      T m = top[2 * q];
+      int32_t i = row0 + int32_t(2 * q);
+      const T b = top[2 * q + 1], c = bottom[2 * q], e = bottom[2 * q + 1];
+      const bool tb = (b > m) | (b != b);
+      m = tb ? b : m, i = tb ? row0 + int32_t(2 * q + 1) : i;
+      const bool tc = (c > m) | (c != c);
+      m = tc ? c : m, i = tc ? row1 + int32_t(2 * q) : i;
+      const bool te = (e > m) | (e != e);
+      m = te ? e : m, i = te ? row1 + int32_t(2 * q + 1) : i;
+      best[q] = m;
+      at[q] = i;
+    }
+  }
+}
+
 // With padding each tap is clipped to the rows, and the run of output columns, for which it
 // lands inside the plane. Maxima start at -inf with the index of the window's first element
 // inside the plane (PyTorch's start, which an all -inf window keeps).
@@ -105,7 +133,10 @@ void CpuBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Tens
         const T* in = src + pl * d.h * d.w;
         T* plane_out = out + pl * d.p * d.q;
         int32_t* plane_where = where_out + pl * d.p * d.q;
-        if (win.pad_h == 0 && win.pad_w == 0)
+        const bool unpadded = win.pad_h == 0 && win.pad_w == 0;
+        if (unpadded && win.kernel_h == 2 && win.kernel_w == 2 && win.stride_h == 2 && win.stride_w == 2)
+          max_2x2_rows(in, d, plane_out, plane_where);
+        else if (unpadded)
           unpadded_max_rows(in, d, win, plane_out, plane_where);
         else
           padded_max_rows(in, d, win, plane_out, plane_where);

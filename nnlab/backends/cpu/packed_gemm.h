@@ -1,0 +1,448 @@
+// A BLIS-style packed GEMM, C = alpha * A B + beta * C, the cpu backend's matrix product and
+// the core of its convolutions. The five loops of Goto and van de Geijn ("Anatomy of
+// high-performance matrix multiplication", 2008) as BLIS arranges them:
+//
+//   for jc in N step NC            a column block of B and C
+//     for pc in K step KC          pack B[pc:+KC, jc:+NC] into KC x NR micro-panels (L3)
+//       for ic in M step MC        pack A[ic:+MC, pc:+KC] into MR x KC micro-panels (L2)
+//         for jr in NC step NR     one B micro-panel stays in L1 ...
+//           for ir in MC step MR   ... while A's micro-panels stream past it from L2
+//             micro-kernel: an MR x NR tile of C in registers, KC rank-1 updates
+//
+// Packing copies each operand once per block into the order the micro-kernel reads it
+// (contiguous, zero-padded to whole panels), so the kernel never sees a stride, a transpose or
+// an edge. Operands are packers: any layout that can write a panel works (a strided matrix,
+// an image read through im2col's index arithmetic), and C's columns may come in groups, so a
+// convolution writes NCHW directly.
+//
+// Threads: C is cut into a few rectangles, taken dynamically; each thread runs the five loops
+// over its rectangle with its own packed buffers. No barriers, and a thread slowed by other
+// work on the machine leaves its next rectangle to the others. The price is that rectangles in
+// one row of the grid each pack the same rows of A (and in one column the same B), kept small
+// by keeping rectangles wide (split_for_threads).
+//
+// Determinism: every element of C is the same chain of fused multiply-adds in k order within
+// each KC slice, slices added in order, whatever the thread count or the rectangle that
+// computed it. KC is fixed per build.
+#pragma once
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+#include "nnlab/backends/cpu/simd.h"
+
+namespace nnlab::cpu::gemm {
+
+// Register and cache blocking. MR x NR accumulators use 12 of AVX2's 16 vector registers
+// (BLIS's Haswell/Zen kernel, 6 x 16 floats) and 12 of AVX-512's 32 (6 x 32 floats).
+template <typename T>
+struct Blocking {
+  static constexpr int kWidth = simd::Vec<T>::kWidth;
+  static constexpr int kMR = 6;
+  static constexpr int kNV = 2;  // vectors per row of the micro-tile
+  static constexpr int kNR = kNV * kWidth;
+  static constexpr int64_t kKC = 256;                 // the slice of k: sets the rounding
+  static constexpr int64_t kMC = 144;                 // rows of A per L2 block (a multiple of MR)
+  static constexpr int64_t kNC = 4096 / kNR * kNR;    // columns of B per L3 block
+};
+
+// How the micro-kernel combines its tile with C: the first k slice scales or ignores C (beta
+// 0 never reads it, so NaN in C does not propagate), later slices accumulate.
+enum class Store { Overwrite, ScaleAdd, Accumulate };
+
+// One MR x NR tile: kc rank-1 updates from packed panels a (kc x MR) and b (kc x NR), then
+// c[i * ldc + j] = combine(alpha * acc, c), plus bias[i] when a bias is given (first slice).
+template <typename T>
+inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, T* c,
+                         int64_t ldc, T alpha, T beta, Store store, const T* bias = nullptr) {
+  using S = simd::Vec<T>;
+  using V = typename S::V;
+  constexpr int MR = Blocking<T>::kMR, NV = Blocking<T>::kNV, W = S::kWidth;
+  V acc[MR][NV];
+  // C's tile is needed only after the loop: fetching it now hides its cache misses.
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV * W; v += 64 / int(sizeof(T))) __builtin_prefetch(c + i * ldc + v, 1, 3);
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
+#pragma GCC unroll 4
+  for (int64_t p = 0; p < kc; ++p) {
+    V bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = S::load(b + v * W);
+    for (int i = 0; i < MR; ++i) {
+      V ai = S::broadcast(a[i]);
+      for (int v = 0; v < NV; ++v) acc[i][v] = S::fma(ai, bv[v], acc[i][v]);
+    }
+    a += MR;
+    b += NV * W;
+  }
+  V va = S::broadcast(alpha), vb = S::broadcast(beta);
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v) {
+      T* ci = c + i * ldc + v * W;
+      V r = S::mul(va, acc[i][v]);
+      if (bias) r = S::add(r, S::broadcast(bias[i]));
+      if (store == Store::ScaleAdd)
+        r = S::add(r, S::mul(vb, S::load(ci)));
+      else if (store == Store::Accumulate)
+        r = S::add(S::load(ci), r);
+      S::store(ci, r);
+    }
+}
+
+// The same combine for one element, for tiles computed into a scratch tile (edges, and
+// outputs whose columns are not contiguous): the arithmetic of micro_kernel's lanes.
+template <typename T>
+inline void combine(T* c, T acc, T alpha, T beta, Store store, const T* bias) {
+  T r = alpha * acc;
+  if (bias) r = r + *bias;
+  if (store == Store::ScaleAdd)
+    r = r + beta * *c;
+  else if (store == Store::Accumulate)
+    r = *c + r;
+  *c = r;
+}
+
+// A matrix read through strides: element (i, j) at data[i * row_stride + j * col_stride].
+// A transposed operand is the same memory with the strides swapped.
+template <typename T>
+struct Strided {
+  const T* data;
+  int64_t row_stride, col_stride;
+  T at(int64_t i, int64_t j) const { return data[i * row_stride + j * col_stride]; }
+};
+
+// Packs rows [i0, i0 + rows) x columns [k0, k0 + kc) of A as one MR-row micro-panel:
+// dst[kk * MR + ii], rows past `rows` zero.
+template <typename T>
+struct PackStridedA {
+  Strided<T> a;
+  void operator()(int64_t i0, int64_t rows, int64_t k0, int64_t kc, T* __restrict dst) const {
+    constexpr int MR = Blocking<T>::kMR;
+    if (a.row_stride == 1 && rows == MR) {  // A^T stored: each k holds MR consecutive rows
+      for (int64_t kk = 0; kk < kc; ++kk)
+        std::memcpy(dst + kk * MR, a.data + (k0 + kk) * a.col_stride + i0, MR * sizeof(T));
+      return;
+    }
+    if (rows == MR) {  // MR rows read side by side, each packed column written whole
+      const T* base = a.data + i0 * a.row_stride + k0 * a.col_stride;
+      for (int64_t kk = 0; kk < kc; ++kk)
+        for (int ii = 0; ii < MR; ++ii) dst[kk * MR + ii] = base[ii * a.row_stride + kk * a.col_stride];
+      return;
+    }
+    for (int ii = 0; ii < MR; ++ii) {
+      if (ii >= rows) {
+        for (int64_t kk = 0; kk < kc; ++kk) dst[kk * MR + ii] = T(0);
+        continue;
+      }
+      const T* row = a.data + (i0 + ii) * a.row_stride + k0 * a.col_stride;
+      for (int64_t kk = 0; kk < kc; ++kk) dst[kk * MR + ii] = row[kk * a.col_stride];
+    }
+  }
+};
+
+// A left operand kept in packed order, for one reused by many products (Winograd's
+// transformed filters): the micro-kernel reads its panels in place, nothing is copied. Layout:
+// k in slices of KC; a slice holds the ceil(m / MR) micro-panels of MR rows, each kc x MR.
+template <typename T>
+struct PrepackedA {
+  static constexpr bool kPrepacked = true;
+  const T* data;
+  int64_t m, k;            // of the whole packed matrix
+  int64_t first_row = 0;   // a product over rows [first_row, ...) of it (a multiple of MR)
+  static int64_t rows_padded(int64_t m) { return (m + Blocking<T>::kMR - 1) / Blocking<T>::kMR * Blocking<T>::kMR; }
+  static int64_t size(int64_t m, int64_t k) { return rows_padded(m) * k; }
+  // Where element (i, p) goes (rows past m, up to rows_padded, must be written as zeros).
+  static int64_t index(int64_t i, int64_t p, int64_t m, int64_t k) {
+    constexpr int64_t MR = Blocking<T>::kMR, KC = Blocking<T>::kKC;
+    const int64_t slice = p / KC * KC, kc = std::min(KC, k - slice);
+    return slice * rows_padded(m) + i / MR * MR * kc + (p - slice) * MR + i % MR;
+  }
+  // The micro-panel of rows [i0, i0 + MR) in the slice starting at k0 (i0 a multiple of MR).
+  const T* panel(int64_t i0, int64_t k0, int64_t kc) const {
+    return data + k0 * rows_padded(m) + (first_row + i0) * kc;
+  }
+};
+
+// A right operand kept in packed order, for one written straight into it (Winograd's
+// transformed inputs): k in slices of KC, a slice holding the ceil(n / NR) micro-panels of NR
+// columns, each kc x NR; columns past n (up to a whole panel) may hold anything (they only
+// reach columns of C that are never stored).
+template <typename T>
+struct PrepackedB {
+  static constexpr bool kPrepacked = true;
+  const T* data;
+  int64_t k, n;  // of the whole packed matrix
+  static int64_t columns_padded(int64_t n) { return (n + Blocking<T>::kNR - 1) / Blocking<T>::kNR * Blocking<T>::kNR; }
+  static int64_t size(int64_t k, int64_t n) { return columns_padded(n) * k; }
+  // Where element (p, j) goes.
+  static int64_t index(int64_t p, int64_t j, int64_t k, int64_t n) {
+    constexpr int64_t NR = Blocking<T>::kNR, KC = Blocking<T>::kKC;
+    const int64_t slice = p / KC * KC, kc = std::min(KC, k - slice);
+    return slice * columns_padded(n) + j / NR * NR * kc + (p - slice) * NR + j % NR;
+  }
+  const T* panel(int64_t j0, int64_t k0, int64_t kc) const { return data + k0 * columns_padded(n) + j0 * kc; }
+};
+
+template <typename P, typename = void>
+struct is_prepacked : std::false_type {};
+template <typename P>
+struct is_prepacked<P, std::void_t<decltype(P::kPrepacked)>> : std::true_type {};
+
+// Packs rows [k0, k0 + kc) x columns [j0, j0 + cols) of B as one NR-column micro-panel:
+// dst[kk * NR + jj], columns past `cols` zero.
+template <typename T>
+struct PackStridedB {
+  Strided<T> b;
+  void operator()(int64_t k0, int64_t kc, int64_t j0, int64_t cols, T* __restrict dst) const {
+    constexpr int NR = Blocking<T>::kNR;
+    if (b.col_stride == 1) {  // row-major: each k row of the panel is contiguous
+      for (int64_t kk = 0; kk < kc; ++kk) {
+        const T* src = b.data + (k0 + kk) * b.row_stride + j0;
+        T* out = dst + kk * NR;
+        if (cols == NR) {
+          std::memcpy(out, src, NR * sizeof(T));
+        } else {
+          for (int64_t jj = 0; jj < cols; ++jj) out[jj] = src[jj];
+          for (int64_t jj = cols; jj < NR; ++jj) out[jj] = T(0);
+        }
+      }
+      return;
+    }
+    // B^T stored (the weights of linear layers): each packed row gathers NR columns. Rows
+    // written whole let GCC vectorise with gathers; column by column was 1.4x slower (MLP's
+    // fc1 forward 64 x 128 x 784: 186 -> see commit).
+    const T* base = b.data + k0 * b.row_stride + j0 * b.col_stride;
+    for (int64_t kk = 0; kk < kc; ++kk) {
+      const T* src = base + kk * b.row_stride;
+      T* out = dst + kk * NR;
+      if (cols == NR) {
+        for (int64_t jj = 0; jj < NR; ++jj) out[jj] = src[jj * b.col_stride];
+      } else {
+        for (int64_t jj = 0; jj < cols; ++jj) out[jj] = src[jj * b.col_stride];
+        for (int64_t jj = cols; jj < NR; ++jj) out[jj] = T(0);
+      }
+    }
+  }
+};
+
+// Columns that come in groups: column j at (j / size) * stride + j % size. An NCHW tensor
+// [n, k, pixels] is so the matrix [k, n * pixels] (row stride pixels, groups of `pixels`
+// columns, `k * pixels` apart): the batch of images side by side without moving them.
+struct ColumnGroups {
+  int64_t size = INT64_MAX, stride = 0;
+  int64_t offset(int64_t j) const { return size == INT64_MAX ? j : j / size * stride + j % size; }
+  // Whether columns [j0, j0 + count) are consecutive in memory.
+  bool contiguous(int64_t j0, int64_t count) const { return size == INT64_MAX || j0 % size + count <= size; }
+};
+
+// Where C's elements live, (i, j) at data[i * ldc + columns.offset(j)]; bias[i], when given,
+// is added to row i (a convolution's bias, fused into the first k slice's store).
+template <typename T>
+struct Output {
+  T* data;
+  int64_t ldc;
+  ColumnGroups columns = {};
+  const T* bias = nullptr;
+  T* at(int64_t i, int64_t j) const { return data + i * ldc + columns.offset(j); }
+};
+
+// A matrix with grouped columns, element (i, j) at data[i * row_stride + groups.offset(j)]:
+// as the left operand (an output gradient dy [n, k, pixels] as the k x (n * pixels) matrix of
+// a filter gradient) or the right one (the same matrix times W^T for a data gradient).
+template <typename T>
+struct Grouped {
+  const T* data;
+  int64_t row_stride;
+  ColumnGroups groups;
+};
+
+template <typename T>
+struct PackGroupedA {
+  Grouped<T> a;
+  void operator()(int64_t i0, int64_t rows, int64_t k0, int64_t kc, T* __restrict dst) const {
+    constexpr int MR = Blocking<T>::kMR;
+    for (int ii = 0; ii < MR; ++ii) {
+      if (ii >= rows) {
+        for (int64_t kk = 0; kk < kc; ++kk) dst[kk * MR + ii] = T(0);
+        continue;
+      }
+      const T* row = a.data + (i0 + ii) * a.row_stride;
+      for (int64_t kk = 0; kk < kc;) {  // runs of consecutive columns within a group
+        const int64_t j = k0 + kk, run = std::min(kc - kk, a.groups.size - j % a.groups.size);
+        const T* src = row + a.groups.offset(j);
+        for (int64_t t = 0; t < run; ++t) dst[(kk + t) * MR + ii] = src[t];
+        kk += run;
+      }
+    }
+  }
+};
+
+template <typename T>
+struct PackGroupedB {
+  Grouped<T> b;
+  void operator()(int64_t k0, int64_t kc, int64_t j0, int64_t cols, T* __restrict dst) const {
+    constexpr int NR = Blocking<T>::kNR;
+    for (int64_t kk = 0; kk < kc; ++kk) {
+      const T* row = b.data + (k0 + kk) * b.row_stride;
+      T* out = dst + kk * NR;
+      for (int64_t jj = 0; jj < cols;) {
+        const int64_t j = j0 + jj, run = std::min(cols - jj, b.groups.size - j % b.groups.size);
+        const T* src = row + b.groups.offset(j);
+        for (int64_t t = 0; t < run; ++t) out[jj + t] = src[t];
+        jj += run;
+      }
+      for (int64_t jj = cols; jj < NR; ++jj) out[jj] = T(0);
+    }
+  }
+};
+
+// Scratch buffers reused from call to call (growing only), one set per thread, so that a
+// training step does not fault in fresh pages for its packed panels on every product.
+template <typename T>
+T* scratch(std::unique_ptr<T[]>& buffer, size_t& capacity, size_t elements) {
+  if (elements > capacity) {
+    buffer.reset(new T[elements]);
+    capacity = elements;
+  }
+  return buffer.get();
+}
+
+// The five loops over one rectangle of C, rows [i_lo, i_hi) x columns [j_lo, j_hi), by one
+// thread with its own packed buffers.
+template <typename T, typename PackA, typename PackB>
+void gemm_rectangle(int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi, int64_t k, T alpha,
+                    const PackA& pack_a, const PackB& pack_b, T beta, const Output<T>& c) {
+  using Blk = Blocking<T>;
+  constexpr int MR = Blk::kMR, NR = Blk::kNR;
+  thread_local std::unique_ptr<T[]> a_buffer, b_buffer;
+  thread_local size_t a_capacity = 0, b_capacity = 0;
+  const int64_t kc_max = std::min<int64_t>(Blk::kKC, k);
+  T* packed_a = is_prepacked<PackA>::value
+                    ? nullptr
+                    : scratch(a_buffer, a_capacity, size_t(kc_max * std::min<int64_t>(Blk::kMC, (i_hi - i_lo + MR - 1) / MR * MR)));
+  T* packed_b = is_prepacked<PackB>::value
+                    ? nullptr
+                    : scratch(b_buffer, b_capacity, size_t(kc_max * std::min<int64_t>(Blk::kNC, (j_hi - j_lo + NR - 1) / NR * NR)));
+  alignas(64) T tile[MR * NR];
+  for (int64_t jc = j_lo; jc < j_hi; jc += Blk::kNC) {
+    const int64_t nc = std::min<int64_t>(Blk::kNC, j_hi - jc), n_panels = (nc + NR - 1) / NR;
+    for (int64_t pc = 0; pc < k; pc += Blk::kKC) {
+      const int64_t kc = std::min<int64_t>(Blk::kKC, k - pc);
+      const Store store = pc > 0 ? Store::Accumulate : beta == T(0) ? Store::Overwrite : Store::ScaleAdd;
+      const T* bias = pc > 0 ? nullptr : c.bias;
+      if constexpr (!is_prepacked<PackB>::value)
+        for (int64_t p = 0; p < n_panels; ++p)
+          pack_b(pc, kc, jc + p * NR, std::min<int64_t>(NR, nc - p * NR), packed_b + p * NR * kc);
+      for (int64_t ic = i_lo; ic < i_hi; ic += Blk::kMC) {
+        const int64_t mc = std::min<int64_t>(Blk::kMC, i_hi - ic), m_panels = (mc + MR - 1) / MR;
+        if constexpr (!is_prepacked<PackA>::value)
+          for (int64_t q = 0; q < m_panels; ++q)
+            pack_a(ic + q * MR, std::min<int64_t>(MR, mc - q * MR), pc, kc, packed_a + q * MR * kc);
+        for (int64_t p = 0; p < n_panels; ++p) {
+          const int64_t j0 = jc + p * NR, cols = std::min<int64_t>(NR, j_hi - j0);
+          const bool direct = cols == NR && c.columns.contiguous(j0, NR);
+          const T* b;
+          if constexpr (is_prepacked<PackB>::value)
+            b = pack_b.panel(j0, pc, kc);
+          else
+            b = packed_b + p * NR * kc;
+          for (int64_t q = 0; q < m_panels; ++q) {
+            const int64_t i0 = ic + q * MR, rows = std::min<int64_t>(MR, i_hi - i0);
+            const T* a;
+            if constexpr (is_prepacked<PackA>::value)
+              a = pack_a.panel(i0, pc, kc);
+            else
+              a = packed_a + q * MR * kc;
+            if (direct && rows == MR) {
+              micro_kernel(kc, a, b, c.at(i0, j0), c.ldc, alpha, beta, store, bias ? bias + i0 : nullptr);
+              continue;
+            }
+            micro_kernel(kc, a, b, tile, NR, T(1), T(0), Store::Overwrite);
+            for (int64_t i = 0; i < rows; ++i)
+              for (int64_t j = 0; j < cols; ++j)
+                combine(c.at(i0 + i, j0 + j), tile[i * NR + j], alpha, beta, store, bias ? bias + i0 + i : nullptr);
+          }
+        }
+      }
+    }
+  }
+}
+
+// How C is cut into rectangles for threads: a grid of row_parts x column_parts. Each
+// rectangle repacks the operand it shares with its neighbours (A across a row of the grid, B
+// down a column), so rectangles stay wide: at least kMinColumns and kMinRows.
+struct Grid {
+  int64_t row_parts = 1, column_parts = 1;
+};
+template <typename T>
+Grid split_for_threads(int64_t m, int64_t n, int64_t k, int threads) {
+  constexpr int64_t kMinRows = 4 * Blocking<T>::kMR, kMinColumns = 8 * Blocking<T>::kNR;
+  Grid g;
+  // Below about a million multiply-adds, waking a thread costs more than it saves (the MLP's
+  // 64 x 10 x 128 took 2.4x the CPU time on 2 threads). Up to 16 million, one rectangle per
+  // thread (fewer duplicate packs: 64 x 128 x 784 on 4 rectangles took 1.2x its 1-thread CPU
+  // time); above, twice as many as threads: taken dynamically, a thread held up by the
+  // machine's other work does not hold up the rest.
+  const double work = double(m) * double(n) * double(k);
+  const int64_t wanted = threads <= 1 || work < 1e6 ? 1 : work < 1.6e7 ? threads : 2 * int64_t(threads);
+  // Small products may be cut into narrower column blocks, so that the choice below can
+  // duplicate the smaller pack (the MLP's 64 x 128 x 784: A, not B^T; 195-254 us of CPU on 2
+  // threads against 200-216 cut by rows, within this machine's noise).
+  const int64_t min_columns = wanted == threads ? 2 * Blocking<T>::kNR : kMinColumns;
+  while (g.row_parts * g.column_parts < wanted) {
+    const int64_t rows = m / g.row_parts, cols = n / g.column_parts;
+    const bool can_split_cols = cols >= 2 * min_columns, can_split_rows = rows >= 2 * kMinRows;
+    if (can_split_cols && (cols >= rows || !can_split_rows))
+      g.column_parts *= 2;
+    else if (can_split_rows)
+      g.row_parts *= 2;
+    else
+      break;
+  }
+  return g;
+}
+
+// C = alpha * A B + beta * C for A m x k and B k x n given as packers, with up to `threads`
+// OpenMP threads. Must not be called from inside a parallel region.
+template <typename T, typename PackA, typename PackB>
+void packed_gemm(int64_t m, int64_t n, int64_t k, T alpha, const PackA& pack_a,
+                 const PackB& pack_b, T beta, const Output<T>& c, int threads) {
+  using Blk = Blocking<T>;
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {  // no products: C = beta * C (+ bias); beta 0 writes zeros, NaN or not
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        T* e = c.at(i, j);
+        *e = beta == T(0) ? T(0) : beta * *e;
+        if (c.bias) *e += c.bias[i];
+      }
+    return;
+  }
+  const Grid g = split_for_threads<T>(m, n, k, threads);
+  const int64_t parts = g.row_parts * g.column_parts;
+  auto rectangle = [&](int64_t part) {
+    // Boundaries on whole micro-tiles: never a rounding matter (every tile computes the
+    // same sums), only an efficient one.
+    auto cut = [](int64_t extent, int64_t unit, int64_t pieces, int64_t i) {
+      const int64_t units = (extent + unit - 1) / unit;
+      return std::min(extent, units * i / pieces * unit);
+    };
+    const int64_t r = part / g.column_parts, q = part % g.column_parts;
+    gemm_rectangle(cut(m, Blk::kMR, g.row_parts, r), cut(m, Blk::kMR, g.row_parts, r + 1),
+                   cut(n, Blk::kNR, g.column_parts, q), cut(n, Blk::kNR, g.column_parts, q + 1), k,
+                   alpha, pack_a, pack_b, beta, c);
+  };
+  if (parts == 1 || threads <= 1) {
+    for (int64_t part = 0; part < parts; ++part) rectangle(part);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int64_t part = 0; part < parts; ++part) rectangle(part);
+}
+
+}  // namespace nnlab::cpu::gemm

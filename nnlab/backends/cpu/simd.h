@@ -1,0 +1,168 @@
+// The widest vector registers the build's -march offers, for the hand-written GEMM and
+// convolution kernels: AVX-512 (32 registers of 16 floats), AVX2 + FMA (16 of 8) or the SSE2
+// every x86-64 has (16 of 4, multiply then add), and plain scalars elsewhere. The choice is
+// made at compile time: the build is per machine (-march=native), and -DNNLAB_HOST_ARCH=
+// gives a portable binary. Results depend on it (a fused multiply-add rounds once), never on
+// the thread count.
+#pragma once
+#include <cstdint>
+
+#if defined(__AVX512F__) || defined(__AVX__) || defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+namespace nnlab::cpu::simd {
+
+template <typename T>
+struct Vec;
+
+#if defined(__AVX512F__)
+constexpr const char* kIsa = "AVX-512";
+constexpr int kRegisters = 32;
+template <>
+struct Vec<float> {
+  using V = __m512;
+  static constexpr int kWidth = 16;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static V broadcast(float x) { return _mm512_set1_ps(x); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }  // a * b + c
+  static void store_first(float* p, V v, int n) { _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1), v); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+};
+template <>
+struct Vec<double> {
+  using V = __m512d;
+  static constexpr int kWidth = 8;
+  static V zero() { return _mm512_setzero_pd(); }
+  static V load(const double* p) { return _mm512_loadu_pd(p); }
+  static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
+  static V broadcast(double x) { return _mm512_set1_pd(x); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static void store_first(double* p, V v, int n) { _mm512_mask_storeu_pd(p, __mmask8((1u << n) - 1), v); }
+  static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static V sub(V a, V b) { return _mm512_sub_pd(a, b); }
+  static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+};
+#elif defined(__AVX__)
+#if defined(__FMA__)
+constexpr const char* kIsa = "AVX2 + FMA";
+#else
+constexpr const char* kIsa = "AVX";
+#endif
+constexpr int kRegisters = 16;
+template <>
+struct Vec<float> {
+  using V = __m256;
+  static constexpr int kWidth = 8;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static V broadcast(float x) { return _mm256_set1_ps(x); }
+  static void store_first(float* p, V v, int n) {
+    const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_maskstore_ps(p, _mm256_castps_si256(_mm256_cmp_ps(lane, _mm256_set1_ps(float(n)), _CMP_LT_OQ)), v);
+  }
+#if defined(__FMA__)
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+#else
+  static V fma(V a, V b, V c) { return _mm256_add_ps(_mm256_mul_ps(a, b), c); }
+#endif
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+};
+template <>
+struct Vec<double> {
+  using V = __m256d;
+  static constexpr int kWidth = 4;
+  static V zero() { return _mm256_setzero_pd(); }
+  static V load(const double* p) { return _mm256_loadu_pd(p); }
+  static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+  static V broadcast(double x) { return _mm256_set1_pd(x); }
+  static void store_first(double* p, V v, int n) {
+    const __m256d lane = _mm256_setr_pd(0, 1, 2, 3);
+    _mm256_maskstore_pd(p, _mm256_castpd_si256(_mm256_cmp_pd(lane, _mm256_set1_pd(double(n)), _CMP_LT_OQ)), v);
+  }
+#if defined(__FMA__)
+  static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+#else
+  static V fma(V a, V b, V c) { return _mm256_add_pd(_mm256_mul_pd(a, b), c); }
+#endif
+  static V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_pd(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+};
+#elif defined(__SSE2__)
+constexpr const char* kIsa = "SSE2";
+constexpr int kRegisters = 16;
+template <>
+struct Vec<float> {
+  using V = __m128;
+  static constexpr int kWidth = 4;
+  static V zero() { return _mm_setzero_ps(); }
+  static V load(const float* p) { return _mm_loadu_ps(p); }
+  static void store(float* p, V v) { _mm_storeu_ps(p, v); }
+  static V broadcast(float x) { return _mm_set1_ps(x); }
+  static void store_first(float* p, V v, int n) {
+    alignas(16) float lanes[4];
+    _mm_store_ps(lanes, v);
+    for (int i = 0; i < n; ++i) p[i] = lanes[i];
+  }
+  static V fma(V a, V b, V c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+  static V add(V a, V b) { return _mm_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm_mul_ps(a, b); }
+};
+template <>
+struct Vec<double> {
+  using V = __m128d;
+  static constexpr int kWidth = 2;
+  static V zero() { return _mm_setzero_pd(); }
+  static V load(const double* p) { return _mm_loadu_pd(p); }
+  static void store(double* p, V v) { _mm_storeu_pd(p, v); }
+  static V broadcast(double x) { return _mm_set1_pd(x); }
+  static void store_first(double* p, V v, int n) {
+    if (n > 0) _mm_storel_pd(p, v);
+  }
+  static V fma(V a, V b, V c) { return _mm_add_pd(_mm_mul_pd(a, b), c); }
+  static V add(V a, V b) { return _mm_add_pd(a, b); }
+  static V sub(V a, V b) { return _mm_sub_pd(a, b); }
+  static V mul(V a, V b) { return _mm_mul_pd(a, b); }
+};
+#else
+constexpr const char* kIsa = "scalar";
+constexpr int kRegisters = 16;
+template <typename T>
+struct Vec {
+  using V = T;
+  static constexpr int kWidth = 1;
+  static V zero() { return T(0); }
+  static V load(const T* p) { return *p; }
+  static void store(T* p, V v) { *p = v; }
+  static V broadcast(T x) { return x; }
+  static void store_first(T* p, V v, int n) {
+    if (n > 0) *p = v;
+  }
+  static V fma(V a, V b, V c) { return a * b + c; }
+  static V add(V a, V b) { return a + b; }
+  static V sub(V a, V b) { return a - b; }
+  static V mul(V a, V b) { return a * b; }
+};
+#endif
+
+// dst[0, n) = src[0, n) for short runs, in vectors: a plain loop becomes a memmove call,
+// which for runs of 1-16 values cost more than the copy (Winograd's transforms at 64x64). src
+// must be readable to the next whole vector past n.
+template <typename T>
+inline void copy_short(const T* src, int64_t n, T* dst) {
+  using S = Vec<T>;
+  int64_t i = 0;
+  for (; i + S::kWidth <= n; i += S::kWidth) S::store(dst + i, S::load(src + i));
+  if (i < n) S::store_first(dst + i, S::load(src + i), int(n - i));
+}
+
+}  // namespace nnlab::cpu::simd
