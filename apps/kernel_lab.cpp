@@ -89,11 +89,15 @@ int main(int argc, char** argv) {
   uint64_t sample_blocks = 32;
   bool no_measure = false;
   std::string series_names;
-  for (const auto& s : lab::all_series()) series_names += std::string(series_names.empty() ? "" : ", ") + s.name;
+  std::string default_sizes;
+  for (const auto& s : lab::all_series()) {
+    series_names += std::string(series_names.empty() ? "" : ", ") + s.name;
+    default_sizes += std::string(default_sizes.empty() ? "" : ", ") + s.name + " " + std::to_string(s.default_size);
+  }
   app.add_option("--series", series_name, "the series: " + series_names)->required();
   app.add_option("--gpu", gpu_key, "the GPU of the prediction, a key of nnlab/sim/gpus.json (or of NNLAB_GPUS's file)")
       ->capture_default_str();
-  app.add_option("--size", size, "the problem size (default: that of the published measurements)");
+  app.add_option("--size", size, "the problem size (default: " + default_sizes + ")");
   app.add_option("--sample-blocks", sample_blocks,
                  "simulate at most this many blocks of each launch and scale their counters (0: every block)")
       ->capture_default_str();
