@@ -42,6 +42,8 @@ struct ExperimentConfig {
   // With profile on cuda-sim: count every kernel's memory accesses per op (RunProfile::counters),
   // running the observed build of the kernels (nnlab/sim/observe.h; slower).
   bool metrics = false;
+  // With metrics: the GPU whose time cuda-sim's timing model predicts (nnlab/sim/gpus.json).
+  std::string gpu = "t4";
   bool check_numerics = false;  // check every op output and gradient for NaN/inf (slow)
 };
 
@@ -53,6 +55,7 @@ struct RunProfile {
   double data_wait = 0, upload = 0, forward = 0, backward = 0, optimizer = 0;  // seconds
   std::map<Op, OpTotals> ops;  // training steps only (evaluation is not profiled)
   std::map<std::string, SimCounters> counters;  // --metrics: cuda-sim's kernels, by op name
+  const sim::GpuSpec* gpu = nullptr;            // --metrics: the GPU of the predicted times
 };
 
 struct EpochStats {

@@ -47,7 +47,11 @@ void add_recipe_flags(CLI::App& app, ExperimentConfig& c) {
                "time each phase of a training step and each op type, printed after the run");
   app.add_flag("--metrics", c.metrics,
                "with --profile on cuda-sim: count every kernel's memory accesses per op (global sectors, "
-               "shared-memory bank conflicts, divergence, barriers, atomics, occupancy; slower)");
+               "shared-memory bank conflicts, divergence, barriers, atomics, occupancy; slower), and the time "
+               "cuda-sim's timing model predicts for --gpu");
+  app.add_option("--gpu", c.gpu,
+                 "with --metrics: the GPU of the predicted times, a key of nnlab/sim/gpus.json (docs/gpu_model.md)")
+      ->capture_default_str();
 }
 
 int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
