@@ -12,6 +12,7 @@
 #include "nnlab/sim/gpu_model.h"
 #include "nnlab/sim/instructions.h"
 #include "nnlab/sim/observe.h"
+#include "nnlab/sim/occupancy.h"
 #include "nnlab/sim/sim.h"
 
 using namespace nnlab;
@@ -114,8 +115,12 @@ TEST_CASE("lab: a sample of blocks gives the full run's counters, scaled") {
     for (const char* gpu : {"t4", "a100", "8800-gtx"}) {
       double whole = sim::predict(f, sim::find_gpu(gpu)).seconds, sampled = sim::predict(p, sim::find_gpu(gpu)).seconds;
       CAPTURE(std::string(gpu));
-      // The G80 runs no block of 1024 threads, nor sgemm step 4's 512 x 48 registers.
-      CHECK(std::isfinite(whole) == (std::string(gpu) != "8800-gtx" || std::string(k.series) == "reduction"));
+      // The G80 runs no block of 1024 threads (transpose), nor, where nvcc's register counts are
+      // known, sgemm step 4's 512 threads x 48 registers.
+      bool registers_known = sim::resource_table_unavailable_reason().empty();
+      bool runs = std::string(gpu) != "8800-gtx" || std::string(k.series) == "reduction" ||
+                  (std::string(k.series) == "sgemm" && !registers_known);
+      CHECK(std::isfinite(whole) == runs);
       if (!std::isfinite(whole)) {
         CHECK(!std::isfinite(sampled));
         continue;

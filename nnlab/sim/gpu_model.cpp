@@ -199,6 +199,14 @@ Prediction predict(const LaunchMetrics& m, const GpuSpec& gpu) {
   double threads = double(m.block.x) * m.block.y * m.block.z, warps_per_block = std::ceil(threads / 32);
   double clock = gpu.clock_hz;
 
+  // A block larger than the GPU runs cannot launch at all, whatever else is known.
+  if (threads > gpu.architecture.max_threads_per_block) {
+    p.left_out.push_back("everything: the launch cannot run on " + gpu.key + " (" + std::to_string(int(threads)) +
+                         " threads a block, at most " + std::to_string(gpu.architecture.max_threads_per_block) + ")");
+    p.seconds = std::numeric_limits<double>::infinity();
+    p.bound = "cannot run";
+    return p;
+  }
   // Resident blocks per SM: the occupancy calculator's, or as many as threads and blocks allow.
   std::string why;
   p.occupancy_known = occupancy_on(m, gpu, &p.occupancy, &why);
