@@ -11,7 +11,9 @@
 // --metrics: each cuda-sim row also makes one call on the observed build of the kernels
 // (nnlab/sim/observe.h) and shows what its kernels did: global load/store requests and
 // sectors per request against the ideal, shared-memory wavefronts and bank conflicts, active
-// lanes, barriers, atomics, and each kernel's theoretical occupancy per architecture.
+// lanes, barriers, atomics, and each kernel's theoretical occupancy per architecture; and the
+// time cuda-sim's timing model predicts for that call on --gpu (docs/gpu_model.md), labelled
+// predicted: the row's own time on cuda-sim is the simulator's CPU time, not a GPU's.
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -180,6 +182,7 @@ void write_csv(const std::string& path, const std::vector<Row>& rows, bool metri
   out << "backend,model,op,shape,us_per_call,calls,gflops,gbps,bound,roofline_percent";
   if (metrics)
     for (const auto& v : sim::metric_values(sim::Counters())) out << "," << v.name;
+  if (metrics) out << ",predicted_gpu,predicted_us";
   out << "\n";
   for (const auto& r : rows) {
     out << r.backend << "," << r.model << "," << r.op << ",\"" << r.shape << "\","
@@ -189,6 +192,9 @@ void write_csv(const std::string& path, const std::vector<Row>& rows, bool metri
     if (metrics)
       for (const auto& v : sim::metric_values(r.counters ? r.counters->total : sim::Counters()))
         out << "," << (r.counters ? std::to_string(v.value) : "");
+    if (metrics)
+      out << "," << (r.counters && r.counters->gpu ? r.counters->gpu->key : "") << ","
+          << (r.counters && r.counters->gpu ? std::to_string(1e6 * r.counters->predicted_seconds) : "");
     out << "\n";
   }
   if (!out) throw std::runtime_error("cannot write " + path);
@@ -221,7 +227,7 @@ int main(int argc, char** argv) {
   // The contenders: reference (the oracle, ~100x slower) and cuda-sim only when named.
   for (const auto& b : available_backends())
     if (b != "cuda-sim" && b != "reference") backends.push_back(b);
-  std::string filter, csv_path, json_path;
+  std::string filter, csv_path, json_path, gpu_key = "t4";
   double min_seconds = 0.2;
   int threads = 0;
   bool metrics = false;
@@ -243,12 +249,17 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "also write the rows and peaks as JSON to this path");
   app.add_flag("--metrics", metrics,
                "cuda-sim rows: also count what the kernels of one call did (memory requests, sectors, bank "
-               "conflicts, lanes, barriers, atomics, occupancy; nnlab/sim/observe.h)");
+               "conflicts, lanes, barriers, atomics, occupancy; nnlab/sim/observe.h), and the time cuda-sim's timing "
+               "model predicts for --gpu");
+  app.add_option("--gpu", gpu_key,
+                 "with --metrics: the GPU of the predicted times, a key of nnlab/sim/gpus.json (docs/gpu_model.md)")
+      ->capture_default_str();
   return run_app(app, argc, argv, [&] {
     for (const auto& b : backends) get_backend(b);  // unknown names fail before any timing
     if (metrics && std::find(backends.begin(), backends.end(), "cuda-sim") == backends.end())
       throw std::invalid_argument("--metrics counts the memory accesses of cuda-sim's kernels: add cuda-sim to --backends");
     if (metrics) get_observed_sim_backend();  // says why not, where the build cannot observe
+    const sim::GpuSpec* gpu = metrics ? &sim::find_gpu(gpu_key) : nullptr;
     if (threads > 0) get_backend("cpu").set_threads(threads);
     auto wanted = [&](const std::string& model, const std::string& op, const std::string& shape) {
       return filter.empty() || (model + " " + op + " " + shape).find(filter) != std::string::npos;
@@ -292,7 +303,7 @@ int main(int argc, char** argv) {
                         time_call(b, call, min_seconds, 10000, flush_buffer), peak, std::nullopt});
         if (metrics && name == "cuda-sim") {
           auto observed = c.prepare(get_observed_sim_backend());
-          rows.back().counters = count_sim_kernels(observed);
+          rows.back().counters = count_sim_kernels(observed, gpu);
         }
         print_row(rows.back());
       }
@@ -313,7 +324,7 @@ int main(int argc, char** argv) {
                           time_call(b, call, min_seconds, 10000, flush_buffer), peak, std::nullopt});
           if (metrics && v < observed_variants.size()) {
             const GemmCall& observed = observed_variants[v].call;
-            rows.back().counters = count_sim_kernels([&] { observed(false, false, n, n, n, px, py, po); });
+            rows.back().counters = count_sim_kernels([&] { observed(false, false, n, n, n, px, py, po); }, gpu);
           }
           print_row(rows.back());
         }

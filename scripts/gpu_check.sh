@@ -92,6 +92,17 @@ kit=$PWD/.gpu_kit
   fi
   echo "== bench_ops: every op at the models' shapes, GEMM variants (cpu and the GPU backends)"
   $build/apps/bench_ops --min-time 0.05 --csv "$out/gpu_check_ops.csv"
+  # The timing model (docs/gpu_model.md) against this GPU: predicted and measured per step.
+  # The prediction is for the table's entry of this GPU where there is one, else for t4.
+  name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+  case "$name" in
+    *T4*) key=t4 ;; *A100*) key=a100 ;; *H100*) key=h100 ;; *L4*) key=l4 ;; *A6000*) key=rtx-a6000 ;;
+    *V100*) key=v100 ;; *) key=t4 ;;
+  esac
+  echo "== kernel_lab: the lab's series measured on $name, predicted for $key"
+  for series in reduction transpose sgemm; do
+    $build/apps/kernel_lab --series "$series" --gpu "$key" --csv "$out/gpu_check_lab_$series.csv"
+  done
   echo "== training speed, ResNet-18 64x64 batch 32"
   $build/bench/model_speed resnet18 64 32 10 cpu 2
   $build/bench/model_speed resnet18 64 32 10 cuda

@@ -424,9 +424,11 @@ TEST_CASE("occupancy: from the nvcc build's resource usage, or why not") {
     MESSAGE("occupancy " << m.occupancy.unavailable);
     return;
   }
-  // Every kernel of nnlab/backends/cuda/*.cu is in the table, for every architecture.
+  // Every kernel of nnlab/backends/cuda/*.cu and of the kernel lab (lab/*.cu, one instance
+  // each) is in the table, for every architecture.
   size_t kernels = 0;
-  for (const auto& k : sim::kernel_sources()) kernels += std::string(k.file).rfind("nnlab/backends/cuda/", 0) == 0;
+  for (const auto& k : sim::kernel_sources())
+    kernels += std::string(k.file).rfind("nnlab/backends/cuda/", 0) == 0 || std::string(k.file).rfind("lab/", 0) == 0;
   CHECK(sim::resource_table_kernels() == kernels);
   REQUIRE(m.occupancy.architectures.size() == sim::architectures().size());
   for (const auto& o : m.occupancy.architectures) {

@@ -371,6 +371,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& all_hooks) {
   if (c.metrics && c.backend != "cuda-sim")
     throw std::invalid_argument("--metrics counts the memory accesses of cuda-sim's kernels: use --backend cuda-sim, not " +
                                 c.backend);
+  if (c.metrics) sim::find_gpu(c.gpu);  // an unknown --gpu fails before the run
   Backend& backend = c.metrics ? get_observed_sim_backend() : get_backend(c.backend);
   if (c.threads > 0) backend.set_threads(c.threads);
   std::string precision = backend.set_precision(c.precision == "tf32" ? Precision::TF32 : Precision::FP32);
@@ -475,7 +476,12 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& all_hooks) {
         const Op* op = op_profiler->current_op();
         return std::string(op ? op_name(*op) : "(outside ops)");
       };
-      recording->on_launch = [&](sim::LaunchMetrics&& m) { profile.counters[m.label].add(m); };
+      profile.gpu = &sim::find_gpu(c.gpu);
+      recording->on_launch = [&](sim::LaunchMetrics&& m) {
+        SimCounters& op = profile.counters[m.label];
+        op.gpu = profile.gpu;
+        op.add(m);
+      };
     }
     for (;;) {
       auto mark = Clock::now();

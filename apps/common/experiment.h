@@ -49,6 +49,8 @@ struct ExperimentConfig {
   // With profile on cuda-sim: count every kernel's memory accesses per op (RunProfile::counters),
   // running the observed build of the kernels (nnlab/sim/observe.h; slower).
   bool metrics = false;
+  // With metrics: the GPU whose time cuda-sim's timing model predicts (nnlab/sim/gpus.json).
+  std::string gpu = "t4";
   bool check_numerics = false;  // check every op output and gradient for NaN/inf (slow)
   // Data parallel (a run started by mpirun or srun; batch_size is then per rank): the
   // gradient buckets' capacity, and whether their all-reduce overlaps backward.
@@ -69,6 +71,7 @@ struct RunProfile {
   std::map<Op, OpTotals> ops;  // training steps only (evaluation is not profiled)
   std::map<std::string, SimCounters> counters;  // --metrics: cuda-sim's kernels, by op name
   distributed::AllReduceStats allreduce;  // data parallel: rank 0's, whether profiled or not
+  const sim::GpuSpec* gpu = nullptr;            // --metrics: the GPU of the predicted times
 };
 
 // With several ranks: losses and accuracy over every rank's batches, images/s of all ranks

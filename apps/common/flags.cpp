@@ -117,7 +117,11 @@ void add_recipe_flags(CLI::App& app, ExperimentConfig& c) {
                "time each phase of a training step and each op type, printed after the run");
   app.add_flag("--metrics", c.metrics,
                "with --profile on cuda-sim: count every kernel's memory accesses per op (global sectors, "
-               "shared-memory bank conflicts, divergence, barriers, atomics, occupancy; slower)");
+               "shared-memory bank conflicts, divergence, barriers, atomics, occupancy; slower), and the time "
+               "cuda-sim's timing model predicts for --gpu");
+  app.add_option("--gpu", c.gpu,
+                 "with --metrics: the GPU of the predicted times, a key of nnlab/sim/gpus.json (docs/gpu_model.md)")
+      ->capture_default_str();
   app.add_option("--bucket-kib", c.bucket_kib,
                  "under mpirun/srun: gradient all-reduce bucket capacity, KiB")
       ->capture_default_str();

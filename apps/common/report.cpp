@@ -115,6 +115,15 @@ void print_profile(const RunResult& run) {
     std::printf("  %s (%lld launches)\n", op_name(op), static_cast<long long>(it->second.launches));
     print_sim_counters(it->second, "    ");
   }
+  if (!p.gpu) return;
+  // The model's time for every kernel the training steps launched (evaluation not included).
+  double predicted = 0;
+  for (const auto& [label, counters] : p.counters) predicted += counters.predicted_seconds;
+  double per_step = predicted / double(p.steps), steps_per_epoch = double(p.steps) / double(run.epochs.size());
+  std::printf("\npredicted on %s (%s), cuda-sim's timing model (docs/gpu_model.md), not measured: %s per training step "
+              "(kernels only), %s per epoch of %.0f steps\n",
+              p.gpu->key.c_str(), p.gpu->name.c_str(), sim::format_seconds(per_step).c_str(),
+              sim::format_seconds(per_step * steps_per_epoch).c_str(), steps_per_epoch);
 }
 
 }  // namespace nnlab::apps

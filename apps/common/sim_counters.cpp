@@ -7,17 +7,21 @@ namespace nnlab::apps {
 void SimCounters::add(const sim::LaunchMetrics& m) {
   ++launches;
   total += m.total;
+  double predicted = gpu ? sim::predict(m, *gpu).seconds : 0;
+  predicted_seconds += predicted;
   for (KernelCounters& k : kernels)
     if (k.kernel == m.kernel) {
       ++k.launches;
       k.counters += m.total;
+      k.predicted_seconds += predicted;
       return;
     }
-  kernels.push_back({m.kernel, 1, m.total, m.occupancy});
+  kernels.push_back({m.kernel, 1, m.total, m.occupancy, predicted});
 }
 
-SimCounters count_sim_kernels(const std::function<void()>& f) {
+SimCounters count_sim_kernels(const std::function<void()>& f, const sim::GpuSpec* gpu) {
   SimCounters out;
+  out.gpu = gpu;
   sim::Recording recording;
   recording.on_launch = [&](sim::LaunchMetrics&& m) { out.add(m); };
   f();
@@ -29,11 +33,15 @@ void print_sim_counters(const SimCounters& c, const std::string& indent) {
   std::string unavailable;
   for (const KernelCounters& k : c.kernels) {
     bool known = !k.occupancy.architectures.empty();
-    std::printf("%s  %s x%lld%s%s\n", indent.c_str(), k.kernel.c_str(), static_cast<long long>(k.launches),
-                known ? ": " : "", known ? sim::occupancy_line(k.occupancy).c_str() : "");
+    std::printf("%s  %s x%lld%s%s%s\n", indent.c_str(), k.kernel.c_str(), static_cast<long long>(k.launches),
+                known ? ": " : "", known ? sim::occupancy_line(k.occupancy).c_str() : "",
+                c.gpu ? ("; predicted on " + c.gpu->key + " " + sim::format_seconds(k.predicted_seconds)).c_str() : "");
     if (!known) unavailable = k.occupancy.unavailable;
   }
   if (!unavailable.empty()) std::printf("%s  occupancy %s\n", indent.c_str(), unavailable.c_str());
+  if (c.gpu)
+    std::printf("%s  predicted on %s: %s (cuda-sim's timing model, docs/gpu_model.md; not measured)\n", indent.c_str(),
+                c.gpu->key.c_str(), sim::format_seconds(c.predicted_seconds).c_str());
 }
 
 nlohmann::json to_json(const SimCounters& c) {
@@ -43,6 +51,7 @@ nlohmann::json to_json(const SimCounters& c) {
     return j;
   };
   nlohmann::json j = {{"launches", c.launches}, {"total", values(c.total)}, {"kernels", nlohmann::json::array()}};
+  if (c.gpu) j["predicted"] = {{"gpu", c.gpu->key}, {"seconds", c.predicted_seconds}};
   for (const KernelCounters& k : c.kernels) {
     nlohmann::json occupancy = nlohmann::json::object();
     for (const auto& o : k.occupancy.architectures)

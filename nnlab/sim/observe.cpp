@@ -10,6 +10,7 @@
 #include <set>
 #include <tuple>
 
+#include "nnlab/sim/instructions.h"
 #include "nnlab/sim/observer.h"
 #include "nnlab/sim/symbols.h"
 
@@ -18,17 +19,21 @@ namespace nnlab::sim {
 // ---------------------------------------------------------------------------- counters
 MemoryCounters& MemoryCounters::operator+=(const MemoryCounters& o) {
   requests += o.requests, lanes += o.lanes, bytes += o.bytes, transactions += o.transactions, ideal += o.ideal;
+  l1_wavefronts += o.l1_wavefronts, half_warp_wavefronts += o.half_warp_wavefronts;
   return *this;
 }
 bool MemoryCounters::operator==(const MemoryCounters& o) const {
   return requests == o.requests && lanes == o.lanes && bytes == o.bytes && transactions == o.transactions &&
-         ideal == o.ideal;
+         ideal == o.ideal && l1_wavefronts == o.l1_wavefronts && half_warp_wavefronts == o.half_warp_wavefronts;
 }
 Counters& Counters::operator+=(const Counters& o) {
   for (int s = 0; s < 2; ++s)
     for (int k = 0; k < 3; ++k) memory[s][k] += o.memory[s][k];
   barriers += o.barriers, barrier_lanes += o.barrier_lanes, block_barriers += o.block_barriers;
   warp_operations += o.warp_operations;
+  basic_blocks += o.basic_blocks, basic_block_lanes += o.basic_block_lanes;
+  alu_instructions += o.alu_instructions, fp32_instructions += o.fp32_instructions;
+  block_sectors += o.block_sectors;
   return *this;
 }
 bool Counters::operator==(const Counters& o) const {
@@ -36,12 +41,20 @@ bool Counters::operator==(const Counters& o) const {
     for (int k = 0; k < 3; ++k)
       if (!(memory[s][k] == o.memory[s][k])) return false;
   return barriers == o.barriers && barrier_lanes == o.barrier_lanes && block_barriers == o.block_barriers &&
-         warp_operations == o.warp_operations;
+         warp_operations == o.warp_operations && basic_blocks == o.basic_blocks &&
+         basic_block_lanes == o.basic_block_lanes && alu_instructions == o.alu_instructions &&
+         fp32_instructions == o.fp32_instructions && block_sectors == o.block_sectors;
 }
 double per_request(const MemoryCounters& c) { return c.requests ? double(c.transactions) / double(c.requests) : 0; }
 double ideal_per_request(const MemoryCounters& c) { return c.requests ? double(c.ideal) / double(c.requests) : 0; }
 double lanes_per_request(const MemoryCounters& c) { return c.requests ? double(c.lanes) / double(c.requests) : 0; }
 uint64_t bank_conflicts(const MemoryCounters& shared) { return shared.transactions - shared.ideal; }
+uint64_t warp_instructions(const Counters& c) {
+  uint64_t memory = 0;
+  for (int s = 0; s < 2; ++s)
+    for (int k = 0; k < 3; ++k) memory += c.memory[s][k].requests;
+  return c.alu_instructions + memory + c.barriers + c.warp_operations;
+}
 
 std::string unqualified_name(const std::string& signature) {
   std::string s = signature;
@@ -84,7 +97,12 @@ std::vector<MetricValue> metric_values(const Counters& c) {
           {"active_lanes_per_request", lanes_per_request(all)},
           {"barriers", double(c.barriers)},
           {"active_lanes_per_barrier", c.barriers ? double(c.barrier_lanes) / double(c.barriers) : 0},
-          {"atomics", double(atomics)}};
+          {"atomics", double(atomics)},
+          {"global_l1_wavefronts", double(c.at(Space::Global, AccessOp::Load).l1_wavefronts +
+                                          c.at(Space::Global, AccessOp::Store).l1_wavefronts)},
+          {"warp_instructions", double(warp_instructions(c))},
+          {"fp32_warp_instructions", double(c.fp32_instructions)},
+          {"active_lanes_per_basic_block", c.basic_blocks ? double(c.basic_block_lanes) / double(c.basic_blocks) : 0}};
 }
 
 std::string metrics_line(const Counters& c) {
@@ -271,6 +289,9 @@ void observe_atomic(const void* address, size_t bytes) {
 namespace detail {
 thread_local BlockObserver* t_observer = nullptr;
 
+// Allocations begin on 256-byte boundaries: sector s of one is bytes [32 s, 32 s + 32).
+size_t sectors_of(const AllocationView& v) { return (v.end - v.start + 31) / 32; }
+
 namespace {
 std::string dims(unsigned x, unsigned y, unsigned z) {
   return "(" + std::to_string(x) + ", " + std::to_string(y) + ", " + std::to_string(z) + ")";
@@ -326,6 +347,34 @@ LaunchObserver::LaunchObserver(const LaunchSite& site, const void* kernel, dim3 
     allocations_.push_back({start, start + rec.bytes, rec.id, rec.shadow.get()});
     if (rec.shadow) shadows_.push_back(rec.shadow);
   }
+  footprint_ = std::make_unique<Footprint>(allocations_.size());
+}
+
+LaunchObserver::Footprint::Footprint(size_t n)
+    : allocations(n), loaded(new std::atomic<uint64_t*>[n]), stored(new std::atomic<uint64_t*>[n]) {
+  for (size_t a = 0; a < n; ++a) loaded[a] = nullptr, stored[a] = nullptr;
+}
+
+LaunchObserver::Footprint::~Footprint() {
+  for (size_t a = 0; a < allocations; ++a) delete[] loaded[a].load(), delete[] stored[a].load();
+}
+
+uint64_t* LaunchObserver::Footprint::bits(std::atomic<uint64_t*>* which, size_t a, size_t sectors) {
+  uint64_t* b = which[a].load(std::memory_order_acquire);
+  if (b) return b;
+  auto* made = new uint64_t[(sectors + 63) / 64]();
+  if (which[a].compare_exchange_strong(b, made, std::memory_order_acq_rel)) return made;
+  delete[] made;  // another OS thread was first
+  return b;
+}
+
+uint64_t LaunchObserver::Footprint::count(std::atomic<uint64_t*>* which,
+                                          const std::vector<AllocationView>& views) const {
+  uint64_t n = 0;
+  for (size_t a = 0; a < allocations; ++a)
+    if (const uint64_t* b = which[a].load())
+      for (size_t w = 0; w < (sectors_of(views[a]) + 63) / 64; ++w) n += uint64_t(__builtin_popcountll(b[w]));
+  return n;
 }
 
 std::string LaunchObserver::thread_name(uint64_t block, unsigned thread) const {
@@ -462,6 +511,15 @@ void BlockObserver::record(uintptr_t a, unsigned size, AccessOp op, uintptr_t co
   log.push_back(Access::make(uint32_t(code - code_base_), epochs_[thread_], a, size, op, space, suspect));
 }
 
+void BlockObserver::record_block(uintptr_t code) {
+  std::vector<Access>& log = logs_[thread_];
+  if (log.size() == log.capacity() && log.empty() && !spare_logs_.empty()) {
+    log.swap(spare_logs_.back());
+    spare_logs_.pop_back();
+  }
+  log.push_back(Access::block(uint32_t(code - code_base_), epochs_[thread_]));
+}
+
 void BlockObserver::paused(unsigned thread, bool ended) {
   ended_[thread] |= ended;
   size_t warp = thread / 32, first = warp * 32, lanes = std::min<size_t>(32, threads_ - first);
@@ -503,7 +561,13 @@ void BlockObserver::barrier_released(const char* file, int line, const std::vect
   barrier_sites_.push_back({file, line, c});
 }
 
-void BlockObserver::end_block() { process_phase(); }
+void BlockObserver::end_block() {
+  process_phase();
+  total_.block_sectors += block_loaded_count_;
+  for (auto [a, w] : block_loaded_words_) block_loaded_[a][w] = 0;
+  block_loaded_words_.clear();
+  block_loaded_count_ = 0;
+}
 
 void BlockObserver::process_phase() {
   for (size_t first = 0; first < threads_; first += 32) group_warp(first, std::min<size_t>(32, threads_ - first));
@@ -558,7 +622,7 @@ void BlockObserver::group_warp(size_t first, size_t lanes) {
     Request r;
     for (size_t i = 0; i < reference->size(); ++i) {
       const Access& e = (*reference)[i];
-      r.code = code(e), r.space = e.space(), r.op = e.op(), r.lanes = 0;
+      r.code = code(e), r.space = e.space(), r.op = e.op(), r.block = e.is_block(), r.lanes = 0;
       for (size_t l = 0; l < lanes; ++l) {
         const std::vector<Access>& log = logs_[first + l];
         if (!log.empty()) r.lane[r.lanes++] = {log[i].address(), log[i].size(), uint32_t(l)};
@@ -580,7 +644,7 @@ void BlockObserver::group_warp(size_t first, size_t lanes) {
       if (inserted) {
         requests_.emplace_back();
         Request& r = requests_.back();
-        r.code = code(e), r.space = e.space(), r.op = e.op(), r.lanes = 0;
+        r.code = code(e), r.space = e.space(), r.op = e.op(), r.block = e.is_block(), r.lanes = 0;
       }
       Request& r = requests_[it->second];
       r.lane[r.lanes++] = {e.address(), e.size(), uint32_t(l)};
@@ -594,63 +658,115 @@ Counters& BlockObserver::site(uintptr_t code) {
   return *last_site_;
 }
 
+namespace {
+// Passes of a memory organised in `banks` banks of 4 bytes (shared memory; the L1 data stage)
+// over a request: lanes go in phases of `phase_lanes` for 4-byte words (a half or a quarter
+// of that for 8- or 16-byte accesses), and a phase takes as many passes as the most distinct
+// words asked of one bank; lanes reading one word share it (a broadcast). `ideal` gets one
+// per phase with an active lane. A phase's lanes ask at most 32 words (32 lanes x 4 bytes,
+// 16 x 8, 8 x 16): each bank keeps the distinct words asked of it.
+uint64_t bank_passes(const BlockObserver::Request& r, uint32_t banks, uint32_t phase_lanes, uint64_t* ideal) {
+  uint32_t widest = 0;
+  for (int i = 0; i < r.lanes; ++i) widest = std::max(widest, r.lane[i].size);
+  uint32_t words_per_lane = widest <= 4 ? 1 : std::min<uint32_t>(4, (widest + 3) / 4);
+  uint32_t per_phase = std::max<uint32_t>(1, phase_lanes / words_per_lane), phases = (32 + per_phase - 1) / per_phase;
+  uint64_t passes = 0;
+  for (uint32_t p = 0; p < phases; ++p) {
+    uintptr_t words[32][32];
+    uint32_t per_bank[32] = {}, most = 0;
+    bool any = false;
+    for (int i = 0; i < r.lanes; ++i) {
+      if (r.lane[i].lane / per_phase != p) continue;
+      any = true;
+      for (uintptr_t w = r.lane[i].address >> 2; w <= (r.lane[i].address + r.lane[i].size - 1) >> 2; ++w) {
+        uint32_t bank = uint32_t(w % banks), k = 0;
+        while (k < per_bank[bank] && words[bank][k] != w) ++k;
+        if (k < per_bank[bank] || k == 32) continue;  // a broadcast (32: only with odd sizes)
+        words[bank][per_bank[bank]++] = w;
+        most = std::max(most, per_bank[bank]);
+      }
+    }
+    if (!any) continue;
+    passes += most;
+    if (ideal) *ideal += 1;
+  }
+  return passes;
+}
+}  // namespace
+
 void BlockObserver::account(const Request& r) {
+  if (r.block) {
+    Counters& at = site(r.code);
+    ++at.basic_blocks, at.basic_block_lanes += uint64_t(r.lanes);
+    ++total_.basic_blocks, total_.basic_block_lanes += uint64_t(r.lanes);
+    return;
+  }
   MemoryCounters c;
   c.requests = 1;
   c.lanes = uint64_t(r.lanes);
   for (int i = 0; i < r.lanes; ++i) c.bytes += r.lane[i].size;
   if (r.space == Space::Global) {
     // Sectors: the distinct 32-byte blocks the lanes' bytes fall in; ideal: the distinct bytes
-    // in whole sectors. Lanes sorted by address, then one sweep.
+    // in whole sectors; lines: the distinct 128-byte lines. Lanes sorted by address, then one
+    // sweep.
     Lane sorted[32];
     int n = r.lanes;
     std::copy(r.lane, r.lane + n, sorted);
     for (int i = 1; i < n; ++i)
       for (int j = i; j > 0 && sorted[j].address < sorted[j - 1].address; --j) std::swap(sorted[j], sorted[j - 1]);
-    uint64_t sectors = 0, distinct = 0, last_sector = 0;
+    uint64_t sectors = 0, distinct = 0, last_sector = 0, lines = 0, last_line = 0;
     uintptr_t covered = 0;
     bool any = false;
     for (int i = 0; i < n; ++i) {
       uintptr_t lo = sorted[i].address, hi = lo + sorted[i].size;
       if (hi > std::max(lo, covered)) distinct += hi - std::max(lo, covered);
       covered = std::max(covered, hi);
-      uint64_t s0 = lo >> 5, s1 = (hi - 1) >> 5;
+      uint64_t s0 = lo >> 5, s1 = (hi - 1) >> 5, l0 = lo >> 7, l1 = (hi - 1) >> 7;
       if (any && s0 <= last_sector) s0 = last_sector + 1;
       if (s1 >= s0) sectors += s1 - s0 + 1;
+      if (any && l0 <= last_line) l0 = last_line + 1;
+      if (l1 >= l0) lines += l1 - l0 + 1;
       last_sector = any ? std::max(last_sector, s1) : s1;
+      last_line = any ? std::max(last_line, l1) : l1;
       any = true;
     }
     c.transactions = sectors;
     c.ideal = (distinct + 31) / 32;
+    // The L1TEX pipeline since Volta: the tag stage resolves 4 lines (of 4 sectors) a cycle,
+    // the data stage 128 bytes: 32 banks of 4 bytes, as shared memory.
+    c.l1_wavefronts = std::max<uint64_t>((lines + 3) / 4, bank_passes(r, 32, 32, nullptr));
+    mark_sectors(r);
   } else {
-    // Wavefronts: per phase of lanes, the most distinct 4-byte words asked of one bank.
-    // A phase's lanes ask at most 32 words (32 lanes x 4 bytes, 16 x 8, 8 x 16): each bank
-    // keeps the distinct words asked of it.
-    uint32_t widest = 0;
-    for (int i = 0; i < r.lanes; ++i) widest = std::max(widest, r.lane[i].size);
-    uint32_t phases = widest <= 4 ? 1 : std::min<uint32_t>(4, (widest + 3) / 4), per_phase = 32 / phases;
-    for (uint32_t p = 0; p < phases; ++p) {
-      uintptr_t words[32][32];
-      uint32_t per_bank[32] = {}, most = 0;
-      bool any = false;
-      for (int i = 0; i < r.lanes; ++i) {
-        if (r.lane[i].lane / per_phase != p) continue;
-        any = true;
-        for (uintptr_t w = r.lane[i].address >> 2; w <= (r.lane[i].address + r.lane[i].size - 1) >> 2; ++w) {
-          uint32_t bank = uint32_t(w & 31), k = 0;
-          while (k < per_bank[bank] && words[bank][k] != w) ++k;
-          if (k < per_bank[bank] || k == 32) continue;  // a broadcast (32: only with odd sizes)
-          words[bank][per_bank[bank]++] = w;
-          most = std::max(most, per_bank[bank]);
-        }
-      }
-      if (!any) continue;
-      c.transactions += most;
-      c.ideal += 1;
-    }
+    c.transactions = bank_passes(r, 32, 32, &c.ideal);
+    c.half_warp_wavefronts = bank_passes(r, 16, 16, nullptr);
   }
   total_.at(r.space, r.op) += c;
   site(r.code).at(r.space, r.op) += c;
+}
+
+void BlockObserver::mark_sectors(const Request& r) {
+  for (int i = 0; i < r.lanes; ++i) {
+    uintptr_t lo = r.lane[i].address, hi = lo + r.lane[i].size;
+    const AllocationView* v = find_allocation(lo);
+    if (!v || lo < v->start || hi > v->end) continue;  // memcheck's business
+    size_t a = size_t(v - launch_.allocations_.data()), sectors = sectors_of(*v);
+    uint64_t* launch_bits = launch_.footprint_->bits(
+        r.op == AccessOp::Load ? launch_.footprint_->loaded.get() : launch_.footprint_->stored.get(), a, sectors);
+    for (uint64_t s = (lo - v->start) >> 5; s <= (hi - 1 - v->start) >> 5; ++s) {
+      uint64_t bit = uint64_t(1) << (s % 64);
+      if (!(__atomic_load_n(&launch_bits[s / 64], __ATOMIC_RELAXED) & bit))
+        __atomic_fetch_or(&launch_bits[s / 64], bit, __ATOMIC_RELAXED);
+      if (r.op != AccessOp::Load) continue;
+      if (block_loaded_.size() <= a) block_loaded_.resize(a + 1);
+      std::vector<uint64_t>& mine = block_loaded_[a];
+      if (mine.empty()) mine.assign((sectors + 63) / 64, 0);
+      uint64_t& word = mine[s / 64];
+      if (word & bit) continue;
+      if (word == 0) block_loaded_words_.push_back({uint32_t(a), uint32_t(s / 64)});
+      word |= bit;
+      ++block_loaded_count_;
+    }
+  }
 }
 
 void BlockObserver::check_races() {
@@ -778,9 +894,30 @@ std::string LaunchObserver::format(const Finding& f) {
   return text;
 }
 
-void LaunchObserver::finish() {
+void LaunchObserver::finish(uint64_t simulated_blocks) {
+  metrics_.simulated_blocks = simulated_blocks;
   std::vector<std::pair<uintptr_t, Counters>> sites(sites_.begin(), sites_.end());
   std::sort(sites.begin(), sites.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  // The basic blocks' instructions, from the code they begin at (instructions.h).
+  std::vector<uintptr_t> blocks;
+  for (const auto& [code, c] : sites)
+    if (c.basic_blocks) blocks.push_back(code);
+  if (!blocks.empty()) {
+    std::vector<BlockInstructions> weights = basic_block_instructions(blocks, &metrics_.instructions_unavailable);
+    size_t next = 0;
+    for (auto& [code, c] : sites) {
+      if (!c.basic_blocks) continue;
+      const BlockInstructions& w = weights[next++];
+      c.alu_instructions = c.basic_blocks * w.alu, c.fp32_instructions = c.basic_blocks * w.fp32;
+      metrics_.total.alu_instructions += c.alu_instructions;
+      metrics_.total.fp32_instructions += c.fp32_instructions;
+    }
+  }
+  metrics_.footprint_load_sectors = footprint_->count(footprint_->loaded.get(), allocations_);
+  metrics_.footprint_store_sectors = footprint_->count(footprint_->stored.get(), allocations_);
+  for (size_t a = 0; a < allocations_.size(); ++a)
+    if (footprint_->loaded[a].load() || footprint_->stored[a].load())
+      metrics_.touched_allocation_sectors += sectors_of(allocations_[a]);
   for (auto& [code, c] : sites) metrics_.sites.push_back({code, "", 0, c});
   std::sort(barrier_sites_.begin(), barrier_sites_.end(), [](const auto& a, const auto& b) {
     int order = std::strcmp(a.file, b.file);

@@ -21,6 +21,11 @@
 //             the same word are a broadcast. 8-byte accesses go in two phases of 16 lanes and
 //             16-byte accesses in four phases of 8 lanes, each phase its own passes; ideal: one
 //             per phase with an active lane.
+//   basic block  a straight run of the kernel's code, entered at its top (GCC's coverage
+//             instrumentation marks each): a warp executes a block once for all the lanes
+//             that enter it together, grouped as requests are, so divergent paths each count.
+//             Its instructions are those of the simulator's own x86 code, classified as a GPU
+//             would execute them (instructions.h): a count of the source's work, not of SASS.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -55,6 +60,12 @@ struct MemoryCounters {
   uint64_t bytes = 0;         // bytes the lanes asked for
   uint64_t transactions = 0;  // sectors (global) or wavefronts (shared)
   uint64_t ideal = 0;         // the fewest sectors or wavefronts for the same bytes
+  // Global: L1TEX wavefronts, the more of the tag stage's (4 distinct 128-byte lines a
+  // cycle) and the data stage's (the lanes' words over 32 banks of 4 bytes, as shared memory).
+  uint64_t l1_wavefronts = 0;
+  // Shared: the passes of compute capability 1.x (the 8800 GTX): 16 banks of 4 bytes serving
+  // each half-warp on its own.
+  uint64_t half_warp_wavefronts = 0;
   MemoryCounters& operator+=(const MemoryCounters& o);
   bool operator==(const MemoryCounters& o) const;
 };
@@ -65,6 +76,13 @@ struct Counters {
   uint64_t barrier_lanes = 0;   // the lanes of those warps that arrived
   uint64_t block_barriers = 0;  // __syncthreads released, one per block each time
   uint64_t warp_operations = 0;  // warp-level shuffles and __syncwarp
+  uint64_t basic_blocks = 0;       // warp-level executions of the kernel's basic blocks
+  uint64_t basic_block_lanes = 0;  // the lanes that entered them, summed
+  // Warp-level instructions of those blocks other than memory accesses, barriers and warp
+  // operations (counted above): integer, branch and floating-point work (instructions.h).
+  uint64_t alu_instructions = 0;
+  uint64_t fp32_instructions = 0;  // of which floating point, a multiply and an add fused
+  uint64_t block_sectors = 0;      // per block, the distinct global sectors it loaded, summed
   MemoryCounters& at(Space s, AccessOp op) { return memory[int(s)][int(op)]; }
   const MemoryCounters& at(Space s, AccessOp op) const { return memory[int(s)][int(op)]; }
   Counters& operator+=(const Counters& o);
@@ -85,6 +103,11 @@ struct LaunchMetrics {
   dim3 grid, block;
   size_t dynamic_shared_bytes = 0;
   Counters total;
+  uint64_t simulated_blocks = 0;  // the grid's blocks, or fewer under sim::set_block_sample
+  // Distinct global sectors the simulated blocks loaded and stored, and the sectors of the
+  // allocations they touched (a sample's upper bound on the whole launch's).
+  uint64_t footprint_load_sectors = 0, footprint_store_sectors = 0, touched_allocation_sectors = 0;
+  std::string instructions_unavailable;  // why alu_instructions are 0 ("" when counted)
   // Per access site (code address) and per __syncthreads site; by_line() maps them to lines.
   struct Site {
     uintptr_t code = 0;      // 0 for a barrier site
@@ -122,7 +145,8 @@ class Recording {
 // device source of a device-to-device copy (its initialised bytes are copied), else null.
 void note_device_write(void* dst, size_t bytes, const void* src_device = nullptr);
 
-// Every __global__ function of nnlab/backends/cuda/*.cu and tests/*.cu, from the sources (by the build).
+// Every __global__ function of nnlab/backends/cuda/*.cu, tests/*.cu and lab/*.cu, from the sources
+// (by the build).
 struct KernelSource {
   const char* name;  // "gemm_tiled_kernel"
   const char* file;  // "nnlab/backends/cuda/gemm.cu"
@@ -137,6 +161,8 @@ double per_request(const MemoryCounters& c);       // sectors or wavefronts per 
 double ideal_per_request(const MemoryCounters& c);
 double lanes_per_request(const MemoryCounters& c);  // active lanes per request (32: no divergence)
 uint64_t bank_conflicts(const MemoryCounters& shared);  // wavefronts beyond the ideal
+// Every warp-level instruction counted: ALU, memory requests, barriers, warp operations.
+uint64_t warp_instructions(const Counters& c);
 
 // The counters as tables show them: one list of names for terminals, CSV and JSON.
 struct MetricValue {

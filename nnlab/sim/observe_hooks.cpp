@@ -1,7 +1,8 @@
-// The hooks GCC's -fsanitize=thread instrumentation calls from the observed build of the
-// kernels, defined here instead of by the ThreadSanitizer runtime (which is never linked):
-// loads and stores go to the observer of the block this OS thread runs, with the code address
-// they come from; outside an observed block they return at once. Atomics in instrumented host
+// The hooks GCC's -fsanitize=thread and -fsanitize-coverage=trace-pc instrumentation calls
+// from the observed build of the kernels, defined here instead of by the sanitizers' runtimes
+// (never linked): loads, stores and basic blocks go to the observer of the block this OS
+// thread runs, with the code address they come from; outside an observed block they return
+// at once. Atomics in instrumented host
 // code (the observed backend's) are plain atomics. This file itself is not instrumented.
 #include "nnlab/sim/observer.h"
 
@@ -33,6 +34,13 @@ NNLAB_SIM_ACCESS_HOOKS(4)
 NNLAB_SIM_ACCESS_HOOKS(8)
 NNLAB_SIM_ACCESS_HOOKS(16)
 #undef NNLAB_SIM_ACCESS_HOOKS
+
+// GCC's -fsanitize-coverage=trace-pc calls this at the top of every basic block of the
+// observed build: the block begins at the return address.
+void __sanitizer_cov_trace_pc() {
+  if (nnlab::sim::detail::BlockObserver* o = t_observer)
+    o->record_block(reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+}
 
 void __tsan_read_range(void* p, unsigned long size) { hook_range(p, size, AccessOp::Load, __builtin_return_address(0)); }
 void __tsan_write_range(void* p, unsigned long size) { hook_range(p, size, AccessOp::Store, __builtin_return_address(0)); }

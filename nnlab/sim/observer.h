@@ -7,6 +7,7 @@
 // to that point: the observer groups the logs into requests per warp, counts, checks, and
 // empties them. Nothing depends on the order the scheduler ran the threads in.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -26,13 +27,16 @@ constexpr size_t kRedZone = 256;
 struct Access {
   uint32_t site;   // the hook's return address (the access site), from the executable's base
   uint32_t epoch;  // the thread's barriers + warp operations passed
-  uint64_t bits;   // address (48 bits), size (5), op (2), space (1), suspect (1)
+  uint64_t bits;   // address (48 bits), size (5), op (2), space (1), suspect (1), block (1)
   static Access make(uint32_t site, uint32_t epoch, uintptr_t address, unsigned size, AccessOp op, Space space,
                      bool suspect) {
     return {site, epoch,
             uint64_t(address) | uint64_t(size) << 48 | uint64_t(op) << 53 | uint64_t(space) << 55 |
                 uint64_t(suspect) << 56};
   }
+  // The entry into a basic block (no memory access): `site` is where the block begins.
+  static Access block(uint32_t site, uint32_t epoch) { return {site, epoch, uint64_t(1) << 57}; }
+  bool is_block() const { return bits >> 57 & 1; }
   uintptr_t address() const { return uintptr_t(bits & ((uint64_t(1) << 48) - 1)); }
   uint32_t size() const { return uint32_t(bits >> 48 & 31); }
   AccessOp op() const { return AccessOp(bits >> 53 & 3); }
@@ -78,6 +82,7 @@ class BlockObserver {
   void barrier_released(const char* file, int line, const std::vector<uint8_t>& arrived);
   void end_block();
   void record(uintptr_t address, unsigned size, AccessOp op, uintptr_t code);
+  void record_block(uintptr_t code);  // the running thread enters the basic block at `code`
   // The report of the memcheck finding that stopped the running thread.
   std::string fault_report();
 
@@ -90,6 +95,7 @@ class BlockObserver {
     uintptr_t code;
     Space space;
     AccessOp op;
+    bool block = false;  // a basic block's execution, not a memory access
     int lanes = 0;
     Lane lane[32];
   };
@@ -99,6 +105,7 @@ class BlockObserver {
   void process_phase();
   void group_warp(size_t first, size_t lanes);
   void account(const Request& r);
+  void mark_sectors(const Request& r);  // the footprints (global requests)
   Counters& site(uintptr_t code);
   void check_races();
   void check_initialisation();
@@ -147,6 +154,11 @@ class BlockObserver {
   // every global write of the launch, applied to the shadows when the launch ends.
   std::unordered_map<uintptr_t, uint8_t> block_written_;
   std::vector<std::pair<uintptr_t, uint32_t>> launch_writes_;
+  // Global sectors this block loaded (a bitmap per allocation, by index in the launch's
+  // allocations_), the words set since the block began (to clear), and their count.
+  std::vector<std::vector<uint64_t>> block_loaded_;
+  std::vector<std::pair<uint32_t, uint32_t>> block_loaded_words_;
+  uint64_t block_loaded_count_ = 0;
   // scratch
   std::vector<Request> requests_;
   std::vector<std::vector<Access>> spare_logs_;  // counted warps' buffers, for the next warps
@@ -157,7 +169,7 @@ class LaunchObserver {
   LaunchObserver(const LaunchSite& site, const void* kernel, dim3 grid, dim3 block,
                  size_t dynamic_shared, Recording& recording);
   // Merges what the OS threads saw, publishes the LaunchMetrics, throws SimError for findings.
-  void finish();
+  void finish(uint64_t simulated_blocks);
   std::string format(const Finding& f);  // with the threads and source lines named
   std::string thread_name(uint64_t block, unsigned thread) const;  // "block (0, 0, 0) thread (3, 0, 0)"
   std::string thread_in_block(unsigned thread) const;               // "thread (3, 0, 0)"
@@ -173,6 +185,18 @@ class LaunchObserver {
   std::vector<std::pair<uintptr_t, uintptr_t>> window_;  // the kernel's shared arrays: TLS offset, bytes
   std::vector<const std::string*> window_names_;
   std::vector<AllocationView> allocations_;  // sorted by start
+  // The launch's footprint: per allocation (as allocations_), a bitmap of the sectors loaded
+  // and of those stored, allocated when first touched, set with atomic ORs.
+  struct Footprint {
+    explicit Footprint(size_t allocations);
+    ~Footprint();
+    // The bitmap of allocation `a` (`sectors` of them) in `which` (loaded or stored).
+    uint64_t* bits(std::atomic<uint64_t*>* which, size_t a, size_t sectors);
+    uint64_t count(std::atomic<uint64_t*>* which, const std::vector<AllocationView>& allocations) const;
+    size_t allocations;
+    std::unique_ptr<std::atomic<uint64_t*>[]> loaded, stored;
+  };
+  std::unique_ptr<Footprint> footprint_;  // made once allocations_ is known
   std::vector<std::shared_ptr<Shadow>> shadows_;  // kept alive for the launch
   std::mutex mutex_;
   std::unordered_map<uintptr_t, Counters> sites_;

@@ -46,6 +46,7 @@ Schedule g_schedule = Schedule::Fifo;
 uint64_t g_seed = 0;
 bool g_strict = true;
 int g_os_threads = 0;
+uint64_t g_block_sample = 0;
 
 std::mutex g_memory_mutex;
 std::map<uintptr_t, size_t> g_allocations;  // device allocations: start -> size
@@ -337,6 +338,12 @@ void set_strict_barriers(bool strict) {
 void set_threads(int os_threads) {
   g_os_threads = os_threads;
 }
+void set_block_sample(uint64_t max_blocks) {
+  g_block_sample = max_blocks;
+}
+uint64_t block_sample() {
+  return g_block_sample;
+}
 
 static Fiber& running_fiber(const char* what) {
   if (!t_block || !t_block->running)
@@ -381,6 +388,7 @@ void launch_grid(const LaunchSite& site, const void* kernel, dim3 grid, dim3 blo
   std::unique_ptr<detail::LaunchObserver> observer =
       detail::observe_launch(site, kernel, grid, block, shared_bytes);
   uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z;
+  uint64_t simulated = g_block_sample > 0 && blocks > g_block_sample ? g_block_sample : blocks;
   size_t threads = size_t(block.x) * block.y * block.z;
   std::exception_ptr first_error;
   std::mutex error_mutex;
@@ -396,7 +404,8 @@ void launch_grid(const LaunchSite& site, const void* kernel, dim3 grid, dim3 blo
     b.fibers.resize(threads);
     for (auto& slots : b.warp_slots) slots.resize((threads + 31) / 32);
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t linear = 0; linear < int64_t(blocks); ++linear) {
+    for (int64_t i = 0; i < int64_t(simulated); ++i) {
+      int64_t linear = int64_t(sampled_block(uint64_t(i), blocks, simulated));
       {
         std::lock_guard<std::mutex> lock(error_mutex);
         if (first_error) continue;  // stop early: the launch has already failed
@@ -437,7 +446,7 @@ void launch_grid(const LaunchSite& site, const void* kernel, dim3 grid, dim3 blo
     }
   }
   if (first_error) std::rethrow_exception(first_error);
-  if (observer) observer->finish();
+  if (observer) observer->finish(simulated);
 }
 
 // Aligned to 256 bytes as cudaMalloc's, between red zones that belong to no allocation, so that

@@ -132,11 +132,8 @@ std::string executable_path() {
   return path;
 }
 
-struct Module {
-  std::string path;
-  uintptr_t bias;
-};
-// The loaded object holding a code address.
+}  // namespace
+
 bool module_of(uintptr_t code, Module* out) {
   struct Query {
     uintptr_t code;
@@ -162,6 +159,7 @@ bool module_of(uintptr_t code, Module* out) {
   return q.found;
 }
 
+namespace {
 std::mutex g_lines_mutex;
 std::map<uintptr_t, SourceLine> g_lines;  // cache
 

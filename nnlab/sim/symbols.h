@@ -44,6 +44,14 @@ uintptr_t thread_local_block();
 // the order given; "??" with line 0 where the debug information has none. Cached.
 std::vector<SourceLine> source_lines(const std::vector<uintptr_t>& code);
 
+// The loaded object (the executable or a shared library) holding a code address, and its
+// load bias; false when none does.
+struct Module {
+  std::string path;
+  uintptr_t bias;
+};
+bool module_of(uintptr_t code, Module* out);
+
 // A source path relative to the project's source directory when it lies inside.
 std::string project_relative(const std::string& path);
 

@@ -77,6 +77,7 @@ __device__ inline float atomicMax(float* address, float value) {
 #define __device__
 #define __host__
 #define __forceinline__ inline
+#define __launch_bounds__(...)  // a register-allocation hint for nvcc; nothing to simulate
 // One block runs on an OS thread at a time, so a thread_local is the block's shared memory.
 // It keeps its contents from block to block, as a GPU's may: tests need non-uniform data.
 #define __shared__ static thread_local
@@ -111,7 +112,7 @@ using namespace ::nnlab::sim::runtime;
 #ifdef NNLAB_SIM_OBSERVED
 #define NNLAB_SIM_ATOMIC(address) ::nnlab::sim::observe_atomic(address, sizeof(*(address)))
 #define NNLAB_SIM_ATOMIC_INLINE __attribute__((always_inline)) inline
-#define NNLAB_SIM_UNOBSERVED __attribute__((no_sanitize_thread))
+#define NNLAB_SIM_UNOBSERVED __attribute__((no_sanitize_thread)) NNLAB_SIM_UNCOUNTED
 #else
 #define NNLAB_SIM_ATOMIC(address) (void)0
 #define NNLAB_SIM_ATOMIC_INLINE inline
