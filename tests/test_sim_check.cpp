@@ -50,6 +50,8 @@ TEST_CASE("sim checks: every kernel of the cuda backend under memcheck, racechec
     be.sgd_update(t, g, m, SgdParams{0.1, 0.9, 0, 1e-4, true}, true);
     be.sgd_update(t, g, m, SgdParams{0.1, 0.9, 0, 1e-4, true}, false);
     be.adam_update(t, g, m, v, AdamParams{}, 1);
+    Tensor found_inf = Tensor::zeros(Shape{1}, DType::F32, be);
+    be.amp_unscale(g, 1.0 / 1024, found_inf);
     CHECK(Tensor::full(Shape{n}, 3, DType::I32, be).to_host<int32_t>()[0] == 3);
   }
   Tensor scores = Tensor::zeros(Shape{5, 7}, DType::F32, be);

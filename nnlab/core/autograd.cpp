@@ -102,6 +102,7 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
         throw std::logic_error(std::string("backward of ") + node.op +
                                " gave no gradient for input " + std::to_string(i));
       check_shape(grads[i], in.shape(), node.op.c_str(), "input gradient");
+      check_dtype(grads[i], in.dtype(), node.op.c_str(), "input gradient");
       if (check_numerics())
         require_finite(grads[i], "the gradient of " + node.op + " for its input " + std::to_string(i));
       if (!in.grad_fn()) {

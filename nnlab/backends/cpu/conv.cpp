@@ -6,6 +6,7 @@
 
 #include "nnlab/backends/cpu/backend.h"
 #include "nnlab/backends/cpu/common.h"
+#include "nnlab/backends/cpu/float16.h"
 
 namespace nnlab::cpu {
 namespace {
@@ -73,6 +74,8 @@ using ConstMap = Eigen::Map<const RowMatrix<T>>;
 
 void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
                                 const Tensor& y, const Window2d& win) {
+  if (is_reduced_float(x.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {y}, &CpuBackend::conv2d_forward, x, w, bias, y, win);
   Geometry g = geometry(x, w, y);
   host::dispatch_float(x.dtype(), "conv2d_forward", [&](auto zero) {
     using T = decltype(zero);
@@ -92,6 +95,8 @@ void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& 
 
 void CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,
                                       const Window2d& win) {
+  if (is_reduced_float(dy.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {dx}, &CpuBackend::conv2d_backward_data, dy, w, dx, win);
   Geometry g = geometry(dx, w, dy);
   host::dispatch_float(dy.dtype(), "conv2d_backward_data", [&](auto zero) {
     using T = decltype(zero);
@@ -109,6 +114,8 @@ void CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const T
 
 void CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw,
                                         const Window2d& win) {
+  if (is_reduced_float(dy.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {dw}, &CpuBackend::conv2d_backward_filter, dy, x, dw, win);
   Geometry g = geometry(x, dw, dy);
   int64_t n = x.dim(0), per_chunk = (n + 7) / 8, chunks = (n + per_chunk - 1) / per_chunk;
   host::dispatch_float(dy.dtype(), "conv2d_backward_filter", [&](auto zero) {
@@ -133,6 +140,8 @@ void CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, const
 }
 
 void CpuBackend::channel_sum(const Tensor& x, const Tensor& out) {
+  if (is_reduced_float(x.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {out}, &CpuBackend::channel_sum, x, out);
   int64_t n = x.dim(0), c = x.dim(1), plane = x.numel() / std::max<int64_t>(1, n * c);
   host::dispatch_float(x.dtype(), "channel_sum", [&](auto zero) {
     using T = decltype(zero);

@@ -5,6 +5,7 @@
 // measured best (dW = g^T x: 86 us split by rows vs 100 us by 13 column blocks).
 #include "nnlab/backends/cpu/backend.h"
 #include "nnlab/backends/cpu/common.h"
+#include "nnlab/backends/cpu/float16.h"
 
 namespace nnlab::cpu {
 namespace {
@@ -23,6 +24,8 @@ void product(T alpha, double beta, const A& a, const B& b, C&& c) {
 
 void CpuBackend::gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b, double beta,
                       const Tensor& c) {
+  if (is_reduced_float(c.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {c}, &CpuBackend::gemm, ta, tb, alpha, a, b, beta, c);
   host::dispatch_float(c.dtype(), "gemm", [&](auto zero) {
     using T = decltype(zero);
     auto A = matrix<T>(a), B = matrix<T>(b), C = matrix<T>(c);

@@ -335,6 +335,12 @@ class CudaBackend : public Backend {
   void dropout_mask(const Tensor& mask, double p, uint64_t seed, uint64_t offset) override {
     NNLAB_KERNELS::dropout_mask(f(mask), mask.numel(), p, seed, offset);
   }
+  void cast(const Tensor& x, const Tensor& out) override {  // float32 to float32: a copy
+    copy(out.raw(), x.raw(), x.bytes());
+  }
+  void amp_unscale(const Tensor& grad, double inv_scale, const Tensor& found_inf) override {
+    NNLAB_KERNELS::amp_unscale(f(grad), grad.numel(), float(inv_scale), f(found_inf));
+  }
 
  protected:
   cudaStream_t stream() const { return stream_; }
