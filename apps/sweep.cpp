@@ -52,6 +52,7 @@ const std::map<std::string, Setter>& axes() {
       {"lr", [](ExperimentConfig& c, auto& a, auto& v) { c.lr = parse_number(a, v); }},
       {"image-size", [](ExperimentConfig& c, auto& a, auto& v) { c.image_size = parse_integer(a, v); }},
       {"optimizer", [](ExperimentConfig& c, auto&, auto& v) { c.optimizer = v; }},
+      {"precision", [](ExperimentConfig& c, auto&, auto& v) { c.precision = v; }},
   };
   return all;
 }

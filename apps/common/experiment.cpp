@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "nnlab/backends/registry.h"
+#include "nnlab/core/autocast.h"
 #include "nnlab/core/autograd.h"
 #include "nnlab/core/checkpoint.h"
 #include "nnlab/core/numerics.h"
@@ -19,6 +20,7 @@
 #include "nnlab/data/loader.h"
 #include "nnlab/data/paths.h"
 #include "nnlab/models/zoo.h"
+#include "nnlab/optim/grad_scaler.h"
 #include "nnlab/optim/optimizer.h"
 
 namespace nnlab::apps {
@@ -126,8 +128,20 @@ struct CheckNumericsScope {
   bool previous;
 };
 
-double evaluate(nn::Module& model, data::DataLoader& test, Backend& backend) {
+// --precision fp16 | bf16: mixed precision as PyTorch's AMP (nnlab/core/autocast.h), on any
+// backend with the 16-bit dtype; fp32 | tf32 leave autocast off.
+struct MixedPrecision {
+  bool on = false;
+  DType dtype = DType::F16;
+  explicit MixedPrecision(const std::string& precision)
+      : on(precision == "fp16" || precision == "bf16"),
+        dtype(precision == "bf16" ? DType::BF16 : DType::F16) {}
+};
+
+double evaluate(nn::Module& model, data::DataLoader& test, Backend& backend,
+                const MixedPrecision& mixed) {
   NoGradGuard no_grad;
+  AutocastGuard autocast(mixed.dtype, mixed.on);
   model.eval();
   test.start_epoch(0);
   int64_t correct = 0, seen = 0;
@@ -166,8 +180,8 @@ void validate(const ExperimentConfig& c) {
   if (c.channels != 0 && c.channels != 1 && c.channels != 3)
     fail("--channels must be 1 or 3, got " + std::to_string(c.channels));
   if (c.limit < 0) fail("--limit must be >= 0, got " + std::to_string(c.limit));
-  if (c.precision != "fp32" && c.precision != "tf32")
-    fail("--precision must be fp32 or tf32, got '" + c.precision + "'");
+  if (c.precision != "fp32" && c.precision != "tf32" && c.precision != "fp16" && c.precision != "bf16")
+    fail("--precision must be fp32, tf32, fp16 or bf16, got '" + c.precision + "'");
   if (c.metrics && !c.profile)
     fail("--metrics needs --profile: the counters go into the profile's op table");
   if (c.data == "folder:" || c.data == "folder")
@@ -194,6 +208,21 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
   Backend& backend = c.metrics ? get_observed_sim_backend() : get_backend(c.backend);
   if (c.threads > 0) backend.set_threads(c.threads);
   std::string precision = backend.set_precision(c.precision == "tf32" ? Precision::TF32 : Precision::FP32);
+  MixedPrecision mixed(c.precision);
+  if (mixed.on) {
+    if (!backend.supports(Op::Cast, mixed.dtype))
+      throw std::invalid_argument("--precision " + c.precision + ": backend " + backend.name() +
+                                  " has no " + dtype_name(mixed.dtype) +
+                                  " tensors yet (reference and cpu have)");
+    precision = c.precision + " (mixed: " + dtype_name(mixed.dtype) +
+                " GEMM and convolution inputs, fp32 accumulation, master weights, losses and "
+                "batch-norm statistics" +
+                (mixed.dtype == DType::F16 ? "; dynamic loss scaling)" : ")");
+  }
+  // Loss scaling for float16 only: bfloat16 has float32's range.
+  optim::GradScalerOptions scaler_options;
+  scaler_options.enabled = mixed.on && mixed.dtype == DType::F16;
+  optim::GradScaler scaler(scaler_options);
   auto say = [&](const std::string& line) {
     if (hooks.announce) hooks.announce(line);
   };
@@ -267,6 +296,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
   };
   for (int epoch = first_epoch; epoch <= c.epochs; ++epoch) {
     auto start = Clock::now();
+    int64_t skipped_before = scaler.skipped_steps();
     train.start_epoch(epoch - 1);
     double loss_sum = 0;
     int64_t batches = 0, images = 0;
@@ -287,12 +317,17 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
       Tensor labels;
       Tensor x = upload(*batch, backend, &labels);
       phase_end(mark, profile.upload);
-      Tensor loss = loss_of(c.model, model->forward(x), labels);
+      Tensor loss;
+      {
+        AutocastGuard autocast(mixed.dtype, mixed.on);
+        loss = loss_of(c.model, model->forward(x), labels);
+      }
       phase_end(mark, profile.forward);
       optimizer->zero_grad();
-      loss.backward();
+      scaler.scale(loss).backward();
       phase_end(mark, profile.backward);
-      optimizer->step();
+      scaler.step(*optimizer);  // skipped when a scaled gradient overflowed
+      scaler.update();
       phase_end(mark, profile.optimizer);
       double loss_value = loss.item();
       if (!std::isfinite(loss_value))
@@ -318,7 +353,11 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
     stats.train_seconds = seconds_since(start);
     stats.train_loss = loss_sum / double(batches);
     stats.images_per_second = double(images) / stats.train_seconds;
-    stats.test_accuracy = evaluate(*model, test, backend);
+    stats.test_accuracy = evaluate(*model, test, backend, mixed);
+    if (scaler.enabled()) {
+      stats.loss_scale = scaler.scale_value();
+      stats.skipped_steps = scaler.skipped_steps() - skipped_before;
+    }
     stats.peak_bytes = backend.allocator().stats().peak_bytes;
     result.epochs.push_back(stats);
     if (!c.checkpoint.empty())
