@@ -194,9 +194,9 @@ std::vector<Tensor> make_inputs(const OpCase& c, Backend& backend, DType dtype, 
 }
 
 Tensor weighted_sum(const Tensor& out, DType weights_dtype) {
-  Tensor w = Tensor::empty(out.shape(), weights_dtype, out.backend());
+  Tensor w = Tensor::empty(out.shape(), DType::F32, out.backend());
   out.backend().fill_uniform(w, 0.5, 1.5, /*seed=*/12345, 0);
-  return ops::sum(ops::mul(out, ops::cast(w, out.dtype())));
+  return ops::sum(ops::mul(out, ops::cast(ops::cast(w, weights_dtype), out.dtype())));
 }
 
 std::vector<double> as_doubles(const Tensor& t) {

@@ -34,7 +34,7 @@ std::vector<Tensor> make_inputs(const OpCase& c, Backend& backend, DType dtype, 
                                 bool requires_grad);
 
 // sum(out * weights) with weights fixed by the output's shape (a fresh tensor per call),
-// rounded to `weights_dtype` (out's by default) and held in out's.
+// made in float32, rounded to `weights_dtype` (out's by default) and held in out's.
 Tensor weighted_sum(const Tensor& out, DType weights_dtype);
 inline Tensor weighted_sum(const Tensor& out) {
   return weighted_sum(out, out.dtype());

@@ -210,10 +210,18 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
   std::string precision = backend.set_precision(c.precision == "tf32" ? Precision::TF32 : Precision::FP32);
   MixedPrecision mixed(c.precision);
   if (mixed.on) {
-    if (!backend.supports(Op::Cast, mixed.dtype))
+    // Every op but those of the float32 master weights runs in the 16-bit dtype somewhere.
+    std::string missing;
+    for (Op op : {
+#define NNLAB_OP(Name, stem, params) Op::Name,
+#include "nnlab/core/ops.def"
+         })
+      if (!is_master_weight_op(op) && !backend.supports(op, mixed.dtype))
+        missing += std::string(missing.empty() ? "" : ", ") + op_name(op);
+    if (!missing.empty())
       throw std::invalid_argument("--precision " + c.precision + ": backend " + backend.name() +
-                                  " has no " + dtype_name(mixed.dtype) +
-                                  " tensors yet (reference and cpu have)");
+                                  " has no " + dtype_name(mixed.dtype) + " kernels yet for " +
+                                  missing + " (reference and cpu have every op)");
     precision = c.precision + " (mixed: " + dtype_name(mixed.dtype) +
                 " GEMM and convolution inputs, fp32 accumulation, master weights, losses and "
                 "batch-norm statistics" +

@@ -187,6 +187,31 @@ __global__ void gemm_naive_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_
   c[row * n + col] = alpha * acc + prior;
 }
 
+// Mixed precision's GEMM: 16-bit operands and c (T = __half or __nv_bfloat16), the tiled
+// kernel's scheme with the tiles widened to float32 as they are staged, products and sums in
+// float32, and c rounded once when stored (as cuBLAS's gemmEx with CUBLAS_COMPUTE_32F).
+template <typename T>
+__global__ void gemm_16_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                               const T* a, const T* b, float beta, T* c) {
+  __shared__ float a_tile[kTile][kTile];
+  __shared__ float b_tile[kTile][kTile];
+  int tx = int(threadIdx.x), ty = int(threadIdx.y);
+  int64_t row = int64_t(blockIdx.y) * kTile + ty, col = int64_t(blockIdx.x) * kTile + tx;
+  float acc = 0.0f;
+  for (int64_t t = 0; t < k; t += kTile) {
+    int64_t ak = t + tx, bk = t + ty;
+    a_tile[ty][tx] = (row < m && ak < k) ? widen(ta ? a[ak * m + row] : a[row * k + ak]) : 0.0f;
+    b_tile[ty][tx] = (bk < k && col < n) ? widen(tb ? b[col * k + bk] : b[bk * n + col]) : 0.0f;
+    __syncthreads();
+    for (int p = 0; p < kTile; ++p) acc += a_tile[ty][p] * b_tile[p][tx];
+    __syncthreads();
+  }
+  if (row < m && col < n) {
+    float prior = beta == 0.0f ? 0.0f : beta * widen(c[row * n + col]);
+    c[row * n + col] = narrow<T>(alpha * acc + prior);
+  }
+}
+
 dim3 tiles(int m, int n) {
   return dim3(unsigned((n + kTile - 1) / kTile), unsigned((m + kTile - 1) / kTile));
 }
@@ -198,6 +223,19 @@ void sgemm_naive(const float* a, const float* b, float* c, int m, int n, int k) 
 
 void sgemm_tiled(const float* a, const float* b, float* c, int m, int n, int k) {
   NNLAB_LAUNCH(sgemm_tiled_kernel, tiles(m, n), dim3(kTile, kTile), 0, a, b, c, m, n, k);
+}
+
+void gemm_16(Float16Kind kind, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+             const uint16_t* a, const uint16_t* b, float beta, uint16_t* c) {
+  if (m == 0 || n == 0) return;
+  if (kind == Float16Kind::Half)
+    NNLAB_LAUNCH(gemm_16_kernel<__half>, tiles(int(m), int(n)), dim3(kTile, kTile), 0, trans_a, trans_b,
+                 m, n, k, alpha, reinterpret_cast<const __half*>(a), reinterpret_cast<const __half*>(b),
+                 beta, reinterpret_cast<__half*>(c));
+  else
+    NNLAB_LAUNCH(gemm_16_kernel<__nv_bfloat16>, tiles(int(m), int(n)), dim3(kTile, kTile), 0, trans_a,
+                 trans_b, m, n, k, alpha, reinterpret_cast<const __nv_bfloat16*>(a),
+                 reinterpret_cast<const __nv_bfloat16*>(b), beta, reinterpret_cast<__nv_bfloat16*>(c));
 }
 
 // Every row the float4 kernel reads or writes must start 16-byte aligned.

@@ -14,6 +14,8 @@
 #include <cstdint>
 
 #ifndef NNLAB_SIM  // ---------------------------------------------------------------- nvcc
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <stdexcept>
@@ -63,6 +65,7 @@ __device__ inline float atomicMax(float* address, float value) {
 #include <cstring>
 #include <cmath>
 
+#include "nnlab/sim/half.h"
 #include "nnlab/sim/runtime.h"
 #include "nnlab/sim/sim.h"
 
@@ -103,6 +106,19 @@ __device__ inline float atomicMax(float* address, float value) {
 namespace nnlab::NNLAB_KERNELS {
 using ::nnlab::sim::dim3;
 using namespace ::nnlab::sim::runtime;
+// cuda_fp16.h's and cuda_bf16.h's types and intrinsics, bit-exact (nnlab/sim/half.h).
+using ::nnlab::sim::__half;
+using ::nnlab::sim::__nv_bfloat16;
+using ::nnlab::sim::__half2float;
+using ::nnlab::sim::__float2half_rn;
+using ::nnlab::sim::__float2half;
+using ::nnlab::sim::__bfloat162float;
+using ::nnlab::sim::__float2bfloat16_rn;
+using ::nnlab::sim::__float2bfloat16;
+using ::nnlab::sim::__hadd;
+using ::nnlab::sim::__hsub;
+using ::nnlab::sim::__hmul;
+using ::nnlab::sim::__hfma;
 
 // Blocks run concurrently on OS threads: atomics are real atomics on the host, a
 // compare-and-swap loop (GCC's generic __atomic builtins take float as well as int). In the
@@ -157,3 +173,16 @@ inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, 4); return i; }
 // glibc declares __expf, __logf and __powf itself: they are used as they are.
 }  // namespace nnlab::NNLAB_KERNELS
 #endif
+
+namespace nnlab::NNLAB_KERNELS {
+// The 16-bit storage types' conversions under one name each, for kernels templated on them:
+// widen() is exact, narrow<T>() rounds to nearest even.
+__device__ __forceinline__ float widen(__half h) { return __half2float(h); }
+__device__ __forceinline__ float widen(__nv_bfloat16 h) { return __bfloat162float(h); }
+template <typename T>
+__device__ __forceinline__ T narrow(float f);
+template <>
+__device__ __forceinline__ __half narrow<__half>(float f) { return __float2half_rn(f); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 narrow<__nv_bfloat16>(float f) { return __float2bfloat16_rn(f); }
+}  // namespace nnlab::NNLAB_KERNELS
