@@ -1,15 +1,21 @@
 // Mixed precision as PyTorch's AMP: autocast's dtype choices (nnlab/core/autocast.h) and
-// dynamic loss scaling (nnlab/optim/grad_scaler.h).
+// dynamic loss scaling (nnlab/optim/grad_scaler.h), whose state checkpoints keep.
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
+#include <string>
+#include <unistd.h>
 #include <vector>
 
 #include "nnlab/backends/registry.h"
 #include "nnlab/core/autocast.h"
+#include "nnlab/core/checkpoint.h"
 #include "nnlab/core/ops.h"
 #include "nnlab/core/profiler.h"
+#include "nnlab/core/random.h"
+#include "nnlab/nn/layers.h"
 #include "nnlab/optim/grad_scaler.h"
 #include "nnlab/optim/optimizer.h"
 
@@ -164,4 +170,32 @@ TEST_CASE("GradScaler: a NaN gradient also skips; disabled (bfloat16) it is the 
   optim::Sgd half_sgd({h}, sgd_params);
   optim::GradScaler scaler16;
   CHECK_THROWS_AS(scaler16.step(half_sgd), std::invalid_argument);
+}
+
+TEST_CASE("GradScaler: a checkpoint keeps the loss scale and its growth tracker") {
+  Backend& be = get_backend("cpu");
+  Generator gen(1);
+  nn::Linear model(3, 2, be, gen);
+  SgdParams sgd_params;
+  optim::Sgd sgd(model.parameters(), sgd_params);
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("nnlab_amp_" + std::to_string(::getpid()) + ".safetensors")).string();
+  CheckpointInfo info;
+  info.epoch = 2;
+  info.model = "linear";
+  info.optimizer = "sgd";
+  info.loss_scale = 0.125;  // after many back-offs: below 1
+  info.loss_scale_growth_tracker = 7;
+  save_checkpoint(path, model, sgd, info);
+  CheckpointInfo back = load_checkpoint(path, model, sgd);
+  CHECK(back.loss_scale == 0.125);
+  CHECK(back.loss_scale_growth_tracker == 7);
+  optim::GradScaler scaler;
+  scaler.load_state(back.loss_scale, back.loss_scale_growth_tracker);
+  CHECK(scaler.scale_value() == 0.125);
+  CHECK(scaler.growth_tracker() == 7);
+  info.loss_scale = 0;  // no loss scaling: nothing saved, nothing restored
+  save_checkpoint(path, model, sgd, info);
+  CHECK(load_checkpoint(path, model, sgd).loss_scale == 0);
+  std::filesystem::remove(path);
 }

@@ -284,6 +284,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
       throw std::invalid_argument("--resume " + c.resume + ": the checkpoint has " +
                                   std::to_string(info.epoch) + " epochs done; --epochs " +
                                   std::to_string(c.epochs) + " leaves nothing to train");
+    if (scaler.enabled() && info.loss_scale > 0)  // resumes fp16 with the scale it had reached
+      scaler.load_state(info.loss_scale, info.loss_scale_growth_tracker);
     first_epoch = int(info.epoch) + 1;
     say("resumed from " + c.resume + " after epoch " + std::to_string(info.epoch));
   }
@@ -368,8 +370,18 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
     }
     stats.peak_bytes = backend.allocator().stats().peak_bytes;
     result.epochs.push_back(stats);
-    if (!c.checkpoint.empty())
-      save_checkpoint(c.checkpoint, *model, *optimizer, {epoch, c.model, c.optimizer, c.seed});
+    if (!c.checkpoint.empty()) {
+      CheckpointInfo info;
+      info.epoch = epoch;
+      info.model = c.model;
+      info.optimizer = c.optimizer;
+      info.seed = c.seed;
+      if (scaler.enabled()) {
+        info.loss_scale = scaler.scale_value();
+        info.loss_scale_growth_tracker = scaler.growth_tracker();
+      }
+      save_checkpoint(c.checkpoint, *model, *optimizer, info);
+    }
     if (hooks.on_epoch) hooks.on_epoch(stats);
   }
   return result;

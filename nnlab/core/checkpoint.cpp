@@ -1,5 +1,8 @@
 #include "nnlab/core/checkpoint.h"
 
+#include <cmath>
+#include <iomanip>
+#include <sstream>
 #include <stdexcept>
 
 #include "nnlab/core/backend.h"
@@ -53,6 +56,12 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
                                                  {"optimizer_steps", std::to_string(optimizer.steps())}};
   for (auto& [name, gen] : model.named_generators())  // the stream's position, its seed is the model's
     metadata["rng/" + name] = std::to_string(gen->offset);
+  if (info.loss_scale > 0) {
+    std::ostringstream scale;
+    scale << std::setprecision(17) << info.loss_scale;  // exact for the float32 scale
+    metadata["loss_scale"] = scale.str();
+    metadata["loss_scale_growth_tracker"] = std::to_string(info.loss_scale_growth_tracker);
+  }
   save_safetensors(path, tensors, metadata);
 }
 
@@ -69,6 +78,20 @@ CheckpointInfo load_checkpoint(const std::string& path, nn::Module& model,
   info.optimizer = field(path, file.metadata, "optimizer");
   info.seed = uint64_t(number(path, "seed", field(path, file.metadata, "seed")));
   int64_t steps = number(path, "optimizer_steps", field(path, file.metadata, "optimizer_steps"));
+  if (file.metadata.count("loss_scale")) {
+    const std::string& text = file.metadata["loss_scale"];
+    size_t used = 0;
+    try {
+      info.loss_scale = std::stod(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != text.size() || !(info.loss_scale > 0) || !std::isfinite(info.loss_scale))
+      throw std::runtime_error(path + ": metadata \"loss_scale\" is \"" + text +
+                               "\", expected a positive number");
+    info.loss_scale_growth_tracker =
+        number(path, "loss_scale_growth_tracker", field(path, file.metadata, "loss_scale_growth_tracker"));
+  }
   auto take = [&](const std::string& key) -> const Tensor& {
     auto it = file.tensors.find(key);
     if (it == file.tensors.end())
