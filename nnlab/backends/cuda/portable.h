@@ -17,6 +17,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <mma.h>
 
 #include <stdexcept>
 #include <string>
@@ -24,6 +25,7 @@
 #define NNLAB_KERNELS cuda
 
 namespace nnlab::cuda {
+namespace wmma = ::nvcuda::wmma;  // the warp matrix API, as nnlab/sim/wmma.h in the simulator
 // Throws std::runtime_error naming the kernel and the launch site when the launch failed.
 inline void check_launch(const char* kernel, const char* file, int line) {
   cudaError_t err = cudaGetLastError();
@@ -68,6 +70,7 @@ __device__ inline float atomicMax(float* address, float value) {
 #include "nnlab/sim/half.h"
 #include "nnlab/sim/runtime.h"
 #include "nnlab/sim/sim.h"
+#include "nnlab/sim/wmma.h"
 
 #ifdef NNLAB_SIM_OBSERVED
 #define NNLAB_KERNELS cuda_sim_observed
@@ -119,6 +122,7 @@ using ::nnlab::sim::__hadd;
 using ::nnlab::sim::__hsub;
 using ::nnlab::sim::__hmul;
 using ::nnlab::sim::__hfma;
+namespace wmma = ::nnlab::sim::wmma;  // mma.h's nvcuda::wmma, 16x16x16 with __half (nnlab/sim/wmma.h)
 
 // Blocks run concurrently on OS threads: atomics are real atomics on the host, a
 // compare-and-swap loop (GCC's generic __atomic builtins take float as well as int). In the
