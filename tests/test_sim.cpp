@@ -501,7 +501,7 @@ TEST_CASE("sim: __hadd, __hsub, __hmul and __hfma round the exact result once, t
     for (int i = 0; i < drawn; ++i) {
       __int128 x = to_units(a[size_t(i)]), y = to_units(b[size_t(i)]), z = to_units(c[size_t(i)]);
       uint16_t want[4] = {round_exact(x + y, unit), round_exact(x - y, unit), round_exact(x * y, 2 * unit),
-                          round_exact(x * y + (z << unit), 2 * unit)};
+                          round_exact(x * y + z * (__int128(1) << unit), 2 * unit)};
       for (int op = 0; op < 4; ++op) {
         CAPTURE(i);
         CAPTURE(op);
