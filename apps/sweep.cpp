@@ -60,6 +60,7 @@ const std::map<std::string, Setter>& axes() {
          c.ranks = int(parse_integer(a, v));
          if (c.ranks < 1) throw std::invalid_argument("--vary ranks: " + v + " is not >= 1");
        }},
+      {"precision", [](ExperimentConfig& c, auto&, auto& v) { c.precision = v; }},
   };
   return all;
 }

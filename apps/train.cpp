@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
       std::printf("%-5d %10.4f %8.2f%% %9.3f %10.0f %11s\n", e.epoch, e.train_loss,
                   100 * e.test_accuracy, e.train_seconds, e.images_per_second,
                   format_bytes(e.peak_bytes).c_str());
+      if (e.loss_scale > 0) print_loss_scaling(e);
     }));
     if (config.profile) print_profile(result);
     return int(kOk);

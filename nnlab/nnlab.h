@@ -16,10 +16,12 @@
 //   Tensor, Shape, DType                nnlab/core/tensor.h            [torch.Tensor]
 //   ops::matmul, conv2d, relu, ...      nnlab/core/ops.h               [torch.nn.functional]
 //   record, NoGradGuard                 nnlab/core/autograd.h          [autograd.Function, no_grad]
+//   AutocastGuard                       nnlab/core/autocast.h          [torch.autocast]
 //   gradcheck                           nnlab/core/gradcheck.h         [torch.autograd.gradcheck]
 //   Generator, uniform_, normal_        nnlab/core/random.h            [torch.Generator, nn.init]
 //   nn::Module, Linear, Conv2d, ...     nnlab/nn/                      [torch.nn]
 //   optim::Sgd, optim::Adam             nnlab/optim/optimizer.h        [torch.optim]
+//   optim::GradScaler                   nnlab/optim/grad_scaler.h      [torch.cuda.amp.GradScaler]
 //   data::MnistIdx, Cifar10,            nnlab/data/                    [torchvision.datasets,
 //     ImageFolder, DataLoader                                           torch.utils.data]
 //   models::make_mlp, make_lenet, ...   nnlab/models/                  [torchvision.models]
@@ -32,6 +34,7 @@
 
 #include "nnlab/config.h"
 
+#include "nnlab/core/autocast.h"
 #include "nnlab/core/autograd.h"
 #include "nnlab/core/backend.h"
 #include "nnlab/core/checkpoint.h"
@@ -48,6 +51,7 @@
 #include "nnlab/nn/layers.h"
 #include "nnlab/nn/module.h"
 
+#include "nnlab/optim/grad_scaler.h"
 #include "nnlab/optim/optimizer.h"
 
 #include "nnlab/data/cifar10.h"

@@ -17,6 +17,9 @@ InputSpec real(Shape s) {
 InputSpec labels(int64_t n, int64_t classes) {
   return {Shape{n}, classes};
 }
+InputSpec channel(int64_t c) {  // batch norm's weight or bias
+  return {Shape{c}, 0, true};
+}
 
 Window2d win(int64_t stride, int64_t pad, int64_t dilation = 1) {
   return ops::window(1, stride, pad, dilation);
@@ -26,8 +29,9 @@ Window2d win(int64_t stride, int64_t pad, int64_t dilation = 1) {
 // non-trivial ones in evaluation, so that evaluation differs from the identity.
 Tensor batch_norm(const Tensor& x, const Tensor& w, const Tensor& b, bool training,
                   double eps = 1e-5) {
-  Tensor mean = Tensor::zeros(Shape{x.dim(1)}, x.dtype(), x.backend());
-  Tensor var = Tensor::full(Shape{x.dim(1)}, 1.0, x.dtype(), x.backend());
+  DType stats = is_reduced_float(x.dtype()) ? DType::F32 : x.dtype();
+  Tensor mean = Tensor::zeros(Shape{x.dim(1)}, stats, x.backend());
+  Tensor var = Tensor::full(Shape{x.dim(1)}, 1.0, stats, x.backend());
   if (!training) {
     x.backend().fill_uniform(mean, -0.5, 0.5, 77, 0);
     x.backend().fill_uniform(var, 0.5, 1.5, 78, 0);
@@ -133,21 +137,21 @@ const std::vector<OpCase>& op_cases() {
        {real({3, 4, 3, 5})},
        [](const Inputs& x) { return ops::global_avg_pool2d(x[0]); }},
       {"batch_norm2d training",
-       {real({3, 4, 3, 2}), real({4}), real({4})},
+       {real({3, 4, 3, 2}), channel(4), channel(4)},
        [](const Inputs& x) { return batch_norm(x[0], x[1], x[2], true); }},
       {"batch_norm2d training, batch 1",
-       {real({1, 2, 4, 3}), real({2}), real({2})},
+       {real({1, 2, 4, 3}), channel(2), channel(2)},
        [](const Inputs& x) { return batch_norm(x[0], x[1], x[2], true); }},
       // Each backward must use its own layer's eps: the second forward's is not the first's.
       // (The product keeps the second from normalising the first's scale and shift away.)
       {"batch_norm2d twice, eps 0.5 then 1e-5",
-       {real({2, 3, 2, 2}), real({3}), real({3}), real({3}), real({3})},
+       {real({2, 3, 2, 2}), channel(3), channel(3), channel(3), channel(3)},
        [](const Inputs& x) {
          Tensor h = ops::mul(batch_norm(x[0], x[1], x[2], true, 0.5), x[0]);
          return batch_norm(h, x[3], x[4], true, 1e-5);
        }},
       {"batch_norm2d evaluation",
-       {real({2, 3, 2, 2}), real({3}), real({3})},
+       {real({2, 3, 2, 2}), channel(3), channel(3)},
        [](const Inputs& x) { return batch_norm(x[0], x[1], x[2], false); }},
       {"dropout p 0.3 (seeded mask)",
        {real({4, 25})},
@@ -156,8 +160,8 @@ const std::vector<OpCase>& op_cases() {
          return ops::dropout(x[0], 0.3, true, gen);
        }},
       {"residual block: conv-bn-relu-conv-bn + x, relu",
-       {real({2, 3, 5, 5}), real({3, 3, 3, 3}), real({3}), real({3}), real({3, 3, 3, 3}), real({3}),
-        real({3})},
+       {real({2, 3, 5, 5}), real({3, 3, 3, 3}), channel(3), channel(3), real({3, 3, 3, 3}),
+        channel(3), channel(3)},
        [](const Inputs& x) {
          Tensor h =
              ops::relu(batch_norm(ops::conv2d(x[0], x[1], Tensor(), win(1, 1)), x[2], x[3], true));
@@ -183,25 +187,25 @@ std::vector<Tensor> make_inputs(const OpCase& c, Backend& backend, DType dtype, 
     }
     std::vector<double> v(static_cast<size_t>(n));
     for (auto& x : v) x = philox::uniform(seed, counter++, -1.0, 1.0);
-    Tensor t = dtype == DType::F64
+    DType want = spec.per_channel && is_reduced_float(dtype) ? DType::F32 : dtype;
+    Tensor t = want == DType::F64
                    ? Tensor::from_host(v, spec.shape, backend)
                    : Tensor::from_host(std::vector<float>(v.begin(), v.end()), spec.shape, backend);
+    if (want != t.dtype()) t = ops::cast(t, want);
     if (requires_grad) t.set_requires_grad(true);
     out.push_back(t);
   }
   return out;
 }
 
-Tensor weighted_sum(const Tensor& out) {
-  Tensor w = Tensor::empty(out.shape(), out.dtype(), out.backend());
+Tensor weighted_sum(const Tensor& out, DType weights_dtype) {
+  Tensor w = Tensor::empty(out.shape(), DType::F32, out.backend());
   out.backend().fill_uniform(w, 0.5, 1.5, /*seed=*/12345, 0);
-  return ops::sum(ops::mul(out, w));
+  return ops::sum(ops::mul(out, ops::cast(ops::cast(w, weights_dtype), out.dtype())));
 }
 
 std::vector<double> as_doubles(const Tensor& t) {
-  if (t.dtype() == DType::F64) return t.to_host<double>();
-  std::vector<float> f = t.to_host<float>();
-  return {f.begin(), f.end()};
+  return t.to_host_doubles();
 }
 
 Discrepancy discrepancy(const std::vector<double>& got, const std::vector<double>& want) {

@@ -14,6 +14,9 @@ namespace nnlab::testing {
 struct InputSpec {
   Shape shape;
   int64_t label_classes = 0;  // > 0: an int32 label tensor with values in [0, label_classes)
+  // Batch norm's weight and bias: float32 even when the other inputs are 16-bit, as mixed
+  // precision keeps them (ops.def's BatchNormForward).
+  bool per_channel = false;
 };
 
 struct OpCase {
@@ -24,13 +27,18 @@ struct OpCase {
 
 const std::vector<OpCase>& op_cases();
 
-// Inputs for a case on `backend` in `dtype` (labels stay int32), from a fixed seed: the same
-// values, rounded to the dtype, whatever the backend.
+// Inputs for a case on `backend` in `dtype` (labels stay int32; per-channel inputs float32
+// when dtype is 16-bit), from a fixed seed: the same values, rounded to the dtype, whatever
+// the backend.
 std::vector<Tensor> make_inputs(const OpCase& c, Backend& backend, DType dtype, uint64_t seed,
                                 bool requires_grad);
 
-// sum(out * weights) with weights fixed by the output's shape (a fresh tensor per call).
-Tensor weighted_sum(const Tensor& out);
+// sum(out * weights) with weights fixed by the output's shape (a fresh tensor per call),
+// made in float32, rounded to `weights_dtype` (out's by default) and held in out's.
+Tensor weighted_sum(const Tensor& out, DType weights_dtype);
+inline Tensor weighted_sum(const Tensor& out) {
+  return weighted_sum(out, out.dtype());
+}
 
 // Values of any floating tensor as double, for comparisons.
 std::vector<double> as_doubles(const Tensor& t);

@@ -90,6 +90,21 @@ __global__ void read_dynamic_kernel(float* out) {
 
 __global__ void empty_kernel(int) {}
 __global__ void write_one_kernel(float* p) { *p = 1.0f; }
+
+template <typename T>
+__global__ void half_arithmetic_kernel(const T* a, const T* b, T* out, int n) {
+  int i = int(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i >= n) return;
+  out[i] = __hadd(a[i], b[i]);
+  out[n + i] = __hsub(a[i], b[i]);
+  out[2 * n + i] = __hmul(a[i], b[i]);
+}
+
+// cuda_bf16.h declares __hfma on bfloat16 from sm_80 only (the build also targets sm_75).
+__global__ void half_fma_kernel(const __half* a, const __half* b, const __half* c, __half* out, int n) {
+  int i = int(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i < n) out[i] = __hfma(a[i], b[i], c[i]);
+}
 }  // namespace
 
 void reverse_in_block(const float* in, float* out, int blocks, int threads) {
@@ -121,6 +136,21 @@ void empty_kernel_with_block(int x, int y, int z) {
   NNLAB_LAUNCH(empty_kernel, dim3(1), dim3(unsigned(x), unsigned(y), unsigned(z)), 0, 0);
 }
 void write_one(float* p) { NNLAB_LAUNCH(write_one_kernel, dim3(1), dim3(1), 0, p); }
+void half_arithmetic(const uint16_t* a, const uint16_t* b, const uint16_t* c, uint16_t* out, int n,
+                     bool bfloat16) {
+  dim3 grid(unsigned((n + 255) / 256)), block(256);
+  if (bfloat16) {
+    NNLAB_LAUNCH(half_arithmetic_kernel<__nv_bfloat16>, grid, block, 0,
+                 reinterpret_cast<const __nv_bfloat16*>(a), reinterpret_cast<const __nv_bfloat16*>(b),
+                 reinterpret_cast<__nv_bfloat16*>(out), n);
+    return;
+  }
+  NNLAB_LAUNCH(half_arithmetic_kernel<__half>, grid, block, 0, reinterpret_cast<const __half*>(a),
+               reinterpret_cast<const __half*>(b), reinterpret_cast<__half*>(out), n);
+  NNLAB_LAUNCH(half_fma_kernel, grid, block, 0, reinterpret_cast<const __half*>(a),
+               reinterpret_cast<const __half*>(b), reinterpret_cast<const __half*>(c),
+               reinterpret_cast<__half*>(out) + 3 * n, n);
+}
 void empty_kernel_with_grid(unsigned x, unsigned y, unsigned z) {
   NNLAB_LAUNCH(empty_kernel, dim3(x, y, z), dim3(32), 0, 0);
 }

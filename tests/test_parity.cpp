@@ -5,14 +5,17 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "nnlab/backends/cpu/gemm_variants.h"
 #include "nnlab/backends/registry.h"
 #include "nnlab/core/backend.h"
 #include "nnlab/core/ops.h"
+#include "nnlab/core/philox.h"
 #include "nnlab/core/profiler.h"
 #include "nnlab/core/random.h"
 #include "nnlab/core/update_rules.h"
@@ -104,6 +107,178 @@ TEST_CASE("parity: every op case, forward and backward, against reference") {
                           as_doubles(want_in[i].grad()));
         });
       }
+    }
+  }
+}
+
+// Mixed precision's 16-bit storage: every op case with its inputs (and so its outputs and
+// gradients) in float16 and in bfloat16, on reference and every backend that has the dtype,
+// against reference in float32 on the same values (the 16-bit inputs widened, exactly).
+// The tolerance comes from the format. The backends compute in float32 (or double) and round
+// every op's result once when they store it, a relative error of at most the unit roundoff u
+// (2^-11 for float16, 2^-8 for bfloat16). A case stores at most about a dozen results along
+// any path from an input to an output or gradient (the residual block: conv, batch norm, relu,
+// conv, batch norm, add, relu forward, as many backward, the weighted sum's mul), and each
+// step passes its input's relative error on at most unamplified relative to the largest
+// value, which is what check_close compares against. So: 16 u. (Measured: the worst case,
+// log_softmax 1x3's gradient in float16 on reference and cpu alike, reaches 3.7 u, and fails
+// a tolerance of 3 u.)
+double unit_roundoff(DType dtype) {
+  return dtype == DType::F16 ? 0x1p-11 : 0x1p-8;
+}
+
+TEST_CASE("parity: every op case in float16 and bfloat16 against reference in float32") {
+  Backend& ref = get_backend("reference");
+  std::vector<std::string> names = backends_under_test();
+  names.insert(names.begin(), "reference");
+  for (DType dtype : {DType::F16, DType::BF16}) {
+    double rtol = 16 * unit_roundoff(dtype);
+    for (const std::string& name : names) {
+      Backend& be = get_backend(name);
+      if (!be.supports(Op::Cast, dtype)) {
+        MESSAGE("skipping " << std::string(dtype_name(dtype)) << " on " << name << ": it has no 16-bit tensors");
+        continue;
+      }
+      for (const OpCase& c : op_cases()) {
+        SUBCASE((name + " " + dtype_name(dtype) + ": " + c.name).c_str()) {
+          std::vector<Tensor> got_in;
+          Tensor got;
+          try {
+            on_backend(name, [&] {
+              got_in = make_inputs(c, be, dtype, 11, true);
+              got = c.build(got_in);
+              weighted_sum(got).backward();
+            });
+          } catch (const std::runtime_error& e) {
+            if (!is_missing_op(e)) throw;
+            MESSAGE("skipping " << c.name << " on " << name << ": " << e.what());
+            return;
+          }
+          // The same values in float32 on reference (labels and per-channel inputs as they are).
+          std::vector<Tensor> want_in;
+          for (const Tensor& t : got_in) {
+            Tensor w = t.to(ref);
+            if (is_reduced_float(w.dtype())) w = ops::cast(w, DType::F32).detach();
+            if (t.requires_grad()) w.set_requires_grad(true);
+            want_in.push_back(w);
+          }
+          Tensor want = c.build(want_in);
+          weighted_sum(want, dtype).backward();
+          CHECK(got.dtype() == dtype);
+          check_close("forward", as_doubles(got), as_doubles(want), rtol);
+          for (size_t i = 0; i < want_in.size(); ++i)
+            if (want_in[i].requires_grad())
+              check_close("grad of input " + std::to_string(i), as_doubles(got_in[i].grad()),
+                          as_doubles(want_in[i].grad()), rtol);
+        }
+      }
+    }
+  }
+}
+
+// Mixed precision's GEMM on every backend that has it in 16 bits (cuda-sim's gemm_16 kernel:
+// float32 products and sums, c rounded once) against reference's (double sums, rounded
+// once): the two can differ only where float32's sum falls on the other side of a 16-bit
+// rounding boundary, by one unit in the last place: 2 u of the largest value.
+TEST_CASE("parity: 16-bit GEMM in every transpose, with alpha and beta") {
+  Backend& ref = get_backend("reference");
+  for (const std::string& name : backends_under_test()) {
+    Backend& be = get_backend(name);
+    for (DType dtype : {DType::F16, DType::BF16}) {
+      if (!be.supports(Op::Gemm, dtype)) continue;
+      CAPTURE(name);
+      CAPTURE(std::string(dtype_name(dtype)));
+      for (auto [m, n, k] : {std::tuple{67, 45, 33}, std::tuple{1, 7, 1}, std::tuple{32, 32, 64}})
+        for (bool ta : {false, true})
+          for (bool tb : {false, true}) {
+            CAPTURE(m);
+            CAPTURE(ta);
+            CAPTURE(tb);
+            auto operand = [&](Backend& b, int64_t rows, int64_t cols, uint64_t seed) {
+              Tensor t = Tensor::empty(Shape{rows, cols}, dtype, b);
+              b.fill_uniform(t, -1, 1, seed, 0);
+              return t;
+            };
+            Tensor a_ref = operand(ref, ta ? k : m, ta ? m : k, 1), b_ref = operand(ref, tb ? n : k, tb ? k : n, 2),
+                   c_ref = operand(ref, m, n, 3);
+            Tensor a_be = a_ref.to(be), b_be = b_ref.to(be), c_be = c_ref.to(be);
+            ref.gemm(ta, tb, 1.5, a_ref, b_ref, 0.5, c_ref);
+            on_backend(name, [&] {
+              OpScope scope(be, Op::Gemm, dtype);
+              be.gemm(ta, tb, 1.5, a_be, b_be, 0.5, c_be);
+            });
+            check_close("gemm", as_doubles(c_be), as_doubles(c_ref), 2 * unit_roundoff(dtype));
+          }
+    }
+  }
+}
+
+// Conversions round to nearest even on every backend, bit for bit as reference (through
+// double, one rounding): ties, subnormals, the overflow point, infinities and NaN. Loss
+// scaling's unscale multiplies by the float32 inverse exactly as reference and raises the
+// flag on inf or NaN, never clearing it.
+TEST_CASE("parity: cast and amp_unscale are exact") {
+  Backend& ref = get_backend("reference");
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> values = {0.0f, -0.0f, 1.0f, 1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f,
+                               1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, 0x1p-24f, 0x1p-25f, 3 * 0x1p-26f,
+                               65504.0f, 65519.0f, 65520.0f, 1e30f, -1e-30f, inf, -inf,
+                               std::nanf(""), 0x1p-133f, 3.4e38f};
+  for (uint64_t i = 0; i < 1000; ++i) values.push_back(float(philox::normal(5, i, 0, 100)));
+  Shape shape{int64_t(values.size())};
+  auto bits_of = [](const Tensor& t) {
+    std::vector<uint16_t> bits;
+    if (t.dtype() == DType::F16)
+      for (Half h : t.to_host<Half>()) bits.push_back(h.bits);
+    else
+      for (BFloat16 h : t.to_host<BFloat16>()) bits.push_back(h.bits);
+    return bits;
+  };
+  for (const std::string& name : backends_under_test()) {
+    CAPTURE(name);
+    Backend& be = get_backend(name);
+    Tensor x_ref = Tensor::from_host(values, shape, ref), x_be = Tensor::from_host(values, shape, be);
+    Tensor copy = Tensor::empty(shape, DType::F32, be);
+    on_backend(name, [&] {
+      OpScope scope(be, Op::Cast, DType::F32);  // float32 to float32: a copy
+      be.cast(x_be, copy);
+    });
+    CHECK(std::memcmp(copy.to_host<float>().data(), values.data(), values.size() * 4) == 0);
+    for (DType dtype : {DType::F16, DType::BF16}) {
+      if (!be.supports(Op::Cast, dtype)) continue;
+      CAPTURE(std::string(dtype_name(dtype)));
+      Tensor narrow_ref = ops::cast(x_ref, dtype), narrow_be;
+      Tensor wide_ref = ops::cast(narrow_ref, DType::F32), wide_be;
+      on_backend(name, [&] {
+        narrow_be = ops::cast(x_be, dtype);
+        wide_be = ops::cast(narrow_be, DType::F32);
+      });
+      CHECK(bits_of(narrow_be) == bits_of(narrow_ref));
+      std::vector<float> a = wide_be.to_host<float>(), b = wide_ref.to_host<float>();
+      CHECK(std::memcmp(a.data(), b.data(), a.size() * 4) == 0);
+    }
+    // Unscaling: finite gradients, then one infinite and one NaN; a raised flag stays raised.
+    for (int variant = 0; variant < 4; ++variant) {
+      CAPTURE(variant);
+      std::vector<float> grad(values.begin() + 20, values.end());
+      if (variant == 1) grad[7] = inf;
+      if (variant == 2) grad[900] = std::nanf("");
+      float flag = variant == 3 ? 1.0f : 0.0f;
+      Shape n{int64_t(grad.size())};
+      Tensor g_ref = Tensor::from_host(grad, n, ref), g_be = Tensor::from_host(grad, n, be);
+      Tensor f_ref = Tensor::full(Shape{1}, flag, DType::F32, ref),
+             f_be = Tensor::full(Shape{1}, flag, DType::F32, be);
+      double inv_scale = 1.0 / 3.0;  // not a power of two: the float32 rounding of it matters
+      ref.amp_unscale(g_ref, inv_scale, f_ref);
+      on_backend(name, [&] {
+        OpScope scope(be, Op::AmpUnscale, DType::F32);
+        be.amp_unscale(g_be, inv_scale, f_be);
+      });
+      CHECK(f_be.item() == f_ref.item());
+      CHECK(f_ref.item() == (variant == 0 ? 0.0 : 1.0));
+      std::vector<float> a = g_be.to_host<float>(), b = g_ref.to_host<float>();
+      CHECK(std::memcmp(a.data(), b.data(), a.size() * 4) == 0);
+      CHECK(b[3] == float(grad[3] * float(inv_scale)));
     }
   }
 }

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "nnlab/backends/cuda/api.h"
+#include "nnlab/core/float16.h"
 #include "nnlab/core/philox.h"
+#include "nnlab/sim/half.h"
 #include "nnlab/sim/runtime.h"
 #include "nnlab/sim/sim.h"
 
@@ -441,5 +443,82 @@ TEST_CASE("kernels on the simulator: the four GEMM variants, every transpose, al
           }
         });
       }
+  }
+}
+
+// CUDA's 16-bit arithmetic on the simulator is the exact result rounded once to nearest even.
+// The oracle is integer arithmetic: a float16 is an integer multiple of 2^-24 (a bfloat16
+// drawn with an exponent in [-20, 20], of 2^-27), so sums, differences, products (units of
+// 2^-48 or 2^-54) and fused multiply-adds are exact in __int128; the exact value then rounds
+// once (through its nearest double and the remainder, which decides the ties double rounding
+// would get wrong).
+TEST_CASE("sim: __hadd, __hsub, __hmul and __hfma round the exact result once, to nearest even") {
+  for (bool bf16 : {false, true}) {
+    CAPTURE(bf16);
+    const int unit = bf16 ? 27 : 24;  // values are integer multiples of 2^-unit
+    auto widen = [&](uint16_t bits) { return bf16 ? bfloat16_bits_to_float(bits) : half_bits_to_float(bits); };
+    auto to_units = [&](uint16_t bits) { return __int128(std::ldexp(double(widen(bits)), unit)); };
+    // The 16-bit number nearest to s * 2^-scale, ties to even.
+    auto round_exact = [&](__int128 s, int scale) {
+      double d = double(s), rest = double(s - __int128(d));
+      d = std::ldexp(d, -scale);
+      rest = std::ldexp(rest, -scale);
+      return bf16 ? float16_detail::round_double<float16_detail::BFloat16Format>(d, rest)
+                  : float16_detail::round_double<float16_detail::HalfFormat>(d, rest);
+    };
+    auto draw = [&](uint64_t i, uint64_t stream) {
+      uint32_t r = philox::philox4x32_10(i, stream).x;
+      if (!bf16) {
+        uint16_t bits = uint16_t(r);
+        return (bits & 0x7c00) == 0x7c00 ? uint16_t(bits & 0x83ff) : bits;  // finite
+      }
+      uint16_t exponent = uint16_t(107 + r % 41);  // 2^-20 .. 2^20
+      return uint16_t((r >> 16 & 0x8000) | exponent << 7 | (r >> 8 & 0x7f));
+    };
+    std::vector<uint16_t> a, b, c;
+    for (uint64_t i = 0; i < 100000; ++i) {
+      a.push_back(draw(i, 1));
+      b.push_back(draw(i, 2));
+      c.push_back(draw(i, 3));
+    }
+    if (bf16) {  // (1 + 2^-7) * 1.5 is a tie; -2^-60 decides it downwards, which double rounding misses
+      for (uint16_t tiny : {uint16_t(0x2180), uint16_t(0xa180)}) {
+        a.push_back(0x3f81);
+        b.push_back(0x3fc0);
+        c.push_back(tiny);
+      }
+    }
+    int n = int(a.size());
+    DeviceBuffer<uint16_t> da(a), db(b), dc(c), out(size_t(4 * n));
+    k::half_arithmetic(da.ptr, db.ptr, dc.ptr, out.ptr, n, bf16);
+    std::vector<uint16_t> got = out.host();
+    if (bf16)  // no bfloat16 __hfma kernel below sm_80: the simulator's intrinsic, called directly
+      for (int i = 0; i < n; ++i)
+        got[size_t(3 * n + i)] = sim::__hfma(sim::__nv_bfloat16{a[size_t(i)]}, sim::__nv_bfloat16{b[size_t(i)]},
+                                             sim::__nv_bfloat16{c[size_t(i)]}).bits;
+    int64_t finite_checked = 0;
+    int drawn = bf16 ? n - 2 : n;  // the two constructed cases lie outside the oracle's range
+    for (int i = 0; i < drawn; ++i) {
+      __int128 x = to_units(a[size_t(i)]), y = to_units(b[size_t(i)]), z = to_units(c[size_t(i)]);
+      uint16_t want[4] = {round_exact(x + y, unit), round_exact(x - y, unit), round_exact(x * y, 2 * unit),
+                          round_exact(x * y + z * (__int128(1) << unit), 2 * unit)};
+      for (int op = 0; op < 4; ++op) {
+        CAPTURE(i);
+        CAPTURE(op);
+        uint16_t g = got[size_t(op * n + i)];
+        // Zero results: the sign of an exact zero sum is +0 under round to nearest; compare magnitudes.
+        if ((want[op] & 0x7fff) == 0) {
+          REQUIRE((g & 0x7fff) == 0);
+          continue;
+        }
+        REQUIRE(g == want[op]);
+        ++finite_checked;
+      }
+    }
+    if (bf16) {
+      CHECK(got[size_t(3 * n + n - 2)] == 0x3fc2);  // the tie plus 2^-60: up
+      CHECK(got[size_t(3 * n + n - 1)] == 0x3fc1);  // the tie minus 2^-60: down, not to even
+    }
+    CHECK(finite_checked > 300000);
   }
 }

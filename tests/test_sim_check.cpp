@@ -50,7 +50,18 @@ TEST_CASE("sim checks: every kernel of the cuda backend under memcheck, racechec
     be.sgd_update(t, g, m, SgdParams{0.1, 0.9, 0, 1e-4, true}, true);
     be.sgd_update(t, g, m, SgdParams{0.1, 0.9, 0, 1e-4, true}, false);
     be.adam_update(t, g, m, v, AdamParams{}, 1);
+    Tensor found_inf = Tensor::zeros(Shape{1}, DType::F32, be);
+    be.amp_unscale(g, 1.0 / 1024, found_inf);
     CHECK(Tensor::full(Shape{n}, 3, DType::I32, be).to_host<int32_t>()[0] == 3);
+  }
+  // Mixed precision's kernels: casts both ways and the 16-bit GEMM in every transpose.
+  for (DType dtype : {DType::F16, DType::BF16}) {
+    Tensor x = Tensor::empty(Shape{37, 37}, DType::F32, be);  // square: every transpose fits
+    be.fill_uniform(x, -1, 1, 6, 0);
+    Tensor a = ops::cast(x, dtype), c = ops::cast(x, dtype);
+    ops::cast(a, DType::F32);
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) be.gemm(ta, tb, 1.0, a, a, 0.5, c);
   }
   Tensor scores = Tensor::zeros(Shape{5, 7}, DType::F32, be);
   be.fill_uniform(scores, -1, 1, 4, 0);

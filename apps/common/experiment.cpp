@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -12,6 +13,7 @@
 
 #include "apps/common/presets.h"
 #include "nnlab/backends/registry.h"
+#include "nnlab/core/autocast.h"
 #include "nnlab/core/autograd.h"
 #include "nnlab/core/checkpoint.h"
 #include "nnlab/core/numerics.h"
@@ -24,6 +26,7 @@
 #include "nnlab/data/paths.h"
 #include "nnlab/distributed/world.h"
 #include "nnlab/models/zoo.h"
+#include "nnlab/optim/grad_scaler.h"
 #include "nnlab/optim/optimizer.h"
 
 namespace nnlab::apps {
@@ -170,9 +173,21 @@ struct CheckNumericsScope {
   bool previous;
 };
 
+// --precision fp16 | bf16: mixed precision as PyTorch's AMP (nnlab/core/autocast.h), on any
+// backend with the 16-bit dtype; fp32 | tf32 leave autocast off.
+struct MixedPrecision {
+  bool on = false;
+  DType dtype = DType::F16;
+  explicit MixedPrecision(const std::string& precision)
+      : on(precision == "fp16" || precision == "bf16"),
+        dtype(precision == "bf16" ? DType::BF16 : DType::F16) {}
+};
+
 // Correct predictions and images seen on this rank's share of the test set.
-std::pair<int64_t, int64_t> evaluate(nn::Module& model, data::DataLoader& test, Backend& backend) {
+std::pair<int64_t, int64_t> evaluate(nn::Module& model, data::DataLoader& test, Backend& backend,
+                                     const MixedPrecision& mixed) {
   NoGradGuard no_grad;
+  AutocastGuard autocast(mixed.dtype, mixed.on);
   model.eval();
   test.start_epoch(0);
   int64_t correct = 0, seen = 0;
@@ -204,17 +219,25 @@ std::string binding_warning(const Backend& backend) {
 // optimizer's state to every rank (the parameters and buffers follow with DataParallel's own
 // broadcast), so a run on several machines needs the file only where rank 0 runs.
 int64_t share_resumed_state(int64_t epoch, nn::Module& model, optim::Optimizer& optimizer,
-                            distributed::Communicator& comm) {
+                            optim::GradScaler& scaler, distributed::Communicator& comm) {
   std::string state;
   if (distributed::world().primary()) {
     state = std::to_string(epoch);
     for (const auto& [name, gen] : model.named_generators())
       state += " " + std::to_string(gen->offset);
+    // Loss scaling's state; the scale in hexadecimal, which reads back exactly.
+    std::ostringstream scale;
+    scale << std::hexfloat << scaler.scale_value();
+    state += " " + scale.str() + " " + std::to_string(scaler.growth_tracker());
   }
   distributed::broadcast(state, 0);
   std::istringstream is(state);
   is >> epoch;
   for (const auto& [name, gen] : model.named_generators()) is >> gen->offset;
+  std::string scale;
+  int64_t growth_tracker = 0;
+  is >> scale >> growth_tracker;
+  if (scaler.enabled()) scaler.load_state(std::strtod(scale.c_str(), nullptr), growth_tracker);
   distributed::broadcast_optimizer_state(comm, optimizer);
   return epoch;
 }
@@ -295,8 +318,8 @@ void validate(const ExperimentConfig& c) {
   if (c.channels != 0 && c.channels != 1 && c.channels != 3)
     fail("--channels must be 1 or 3, got " + std::to_string(c.channels));
   if (c.limit < 0) fail("--limit must be >= 0, got " + std::to_string(c.limit));
-  if (c.precision != "fp32" && c.precision != "tf32")
-    fail("--precision must be fp32 or tf32, got '" + c.precision + "'");
+  if (c.precision != "fp32" && c.precision != "tf32" && c.precision != "fp16" && c.precision != "bf16")
+    fail("--precision must be fp32, tf32, fp16 or bf16, got '" + c.precision + "'");
   if (c.metrics && !c.profile)
     fail("--metrics needs --profile: the counters go into the profile's op table");
   if (c.ranks < 0 || c.ranks > 4096)
@@ -375,6 +398,29 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& all_hooks) {
   Backend& backend = c.metrics ? get_observed_sim_backend() : get_backend(c.backend);
   if (c.threads > 0) backend.set_threads(c.threads);
   std::string precision = backend.set_precision(c.precision == "tf32" ? Precision::TF32 : Precision::FP32);
+  MixedPrecision mixed(c.precision);
+  if (mixed.on) {
+    // Every op but those of the float32 master weights runs in the 16-bit dtype somewhere.
+    std::string missing;
+    for (Op op : {
+#define NNLAB_OP(Name, stem, params) Op::Name,
+#include "nnlab/core/ops.def"
+         })
+      if (!is_master_weight_op(op) && !backend.supports(op, mixed.dtype))
+        missing += std::string(missing.empty() ? "" : ", ") + op_name(op);
+    if (!missing.empty())
+      throw std::invalid_argument("--precision " + c.precision + ": backend " + backend.name() +
+                                  " has no " + dtype_name(mixed.dtype) + " kernels yet for " +
+                                  missing + " (reference and cpu have every op)");
+    precision = c.precision + " (mixed: " + dtype_name(mixed.dtype) +
+                " GEMM and convolution inputs, fp32 accumulation, master weights, losses and "
+                "batch-norm statistics" +
+                (mixed.dtype == DType::F16 ? "; dynamic loss scaling)" : ")");
+  }
+  // Loss scaling for float16 only: bfloat16 has float32's range.
+  optim::GradScalerOptions scaler_options;
+  scaler_options.enabled = mixed.on && mixed.dtype == DType::F16;
+  optim::GradScaler scaler(scaler_options);
   auto say = [&](const std::string& line) {
     if (hooks.announce) hooks.announce(line);
   };
@@ -427,13 +473,15 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& all_hooks) {
   int first_epoch = 1;
   if (resumed) {
     load_checkpoint(c.resume, *model, *optimizer);
+    if (scaler.enabled() && resumed->loss_scale > 0)  // resumes fp16 with the scale it had reached
+      scaler.load_state(resumed->loss_scale, resumed->loss_scale_growth_tracker);
     first_epoch = int(resumed->epoch) + 1;
     say("resumed from " + c.resume + " after epoch " + std::to_string(resumed->epoch));
   }
   std::optional<distributed::DataParallel> data_parallel;
   if (world.launched) {
     if (!c.resume.empty())
-      first_epoch = int(share_resumed_state(first_epoch - 1, *model, *optimizer, *comm)) + 1;
+      first_epoch = int(share_resumed_state(first_epoch - 1, *model, *optimizer, scaler, *comm)) + 1;
     distributed::DataParallelOptions options;
     options.bucket_bytes = size_t(c.bucket_kib) << 10;
     options.overlap = c.overlap;
@@ -466,6 +514,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& all_hooks) {
   };
   for (int epoch = first_epoch; epoch <= c.epochs; ++epoch) {
     auto start = Clock::now();
+    int64_t skipped_before = scaler.skipped_steps();
     train.start_epoch(epoch - 1);
     double loss_sum = 0;
     int64_t batches = 0, images = 0;
@@ -491,16 +540,23 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& all_hooks) {
       Tensor labels;
       Tensor x = upload(*batch, backend, &labels);
       phase_end(mark, profile.upload);
-      Tensor loss = loss_of(c.model, model->forward(x), labels);
+      Tensor loss;
+      {
+        AutocastGuard autocast(mixed.dtype, mixed.on);
+        loss = loss_of(c.model, model->forward(x), labels);
+      }
       phase_end(mark, profile.forward);
       optimizer->zero_grad();
-      loss.backward();
+      scaler.scale(loss).backward();
       phase_end(mark, profile.backward);
       if (data_parallel) {
         data_parallel->finish_gradient_sync();
         phase_end(mark, profile.allreduce_wait);
       }
-      optimizer->step();
+      // Skipped when a scaled gradient overflowed: every rank sees the same averaged gradients,
+      // so every rank skips the same steps.
+      scaler.step(*optimizer);
+      scaler.update();
       phase_end(mark, profile.optimizer);
       double loss_value = loss.item();
       if (!std::isfinite(loss_value))
@@ -527,7 +583,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& all_hooks) {
     stats.train_seconds = seconds_since(start);
     // Every rank evaluates its share of the test set with rank 0's batch-norm statistics.
     if (data_parallel) data_parallel->broadcast_buffers();
-    auto [correct, seen] = evaluate(*model, test, backend);
+    auto [correct, seen] = evaluate(*model, test, backend, mixed);
     std::vector<double> sums{loss_sum, double(batches), double(images), double(correct),
                              double(seen)};
     std::vector<double> peak{double(backend.allocator().stats().peak_bytes)};
@@ -537,11 +593,24 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& all_hooks) {
     stats.images_per_second = sums[2] / stats.train_seconds;
     stats.test_accuracy = sums[3] / sums[4];
     stats.peak_bytes = size_t(peak[0]);
+    if (scaler.enabled()) {
+      stats.loss_scale = scaler.scale_value();
+      stats.skipped_steps = scaler.skipped_steps() - skipped_before;
+    }
     result.epochs.push_back(stats);
-    if (!c.checkpoint.empty() && world.primary())
-      save_checkpoint(c.checkpoint, *model, *optimizer,
-                      {epoch, c.model, c.optimizer, c.seed,
-                       c.optimizer == "sgd" ? std::optional<double>(c.momentum) : std::nullopt});
+    if (!c.checkpoint.empty() && world.primary()) {
+      CheckpointInfo info;
+      info.epoch = epoch;
+      info.model = c.model;
+      info.optimizer = c.optimizer;
+      info.seed = c.seed;
+      if (c.optimizer == "sgd") info.momentum = c.momentum;
+      if (scaler.enabled()) {
+        info.loss_scale = scaler.scale_value();
+        info.loss_scale_growth_tracker = scaler.growth_tracker();
+      }
+      save_checkpoint(c.checkpoint, *model, *optimizer, info);
+    }
     if (hooks.on_epoch) hooks.on_epoch(stats);
   }
   if (data_parallel) profile.allreduce = data_parallel->stats();

@@ -30,7 +30,9 @@ struct ExperimentConfig {
   int64_t channels = 0;  // 0: the data's own (folders: 3); 3 turns grey images into RGB
   bool augment = false;  // random crop (padding 4) and horizontal flip on the training set
   std::string backend = "cpu";
-  std::string precision = "fp32";  // fp32 | tf32 (asked of the backend; RunResult says what it used)
+  // fp32 | tf32 (asked of the backend; RunResult says what it used) | fp16 | bf16 (mixed
+  // precision as PyTorch's AMP: autocast, and dynamic loss scaling for fp16)
+  std::string precision = "fp32";
   int epochs = 5;
   int64_t batch_size = 64;
   double lr = 0.01;
@@ -83,11 +85,16 @@ struct EpochStats {
   double train_seconds = 0;  // the training loop only (data waits included, evaluation not)
   double images_per_second = 0;
   size_t peak_bytes = 0;  // the backend's peak since the run began
+  // --precision fp16: the loss scale at the epoch's end and the steps it skipped because a
+  // gradient overflowed (0 and 0 without loss scaling).
+  double loss_scale = 0;
+  int64_t skipped_steps = 0;
 };
 
 struct RunResult {
   std::string backend, device;
-  std::string precision;  // what the backend really used: "fp32", "tf32 (...)", "fp32 (... no tf32 mode)"
+  // what the backend really used: "fp32", "tf32 (...)", "fp32 (... no tf32 mode)", "fp16 (mixed ...)"
+  std::string precision;
   int threads = 1;        // per rank
   int ranks = 1;
   std::string transport;  // data parallel: what averaged the gradients ("" for one process)

@@ -29,6 +29,8 @@ RunHooks console_hooks(bool quiet, ProgressReporter& progress,
 
 // The line compare_devices and sweep print after each epoch.
 void print_epoch_line(const EpochStats& e);
+// --precision fp16: the epoch's skipped steps and the loss scale at its end.
+void print_loss_scaling(const EpochStats& e);
 
 // The --profile table: each phase's share of the training time, then the op types by time;
 // for a data-parallel run also what the gradient all-reduce cost and how much of it overlapped

@@ -57,6 +57,7 @@ Tensor record(Tensor out, const char* op, std::vector<Tensor> inputs, BackwardFn
     if (t.defined() && t.requires_grad()) {
       e.requires_grad = true;
       e.shape = t.shape();
+      e.dtype = t.dtype();
       if (t.grad_fn())
         e.producer = t.impl().grad_fn;
       else
@@ -132,6 +133,7 @@ void run_backward(const Tensor& root, const Tensor& grad_root, bool retain_graph
         throw std::logic_error(std::string("backward of ") + node.op +
                                " gave no gradient for input " + std::to_string(i));
       check_shape(grads[i], in.shape, node.op.c_str(), "input gradient");
+      check_dtype(grads[i], in.dtype, node.op.c_str(), "input gradient");
       if (check_numerics())
         require_finite(grads[i], "the gradient of " + node.op + " for its input " + std::to_string(i));
       if (in.leaf) {

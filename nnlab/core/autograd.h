@@ -28,7 +28,8 @@ struct Edge {
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> leaf;  // a leaf input that requires grad
   std::shared_ptr<Node> producer;    // the node that made a non-leaf input
-  Shape shape;                       // what its gradient must be
+  Shape shape;                       // what its gradient must be: this shape
+  DType dtype = DType::F32;          // and this dtype
 };
 
 struct Node {

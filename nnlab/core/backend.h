@@ -80,6 +80,12 @@ class Backend {
 #include "nnlab/core/ops.def"
 };
 
+// The ops on master weights and their gradients: optimizer updates and loss scaling's unscale.
+// Mixed precision keeps those in float32 (autocast.h), so no backend offers them in 16 bits.
+inline bool is_master_weight_op(Op op) {
+  return op == Op::SgdUpdate || op == Op::AdamUpdate || op == Op::AmpUnscale;
+}
+
 // Throws std::runtime_error "backend 'X' does not support op Y for dtype Z" unless supported.
 void require_op(const Backend& backend, Op op, DType dtype);
 

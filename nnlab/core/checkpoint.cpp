@@ -68,6 +68,14 @@ CheckpointInfo info_of(const std::string& path, const std::map<std::string, std:
   info.optimizer = field(path, meta, "optimizer");
   info.seed = number<uint64_t>(path, "seed", field(path, meta, "seed"));
   if (meta.count("momentum")) info.momentum = finite_number(path, "momentum", meta.at("momentum"));
+  if (meta.count("loss_scale")) {
+    info.loss_scale = finite_number(path, "loss_scale", meta.at("loss_scale"));
+    if (!(info.loss_scale > 0))
+      throw std::runtime_error(path + ": metadata \"loss_scale\" is \"" + meta.at("loss_scale") +
+                               "\", expected a positive number");
+    info.loss_scale_growth_tracker = number<int64_t>(
+        path, "loss_scale_growth_tracker", field(path, meta, "loss_scale_growth_tracker"));
+  }
   return info;
 }
 
@@ -95,6 +103,10 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
   if (info.momentum) metadata["momentum"] = shortest(*info.momentum);
   for (auto& [name, gen] : model.named_generators())  // the stream's position, its seed is the model's
     metadata["rng/" + name] = std::to_string(gen->offset);
+  if (info.loss_scale > 0) {  // loss scaling's state, as GradScaler.state_dict()
+    metadata["loss_scale"] = shortest(info.loss_scale);
+    metadata["loss_scale_growth_tracker"] = std::to_string(info.loss_scale_growth_tracker);
+  }
   save_safetensors(path, tensors, metadata);
 }
 

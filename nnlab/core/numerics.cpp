@@ -23,8 +23,8 @@ bool check_numerics() { return g_check_numerics; }
 
 std::string first_non_finite(const Tensor& t) {
   if (t.dtype() == DType::F32) return first_bad(t.to_host<float>());
-  if (t.dtype() == DType::F64) return first_bad(t.to_host<double>());
-  return "";
+  if (!is_floating(t.dtype())) return "";
+  return first_bad(t.to_host_doubles());  // float64, and the 16-bit floats widened exactly
 }
 
 void require_finite(const Tensor& t, const std::string& what) {

@@ -18,6 +18,9 @@ Tensor add(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor scale(const Tensor& x, double alpha);
 Tensor relu(const Tensor& x);
+// x in another floating dtype, rounding to nearest even (x itself when it has it already);
+// the gradient goes back in x's dtype, as torch's Tensor.to(dtype).
+Tensor cast(const Tensor& x, DType dtype);
 
 // Reductions to one element (ops_reduce.cpp).
 Tensor sum(const Tensor& x);
@@ -40,7 +43,8 @@ Tensor avg_pool2d(const Tensor& x, const Window2d& win);  // padding counts in t
 Tensor global_avg_pool2d(const Tensor& x);                // [n, c, h, w] -> [n, c]
 
 // Batch normalisation of [n, c, h, w] per channel (ops_norm.cpp); updates the running
-// statistics in training mode.
+// statistics in training mode. The per-channel tensors have x's dtype, or float32 when x is
+// float16 or bfloat16 (mixed precision's batch norm: statistics in float32, output in x's).
 Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
                     const Tensor& running_mean, const Tensor& running_var, bool training,
                     double momentum = 0.1, double eps = 1e-5);

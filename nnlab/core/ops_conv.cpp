@@ -1,3 +1,4 @@
+#include "nnlab/core/autocast.h"
 #include "nnlab/core/autograd.h"
 #include "nnlab/core/ops.h"
 #include "nnlab/core/profiler.h"
@@ -34,7 +35,8 @@ Shape window_output_shape(const Tensor& x, const Window2d& win, int64_t channels
   return Shape{x.dim(0), channels, p, q};
 }
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Window2d win) {
+Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, Window2d win) {
+  Tensor x = autocast::to_lower(x_in), w = autocast::to_lower(w_in), bias = autocast::to_lower(bias_in);
   check_nchw(x, "conv2d", "input");
   check_nchw(w, "conv2d", "weight");
   check_same_backend(x, w, "conv2d");
@@ -43,7 +45,10 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Window2d win
     throw std::invalid_argument("conv2d: input " + x.shape().str() + " has " +
                                 std::to_string(x.dim(1)) + " channels, weight " + w.shape().str() +
                                 " expects " + std::to_string(w.dim(1)));
-  if (bias.defined()) check_shape(bias, Shape{w.dim(0)}, "conv2d", "bias");
+  if (bias.defined()) {
+    check_shape(bias, Shape{w.dim(0)}, "conv2d", "bias");
+    check_dtype(bias, x.dtype(), "conv2d", "bias");
+  }
   win.kernel_h = w.dim(2);
   win.kernel_w = w.dim(3);
   Backend& be = x.backend();

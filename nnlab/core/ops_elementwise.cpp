@@ -1,3 +1,4 @@
+#include "nnlab/core/autocast.h"
 #include "nnlab/core/autograd.h"
 #include "nnlab/core/backend.h"
 #include "nnlab/core/ops.h"
@@ -23,7 +24,8 @@ Tensor mul_no_grad(const Tensor& a, const Tensor& b) {
 }
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) {
+Tensor add(const Tensor& a_in, const Tensor& b_in) {
+  auto [a, b] = autocast::promote(a_in, b_in);
   check_pair(a, b, "add");
   OpScope op_scope(a.backend(), Op::Add, a.dtype());
   Tensor out = new_like(a);
@@ -34,7 +36,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
                 });
 }
 
-Tensor mul(const Tensor& a, const Tensor& b) {
+Tensor mul(const Tensor& a_in, const Tensor& b_in) {
+  auto [a, b] = autocast::promote(a_in, b_in);
   check_pair(a, b, "mul");
   Tensor out = mul_no_grad(a, b);
   Tensor sa = a.detach(), sb = b.detach();
@@ -66,6 +69,23 @@ Tensor relu(const Tensor& x) {
                   OpScope op_scope(g.backend(), Op::ReluBackward, g.dtype());
                   grads[0] = new_like(g);
                   g.backend().relu_backward(g, sy, grads[0]);
+                });
+}
+
+Tensor cast(const Tensor& x, DType dtype) {
+  if (!is_floating(x.dtype()) || !is_floating(dtype))
+    throw std::invalid_argument(std::string("cast: converts between floating dtypes, not ") +
+                                dtype_name(x.dtype()) + " to " + dtype_name(dtype));
+  if (x.dtype() == dtype) return x;
+  // The backend answers for conversions between a dtype and float32 (ops.def): ask about the
+  // side that is not float32.
+  OpScope op_scope(x.backend(), Op::Cast, x.dtype() == DType::F32 ? dtype : x.dtype());
+  Tensor out = Tensor::empty(x.shape(), dtype, x.backend());
+  x.backend().cast(x, out);
+  DType from = x.dtype();
+  return record(out, "cast", {x},
+                [from](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& grads) {
+                  grads[0] = cast(g, from);
                 });
 }
 

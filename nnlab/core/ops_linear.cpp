@@ -1,3 +1,4 @@
+#include "nnlab/core/autocast.h"
 #include "nnlab/core/autograd.h"
 #include "nnlab/core/backend.h"
 #include "nnlab/core/ops.h"
@@ -22,7 +23,8 @@ Tensor gemm_new(bool ta, bool tb, const Tensor& a, const Tensor& b) {
 }
 }  // namespace
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  Tensor a = autocast::to_lower(a_in), b = autocast::to_lower(b_in);
   check_matrix(a, "matmul", "a");
   check_matrix(b, "matmul", "b");
   check_same_backend(a, b, "matmul");
@@ -40,7 +42,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
       });
 }
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
+  Tensor x = autocast::to_lower(x_in), w = autocast::to_lower(w_in), b = autocast::to_lower(b_in);
   check_matrix(x, "linear", "input");
   check_matrix(w, "linear", "weight");
   check_same_backend(x, w, "linear");
@@ -53,6 +56,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   if (b.defined()) {
     check_shape(b, Shape{w.dim(0)}, "linear", "bias");
     check_same_backend(x, b, "linear");
+    check_dtype(b, x.dtype(), "linear", "bias");
     OpScope op_scope(x.backend(), Op::BiasAdd, x.dtype());
     x.backend().bias_add(y, b);
   }

@@ -1,3 +1,4 @@
+#include "nnlab/core/autocast.h"
 #include "nnlab/core/autograd.h"
 #include "nnlab/core/backend.h"
 #include "nnlab/core/ops.h"
@@ -41,7 +42,8 @@ Tensor nll_loss_no_grad(const Tensor& logp, const Tensor& labels) {
 }
 }  // namespace
 
-Tensor log_softmax(const Tensor& x) {
+Tensor log_softmax(const Tensor& x_in) {
+  Tensor x = autocast::to_float32(x_in);
   check_scores(x, "log_softmax");
   Tensor y = log_softmax_no_grad(x);
   Tensor sy = y.detach();
@@ -53,7 +55,8 @@ Tensor log_softmax(const Tensor& x) {
                 });
 }
 
-Tensor nll_loss(const Tensor& logp, const Tensor& labels) {
+Tensor nll_loss(const Tensor& logp_in, const Tensor& labels) {
+  Tensor logp = autocast::to_float32(logp_in);
   check_scores(logp, "nll_loss");
   check_labels(logp, labels, "nll_loss");
   Tensor out = nll_loss_no_grad(logp, labels);
@@ -67,7 +70,8 @@ Tensor nll_loss(const Tensor& logp, const Tensor& labels) {
       });
 }
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
+Tensor cross_entropy(const Tensor& logits_in, const Tensor& labels) {
+  Tensor logits = autocast::to_float32(logits_in);
   check_scores(logits, "cross_entropy");
   check_labels(logits, labels, "cross_entropy");
   Tensor logp = log_softmax_no_grad(logits);

@@ -11,9 +11,11 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
     throw std::invalid_argument("batch_norm2d: input must be 4-D [n, c, h, w], has shape " +
                                 x.shape().str());
   Shape per_channel{x.dim(1)};
+  // A 16-bit input keeps its statistics and parameters in float32 (mixed precision).
+  DType stats_dtype = is_reduced_float(x.dtype()) ? DType::F32 : x.dtype();
   for (const Tensor* t : {&weight, &bias, &running_mean, &running_var}) {
     check_shape(*t, per_channel, "batch_norm2d", "a per-channel tensor");
-    check_dtype(*t, x.dtype(), "batch_norm2d", "a per-channel tensor");
+    check_dtype(*t, stats_dtype, "batch_norm2d", "a per-channel tensor");
   }
   if (training && x.dim(0) * x.dim(2) * x.dim(3) < 2)
     throw std::invalid_argument(
@@ -22,8 +24,8 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   Backend& be = x.backend();
   OpScope op_scope(be, Op::BatchNormForward, x.dtype());
   Tensor y = Tensor::empty(x.shape(), x.dtype(), be);
-  Tensor mean = Tensor::empty(per_channel, x.dtype(), be),
-         invstd = Tensor::empty(per_channel, x.dtype(), be);
+  Tensor mean = Tensor::empty(per_channel, stats_dtype, be),
+         invstd = Tensor::empty(per_channel, stats_dtype, be);
   be.batch_norm_forward(x, weight, bias, running_mean, running_var, training, momentum, eps, y,
                         mean, invstd);
   Tensor sx = x.detach(), sw = weight.detach();
@@ -34,8 +36,8 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   Backend& b = g.backend();
                   OpScope op_scope(b, Op::BatchNormBackward, g.dtype());
                   grads[0] = Tensor::empty(sx.shape(), g.dtype(), b);
-                  grads[1] = Tensor::empty(sw.shape(), g.dtype(), b);
-                  grads[2] = Tensor::empty(sw.shape(), g.dtype(), b);
+                  grads[1] = Tensor::empty(sw.shape(), sw.dtype(), b);
+                  grads[2] = Tensor::empty(sw.shape(), sw.dtype(), b);
                   b.batch_norm_backward(g, sx, sw, mean, invstd, training, eps, grads[0],
                                         grads[1], grads[2]);
                 });

@@ -1,3 +1,4 @@
+#include "nnlab/core/autocast.h"
 #include "nnlab/core/autograd.h"
 #include "nnlab/core/backend.h"
 #include "nnlab/core/ops.h"
@@ -30,12 +31,12 @@ Tensor scaled_sum(const Tensor& x, double alpha, const char* name) {
 }  // namespace
 
 Tensor sum(const Tensor& x) {
-  return scaled_sum(x, 1.0, "sum");
+  return scaled_sum(autocast::to_float32(x), 1.0, "sum");
 }
 
 Tensor mean(const Tensor& x) {
   if (x.numel() == 0) throw std::invalid_argument("mean of an empty tensor " + x.shape().str());
-  return scaled_sum(x, 1.0 / double(x.numel()), "mean");
+  return scaled_sum(autocast::to_float32(x), 1.0 / double(x.numel()), "mean");
 }
 
 }  // namespace nnlab::ops

@@ -19,6 +19,8 @@ const char* safetensors_dtype(DType t) {
     case DType::F32: return "F32";
     case DType::F64: return "F64";
     case DType::I32: return "I32";
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
   }
   return "?";
 }
@@ -27,7 +29,9 @@ DType parse_dtype(const std::string& s, const std::string& where) {
   if (s == "F32") return DType::F32;
   if (s == "F64") return DType::F64;
   if (s == "I32") return DType::I32;
-  throw std::runtime_error(where + ": dtype \"" + s + "\", expected F32, F64 or I32");
+  if (s == "F16") return DType::F16;
+  if (s == "BF16") return DType::BF16;
+  throw std::runtime_error(where + ": dtype \"" + s + "\", expected F32, F64, I32, F16 or BF16");
 }
 
 // A file type in words, for an error about a target that is not a regular file.

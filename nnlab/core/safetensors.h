@@ -1,8 +1,8 @@
 // safetensors (https://github.com/huggingface/safetensors): an 8-byte little-endian header
 // length, a JSON header {name: {"dtype", "shape", "data_offsets": [begin, end]}, optional
 // "__metadata__": {string: string}}, then the raw little-endian data. nnlab reads and writes
-// F32, F64 and I32. Writes go to a temporary file renamed over the target, so a crash never
-// leaves a half-written file in its place.
+// F32, F64, I32, F16 and BF16. Writes go to a temporary file renamed over the target, so a
+// crash never leaves a half-written file in its place.
 #pragma once
 #include <map>
 #include <string>

@@ -10,6 +10,14 @@
 #include "nnlab/core/profiler.h"
 
 namespace nnlab {
+namespace {
+template <typename To, typename From>
+std::vector<To> widened(const std::vector<From>& values) {
+  std::vector<To> out(values.size());
+  for (size_t i = 0; i < values.size(); ++i) out[i] = To(values[i]);
+  return out;
+}
+}  // namespace
 
 Storage::Storage(Backend* b, size_t n) : backend(b), data(nullptr), bytes(n) {
   data = backend->allocator().allocate(bytes);
@@ -58,6 +66,8 @@ Tensor Tensor::from_host(const std::vector<T>& values, const Shape& shape, Backe
 template Tensor Tensor::from_host(const std::vector<float>&, const Shape&, Backend&);
 template Tensor Tensor::from_host(const std::vector<double>&, const Shape&, Backend&);
 template Tensor Tensor::from_host(const std::vector<int32_t>&, const Shape&, Backend&);
+template Tensor Tensor::from_host(const std::vector<Half>&, const Shape&, Backend&);
+template Tensor Tensor::from_host(const std::vector<BFloat16>&, const Shape&, Backend&);
 
 void* Tensor::raw() const {
   return static_cast<char*>(impl().storage->data) + impl().offset * dtype_size(dtype());
@@ -73,6 +83,8 @@ T* Tensor::data() const {
 template float* Tensor::data<float>() const;
 template double* Tensor::data<double>() const;
 template int32_t* Tensor::data<int32_t>() const;
+template Half* Tensor::data<Half>() const;
+template BFloat16* Tensor::data<BFloat16>() const;
 
 template <typename T>
 std::vector<T> Tensor::to_host() const {
@@ -86,18 +98,28 @@ std::vector<T> Tensor::to_host() const {
 template std::vector<float> Tensor::to_host() const;
 template std::vector<double> Tensor::to_host() const;
 template std::vector<int32_t> Tensor::to_host() const;
+template std::vector<Half> Tensor::to_host() const;
+template std::vector<BFloat16> Tensor::to_host() const;
+
+std::vector<double> Tensor::to_host_doubles() const {
+  switch (dtype()) {
+    case DType::F32:
+      return widened<double>(to_host<float>());
+    case DType::F64:
+      return to_host<double>();
+    case DType::I32:
+      return widened<double>(to_host<int32_t>());
+    case DType::F16:
+      return widened<double>(to_host<Half>());
+    case DType::BF16:
+      return widened<double>(to_host<BFloat16>());
+  }
+  return {};
+}
 
 double Tensor::item() const {
   if (numel() != 1) throw std::invalid_argument("item() on a tensor of shape " + shape().str());
-  switch (dtype()) {
-    case DType::F32:
-      return to_host<float>()[0];
-    case DType::F64:
-      return to_host<double>()[0];
-    case DType::I32:
-      return to_host<int32_t>()[0];
-  }
-  return 0;
+  return to_host_doubles()[0];
 }
 
 Tensor Tensor::to(Backend& target) const {
@@ -167,18 +189,7 @@ std::string Tensor::str(int64_t max_elements) const {
   std::ostringstream os;
   os << "Tensor" << shape().str() << " " << dtype_name(dtype()) << " " << backend().name() << " {";
   int64_t n = std::min<int64_t>(numel(), max_elements);
-  std::vector<double> values;  // one copy from the backend, whatever the dtype
-  switch (dtype()) {
-    case DType::F32:
-      for (float v : to_host<float>()) values.push_back(v);
-      break;
-    case DType::F64:
-      values = to_host<double>();
-      break;
-    case DType::I32:
-      for (int32_t v : to_host<int32_t>()) values.push_back(v);
-      break;
-  }
+  std::vector<double> values = to_host_doubles();  // exact for every dtype
   for (int64_t i = 0; i < n; ++i) os << (i ? ", " : "") << values[size_t(i)];
   if (numel() > n) os << ", ... (" << numel() << " elements)";
   os << "}";

@@ -68,7 +68,8 @@ class Tensor {
 
   template <typename T>
   std::vector<T> to_host() const;
-  double item() const;                // the value of a one-element tensor, as double
+  std::vector<double> to_host_doubles() const;  // the values of any dtype, exactly, as double
+  double item() const;                          // the value of a one-element tensor, as double
   Tensor to(Backend& backend) const;  // a copy on another backend (no autograd history)
   Tensor clone() const;               // a copy on the same backend (no autograd history)
   // Overwrites this tensor's values with src's (same shape and dtype, any two backends).

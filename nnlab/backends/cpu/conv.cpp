@@ -19,6 +19,7 @@
 #include "nnlab/backends/cpu/backend.h"
 #include "nnlab/backends/cpu/common.h"
 #include "nnlab/backends/cpu/conv_direct.h"
+#include "nnlab/backends/cpu/float16.h"
 #include "nnlab/backends/cpu/packed_gemm.h"
 #include "nnlab/backends/cpu/winograd.h"
 
@@ -180,6 +181,8 @@ void col2im(const T* dcol, int64_t row_stride, const Geometry& g, T* dx) {
 
 void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
                                 const Tensor& y, const Window2d& win) {
+  if (is_reduced_float(x.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {y}, &CpuBackend::conv2d_forward, x, w, bias, y, win);
   Geometry g = geometry(x, w, y, win);
   host::dispatch_float(x.dtype(), "conv2d_forward", [&](auto zero) {
     using T = decltype(zero);
@@ -190,6 +193,8 @@ void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& 
 
 void CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,
                                       const Window2d& win) {
+  if (is_reduced_float(dy.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {dx}, &CpuBackend::conv2d_backward_data, dy, w, dx, win);
   Geometry g = geometry(dx, w, dy, win);
   const int64_t n = dy.dim(0);
   host::dispatch_float(dy.dtype(), "conv2d_backward_data", [&](auto zero) {
@@ -244,6 +249,8 @@ void CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const T
 
 void CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw,
                                         const Window2d& win) {
+  if (is_reduced_float(dy.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {dw}, &CpuBackend::conv2d_backward_filter, dy, x, dw, win);
   Geometry g = geometry(x, dw, dy, win);
   const int64_t n = x.dim(0);
   host::dispatch_float(dy.dtype(), "conv2d_backward_filter", [&](auto zero) {
@@ -286,6 +293,8 @@ void CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, const
 }
 
 void CpuBackend::channel_sum(const Tensor& x, const Tensor& out) {
+  if (is_reduced_float(x.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {out}, &CpuBackend::channel_sum, x, out);
   int64_t n = x.dim(0), c = x.dim(1), plane = x.numel() / std::max<int64_t>(1, n * c);
   host::dispatch_float(x.dtype(), "channel_sum", [&](auto zero) {
     using T = decltype(zero);

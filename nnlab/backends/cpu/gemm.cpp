@@ -4,12 +4,15 @@
 // whatever the thread count.
 #include "nnlab/backends/cpu/backend.h"
 #include "nnlab/backends/cpu/common.h"
+#include "nnlab/backends/cpu/float16.h"
 #include "nnlab/backends/cpu/packed_gemm.h"
 
 namespace nnlab::cpu {
 
 void CpuBackend::gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b, double beta,
                       const Tensor& c) {
+  if (is_reduced_float(c.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {c}, &CpuBackend::gemm, ta, tb, alpha, a, b, beta, c);
   host::dispatch_float(c.dtype(), "gemm", [&](auto zero) {
     using T = decltype(zero);
     const int64_t m = c.dim(0), n = c.dim(1), k = ta ? a.dim(0) : a.dim(1);

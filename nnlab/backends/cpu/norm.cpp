@@ -4,6 +4,7 @@
 
 #include "nnlab/backends/cpu/backend.h"
 #include "nnlab/backends/cpu/common.h"
+#include "nnlab/backends/cpu/float16.h"
 #include "nnlab/core/update_rules.h"
 
 namespace nnlab::cpu {
@@ -18,6 +19,10 @@ void CpuBackend::batch_norm_forward(const Tensor& x, const Tensor& weight, const
                                     const Tensor& running_mean, const Tensor& running_var,
                                     bool training, double momentum, double eps, const Tensor& y,
                                     const Tensor& save_mean, const Tensor& save_invstd) {
+  if (is_reduced_float(x.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {y}, &CpuBackend::batch_norm_forward,
+                   x, weight, bias, running_mean, running_var, training, momentum, eps, y,
+                   save_mean, save_invstd);
   int64_t n = x.dim(0), c = x.dim(1), plane = x.dim(2) * x.dim(3), count = n * plane;
   host::dispatch_float(x.dtype(), "batch_norm_forward", [&](auto zero) {
     using T = decltype(zero);
@@ -51,6 +56,10 @@ void CpuBackend::batch_norm_backward(const Tensor& dy, const Tensor& x, const Te
                                      const Tensor& save_mean, const Tensor& save_invstd,
                                      bool batch_statistics, double /*eps: in save_invstd*/,
                                      const Tensor& dx, const Tensor& dweight, const Tensor& dbias) {
+  if (is_reduced_float(x.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {dx}, &CpuBackend::batch_norm_backward,
+                   dy, x, weight, save_mean, save_invstd, batch_statistics, 0.0, dx, dweight,
+                   dbias);
   int64_t n = x.dim(0), c = x.dim(1), plane = x.dim(2) * x.dim(3);
   double m = double(n * plane);
   host::dispatch_float(x.dtype(), "batch_norm_backward", [&](auto zero) {

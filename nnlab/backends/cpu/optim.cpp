@@ -1,3 +1,6 @@
+#include <cmath>
+#include <vector>
+
 #include "nnlab/backends/cpu/backend.h"
 #include "nnlab/backends/cpu/common.h"
 #include "nnlab/core/update_rules.h"
@@ -37,6 +40,27 @@ void CpuBackend::adam_update(const Tensor& param, const Tensor& grad, const Tens
       for (int64_t i = lo; i < hi; ++i)
         P[i] = rules::adam(P[i], G[i], M[i], V[i], p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, c);
     });
+  });
+}
+
+// Chunks record a non-finite element each; the flag is set once, after them.
+void CpuBackend::amp_unscale(const Tensor& grad, double inv_scale, const Tensor& found_inf) {
+  host::dispatch_float(grad.dtype(), "amp_unscale", [&](auto zero) {
+    using T = decltype(zero);
+    T* g = grad.data<T>();
+    T factor = T(float(inv_scale));
+    int64_t n = grad.numel();
+    std::vector<char> bad(size_t((n + kElementGrain - 1) / kElementGrain), 0);
+    parallel_chunks(n, kElementGrain, threads_, [&](int64_t lo, int64_t hi) {
+      bool any = false;
+      for (int64_t i = lo; i < hi; ++i) {
+        any = any || !std::isfinite(g[i]);
+        g[i] *= factor;
+      }
+      bad[size_t(lo / kElementGrain)] = any;
+    });
+    for (char b : bad)
+      if (b) found_inf.data<float>()[0] = 1.0f;
   });
 }
 

@@ -4,6 +4,7 @@
 
 #include "nnlab/backends/cpu/backend.h"
 #include "nnlab/backends/cpu/common.h"
+#include "nnlab/backends/cpu/float16.h"
 
 namespace nnlab::cpu {
 namespace {
@@ -122,6 +123,8 @@ NNLAB_NOINLINE void padded_max_rows(const T* in, const Planes& d, const Window2d
 
 void CpuBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices,
                                     const Window2d& win) {
+  if (is_reduced_float(x.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {y}, &CpuBackend::max_pool2d_forward, x, y, indices, win);
   Planes d = planes_of(x, y);
   host::dispatch_float(x.dtype(), "max_pool2d_forward", [&](auto zero) {
     using T = decltype(zero);
@@ -146,7 +149,9 @@ void CpuBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Tens
 }
 
 void CpuBackend::max_pool2d_backward(const Tensor& dy, const Tensor& indices, const Tensor& dx,
-                                           const Window2d&) {
+                                           const Window2d& win) {
+  if (is_reduced_float(dy.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {dx}, &CpuBackend::max_pool2d_backward, dy, indices, dx, win);
   Planes d = planes_of(dx, dy);
   host::dispatch_float(dy.dtype(), "max_pool2d_backward", [&](auto zero) {
     using T = decltype(zero);
@@ -164,6 +169,8 @@ void CpuBackend::max_pool2d_backward(const Tensor& dy, const Tensor& indices, co
 }
 
 void CpuBackend::avg_pool2d_forward(const Tensor& x, const Tensor& y, const Window2d& win) {
+  if (is_reduced_float(x.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {y}, &CpuBackend::avg_pool2d_forward, x, y, win);
   Planes d = planes_of(x, y);
   host::dispatch_float(x.dtype(), "avg_pool2d_forward", [&](auto zero) {
     using T = decltype(zero);
@@ -185,6 +192,8 @@ void CpuBackend::avg_pool2d_forward(const Tensor& x, const Tensor& y, const Wind
 }
 
 void CpuBackend::avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Window2d& win) {
+  if (is_reduced_float(dy.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {dx}, &CpuBackend::avg_pool2d_backward, dy, dx, win);
   Planes d = planes_of(dx, dy);
   host::dispatch_float(dy.dtype(), "avg_pool2d_backward", [&](auto zero) {
     using T = decltype(zero);

@@ -2,11 +2,14 @@
 
 #include "nnlab/backends/cpu/backend.h"
 #include "nnlab/backends/cpu/common.h"
+#include "nnlab/backends/cpu/float16.h"
 
 namespace nnlab::cpu {
 
 // Column sums: row blocks are summed in parallel, then the block sums in order.
 void CpuBackend::sum_dim0(const Tensor& x, const Tensor& out) {
+  if (is_reduced_float(x.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {out}, &CpuBackend::sum_dim0, x, out);
   host::dispatch_float(x.dtype(), "sum_dim0", [&](auto zero) {
     using T = decltype(zero);
     using RowVec = Eigen::Matrix<T, 1, Eigen::Dynamic>;
@@ -24,6 +27,8 @@ void CpuBackend::sum_dim0(const Tensor& x, const Tensor& out) {
 }
 
 void CpuBackend::sum(const Tensor& x, const Tensor& out) {
+  if (is_reduced_float(x.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {out}, &CpuBackend::sum, x, out);
   host::dispatch_float(x.dtype(), "sum", [&](auto zero) {
     using T = decltype(zero);
     const T* X = x.data<T>();

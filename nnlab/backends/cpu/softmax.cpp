@@ -4,6 +4,7 @@
 
 #include "nnlab/backends/cpu/backend.h"
 #include "nnlab/backends/cpu/common.h"
+#include "nnlab/backends/cpu/float16.h"
 
 namespace nnlab::cpu {
 namespace {
@@ -13,6 +14,8 @@ int64_t row_grain(const Tensor& t) {
 }  // namespace
 
 void CpuBackend::log_softmax_forward(const Tensor& x, const Tensor& y) {
+  if (is_reduced_float(x.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {y}, &CpuBackend::log_softmax_forward, x, y);
   host::dispatch_float(x.dtype(), "log_softmax_forward", [&](auto zero) {
     using T = decltype(zero);
     auto X = matrix<T>(x).array();
@@ -28,6 +31,8 @@ void CpuBackend::log_softmax_forward(const Tensor& x, const Tensor& y) {
 }
 
 void CpuBackend::log_softmax_backward(const Tensor& dy, const Tensor& y, const Tensor& dx) {
+  if (is_reduced_float(dy.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {dx}, &CpuBackend::log_softmax_backward, dy, y, dx);
   host::dispatch_float(dy.dtype(), "log_softmax_backward", [&](auto zero) {
     using T = decltype(zero);
     auto G = matrix<T>(dy).array();
@@ -40,6 +45,8 @@ void CpuBackend::log_softmax_backward(const Tensor& dy, const Tensor& y, const T
 }
 
 void CpuBackend::nll_loss_forward(const Tensor& logp, const Tensor& labels, const Tensor& out) {
+  if (is_reduced_float(logp.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {out}, &CpuBackend::nll_loss_forward, logp, labels, out);
   int64_t n = logp.dim(0), c = logp.dim(1);
   host::dispatch_float(logp.dtype(), "nll_loss_forward", [&](auto zero) {
     using T = decltype(zero);
@@ -50,6 +57,8 @@ void CpuBackend::nll_loss_forward(const Tensor& logp, const Tensor& labels, cons
 }
 
 void CpuBackend::nll_loss_backward(const Tensor& dout, const Tensor& labels, const Tensor& dlogp) {
+  if (is_reduced_float(dlogp.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {dlogp}, &CpuBackend::nll_loss_backward, dout, labels, dlogp);
   int64_t n = dlogp.dim(0), c = dlogp.dim(1);
   host::dispatch_float(dlogp.dtype(), "nll_loss_backward", [&](auto zero) {
     using T = decltype(zero);
@@ -61,6 +70,9 @@ void CpuBackend::nll_loss_backward(const Tensor& dout, const Tensor& labels, con
 
 void CpuBackend::cross_entropy_backward(const Tensor& dout, const Tensor& logp,
                                         const Tensor& labels, const Tensor& dlogits) {
+  if (is_reduced_float(logp.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {dlogits}, &CpuBackend::cross_entropy_backward,
+                   dout, logp, labels, dlogits);
   int64_t n = logp.dim(0);
   host::dispatch_float(logp.dtype(), "cross_entropy_backward", [&](auto zero) {
     using T = decltype(zero);
@@ -78,6 +90,8 @@ void CpuBackend::cross_entropy_backward(const Tensor& dout, const Tensor& logp,
 }
 
 void CpuBackend::argmax(const Tensor& x, const Tensor& out) {
+  if (is_reduced_float(x.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
+    return widened(*this, {}, &CpuBackend::argmax, x, out);
   int64_t n = x.dim(0), c = x.dim(1);
   host::dispatch_float(x.dtype(), "argmax", [&](auto zero) {
     using T = decltype(zero);

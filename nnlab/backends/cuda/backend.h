@@ -85,6 +85,13 @@ inline float* f(const Tensor& t) {
 inline int* i32(const Tensor& t) {
   return t.data<int32_t>();
 }
+// A float16 or bfloat16 tensor's elements as their bits, and which of the two they are.
+inline uint16_t* bits16(const Tensor& t) {
+  return static_cast<uint16_t*>(t.raw());
+}
+inline NNLAB_KERNELS::Float16Kind float16_kind(const Tensor& t) {
+  return t.dtype() == DType::F16 ? NNLAB_KERNELS::Float16Kind::Half : NNLAB_KERNELS::Float16Kind::BFloat16;
+}
 
 class EventStopwatch : public Stopwatch {
  public:
@@ -141,8 +148,11 @@ class CudaBackend : public Backend {
   }
   // Every op of the table has a kernel (the class would be abstract otherwise), in float32;
   // fills also write int32 tensors.
+  // Every op in float32; fills of int32; in float16 and bfloat16 the casts and the GEMM
+  // (mixed precision's 16-bit kernels so far).
   bool supports(Op op, DType dtype) const override {
-    return dtype == DType::F32 || (op == Op::Fill && dtype == DType::I32);
+    return dtype == DType::F32 || (op == Op::Fill && dtype == DType::I32) ||
+           (is_reduced_float(dtype) && (op == Op::Cast || op == Op::Gemm));
   }
   Allocator& allocator() override {
     return device_allocator();
@@ -205,6 +215,11 @@ class CudaBackend : public Backend {
   void gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b, double beta,
             const Tensor& c) override {
     int64_t k = ta ? a.dim(0) : a.dim(1);
+    if (is_reduced_float(c.dtype())) {
+      NNLAB_KERNELS::gemm_16(float16_kind(c), ta, tb, c.dim(0), c.dim(1), k, float(alpha), bits16(a),
+                             bits16(b), float(beta), bits16(c));
+      return;
+    }
     NNLAB_KERNELS::gemm(ta, tb, c.dim(0), c.dim(1), k, float(alpha), f(a), f(b), float(beta), f(c));
   }
   void bias_add(const Tensor& y, const Tensor& bias) override {
@@ -336,6 +351,18 @@ class CudaBackend : public Backend {
   }
   void dropout_mask(const Tensor& mask, double p, uint64_t seed, uint64_t offset) override {
     NNLAB_KERNELS::dropout_mask(f(mask), mask.numel(), p, seed, offset);
+  }
+  // Between float32 and float16 or bfloat16, or float32 to float32 (a copy).
+  void cast(const Tensor& x, const Tensor& out) override {
+    if (is_reduced_float(out.dtype()))
+      NNLAB_KERNELS::cast_to_16(f(x), bits16(out), x.numel(), float16_kind(out));
+    else if (is_reduced_float(x.dtype()))
+      NNLAB_KERNELS::cast_from_16(bits16(x), f(out), x.numel(), float16_kind(x));
+    else
+      copy(out.raw(), x.raw(), x.bytes());
+  }
+  void amp_unscale(const Tensor& grad, double inv_scale, const Tensor& found_inf) override {
+    NNLAB_KERNELS::amp_unscale(f(grad), grad.numel(), float(inv_scale), f(found_inf));
   }
 
  protected:

@@ -48,7 +48,38 @@ __global__ void bias_add_kernel(float* y, const float* bias, int64_t rows, int64
   int64_t i = element(rows * cols);
   if (i >= 0) y[i] += bias[i % cols];
 }
+
+template <typename T>
+__global__ void cast_to_16_kernel(const float* in, T* out, int64_t n) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = narrow<T>(in[i]);
+}
+
+template <typename T>
+__global__ void cast_from_16_kernel(const T* in, float* out, int64_t n) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = widen(in[i]);
+}
 }  // namespace
+
+void cast_to_16(const float* in, uint16_t* out, int64_t n, Float16Kind kind) {
+  if (n == 0) return;
+  if (kind == Float16Kind::Half)
+    NNLAB_LAUNCH(cast_to_16_kernel<__half>, blocks_for(n, kThreads), dim3(kThreads), 0, in,
+                 reinterpret_cast<__half*>(out), n);
+  else
+    NNLAB_LAUNCH(cast_to_16_kernel<__nv_bfloat16>, blocks_for(n, kThreads), dim3(kThreads), 0, in,
+                 reinterpret_cast<__nv_bfloat16*>(out), n);
+}
+void cast_from_16(const uint16_t* in, float* out, int64_t n, Float16Kind kind) {
+  if (n == 0) return;
+  if (kind == Float16Kind::Half)
+    NNLAB_LAUNCH(cast_from_16_kernel<__half>, blocks_for(n, kThreads), dim3(kThreads), 0,
+                 reinterpret_cast<const __half*>(in), out, n);
+  else
+    NNLAB_LAUNCH(cast_from_16_kernel<__nv_bfloat16>, blocks_for(n, kThreads), dim3(kThreads), 0,
+                 reinterpret_cast<const __nv_bfloat16*>(in), out, n);
+}
 
 void add(const float* a, const float* b, float* out, int64_t n) {
   if (n > 0) NNLAB_LAUNCH(add_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, a, b, out, n);

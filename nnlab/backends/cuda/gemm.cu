@@ -10,6 +10,8 @@
 //          float4 reads of the shared tiles: a quarter of the load instructions. It needs
 //          each operand's contiguous dimension to be a multiple of 4 and 16-byte aligned
 //          pointers; gemm_variant falls back to the register-blocked kernel otherwise.
+//   wmma  (float16 operands only) one warp per 16x16 tile of C on tensor cores, through the
+//          warp matrix API; bfloat16 takes gemm_16_kernel, the tiled scheme on 16-bit data.
 // Out-of-range tile elements load as zero, so any m, n, k works. Every variant takes transpose
 // flags, alpha and beta, reading op(a) and op(b) through index functions; the backend's gemm
 // is the vectorised one.
@@ -187,6 +189,74 @@ __global__ void gemm_naive_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_
   c[row * n + col] = alpha * acc + prior;
 }
 
+// Mixed precision's GEMM: 16-bit operands and c (T = __half or __nv_bfloat16), the tiled
+// kernel's scheme with the tiles widened to float32 as they are staged, products and sums in
+// float32, and c rounded once when stored (as cuBLAS's gemmEx with CUBLAS_COMPUTE_32F).
+template <typename T>
+__global__ void gemm_16_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                               const T* a, const T* b, float beta, T* c) {
+  __shared__ float a_tile[kTile][kTile];
+  __shared__ float b_tile[kTile][kTile];
+  int tx = int(threadIdx.x), ty = int(threadIdx.y);
+  int64_t row = int64_t(blockIdx.y) * kTile + ty, col = int64_t(blockIdx.x) * kTile + tx;
+  float acc = 0.0f;
+  for (int64_t t = 0; t < k; t += kTile) {
+    int64_t ak = t + tx, bk = t + ty;
+    a_tile[ty][tx] = (row < m && ak < k) ? widen(ta ? a[ak * m + row] : a[row * k + ak]) : 0.0f;
+    b_tile[ty][tx] = (bk < k && col < n) ? widen(tb ? b[col * k + bk] : b[bk * n + col]) : 0.0f;
+    __syncthreads();
+    for (int p = 0; p < kTile; ++p) acc += a_tile[ty][p] * b_tile[p][tx];
+    __syncthreads();
+  }
+  if (row < m && col < n) {
+    float prior = beta == 0.0f ? 0.0f : beta * widen(c[row * n + col]);
+    c[row * n + col] = narrow<T>(alpha * acc + prior);
+  }
+}
+
+// The tensor-core variant, for float16 (bfloat16's WMMA needs sm_80; the build targets sm_75
+// too): one warp per 16x16 tile of c, written with the warp matrix API (mma.h; the
+// simulator's nnlab/sim/wmma.h). Each 16-deep slice of op(a) and op(b) is staged in shared
+// memory (transposes resolved, out-of-range elements zero, so any m, n, k works), loaded into
+// fragments and multiplied into a float32 accumulator by mma_sync; the accumulator goes out
+// through shared memory so that alpha, beta and the rounding to float16 apply per element.
+constexpr int kWmma = 16;
+__global__ void gemm_wmma_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                                 const __half* a, const __half* b, float beta, __half* c) {
+  alignas(32) __shared__ __half a_tile[kWmma * kWmma];  // load_matrix_sync wants 256-bit alignment
+  alignas(32) __shared__ __half b_tile[kWmma * kWmma];
+  alignas(32) __shared__ float c_tile[kWmma * kWmma];
+  int lane = int(threadIdx.x);
+  int64_t row0 = int64_t(blockIdx.y) * kWmma, col0 = int64_t(blockIdx.x) * kWmma;
+  wmma::fragment<wmma::matrix_a, kWmma, kWmma, kWmma, __half, wmma::row_major> a_frag;
+  wmma::fragment<wmma::matrix_b, kWmma, kWmma, kWmma, __half, wmma::row_major> b_frag;
+  wmma::fragment<wmma::accumulator, kWmma, kWmma, kWmma, float> acc;
+  wmma::fill_fragment(acc, 0.0f);
+  const __half zero = __float2half_rn(0.0f);
+  for (int64_t t = 0; t < k; t += kWmma) {
+    for (int e = lane; e < kWmma * kWmma; e += 32) {
+      int64_t r = e / kWmma, q = e % kWmma;
+      int64_t ar = row0 + r, ak = t + q, bk = t + r, bc = col0 + q;
+      a_tile[e] = (ar < m && ak < k) ? (ta ? a[ak * m + ar] : a[ar * k + ak]) : zero;
+      b_tile[e] = (bk < k && bc < n) ? (tb ? b[bc * k + bk] : b[bk * n + bc]) : zero;
+    }
+    __syncthreads();
+    wmma::load_matrix_sync(a_frag, a_tile, kWmma);
+    wmma::load_matrix_sync(b_frag, b_tile, kWmma);
+    wmma::mma_sync(acc, a_frag, b_frag, acc);
+    __syncthreads();  // before the next slice overwrites the tiles
+  }
+  wmma::store_matrix_sync(c_tile, acc, kWmma, wmma::mem_row_major);
+  __syncthreads();
+  for (int e = lane; e < kWmma * kWmma; e += 32) {
+    int64_t r = row0 + e / kWmma, q = col0 + e % kWmma;
+    if (r < m && q < n) {
+      float prior = beta == 0.0f ? 0.0f : beta * __half2float(c[r * n + q]);
+      c[r * n + q] = __float2half_rn(alpha * c_tile[e] + prior);
+    }
+  }
+}
+
 dim3 tiles(int m, int n) {
   return dim3(unsigned((n + kTile - 1) / kTile), unsigned((m + kTile - 1) / kTile));
 }
@@ -198,6 +268,19 @@ void sgemm_naive(const float* a, const float* b, float* c, int m, int n, int k) 
 
 void sgemm_tiled(const float* a, const float* b, float* c, int m, int n, int k) {
   NNLAB_LAUNCH(sgemm_tiled_kernel, tiles(m, n), dim3(kTile, kTile), 0, a, b, c, m, n, k);
+}
+
+void gemm_16(Float16Kind kind, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+             const uint16_t* a, const uint16_t* b, float beta, uint16_t* c) {
+  if (m == 0 || n == 0) return;
+  if (kind == Float16Kind::Half)  // tensor cores
+    NNLAB_LAUNCH(gemm_wmma_kernel, dim3(unsigned((n + kWmma - 1) / kWmma), unsigned((m + kWmma - 1) / kWmma)),
+                 dim3(32), 0, trans_a, trans_b, m, n, k, alpha, reinterpret_cast<const __half*>(a),
+                 reinterpret_cast<const __half*>(b), beta, reinterpret_cast<__half*>(c));
+  else
+    NNLAB_LAUNCH(gemm_16_kernel<__nv_bfloat16>, tiles(int(m), int(n)), dim3(kTile, kTile), 0, trans_a,
+                 trans_b, m, n, k, alpha, reinterpret_cast<const __nv_bfloat16*>(a),
+                 reinterpret_cast<const __nv_bfloat16*>(b), beta, reinterpret_cast<__nv_bfloat16*>(c));
 }
 
 // Every row the float4 kernel reads or writes must start 16-byte aligned.

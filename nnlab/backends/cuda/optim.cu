@@ -28,7 +28,23 @@ __global__ void adam_kernel(float* param, const float* grad, float* m, float* v,
     param[i] = rules::adam(param[i], grad[i], m[i], v[i], lr, beta1, beta2, eps, weight_decay,
                            rules::AdamCorrection{bc1, sqrt_bc2});
 }
+
+// Every thread that meets a non-finite gradient stores 1 to the flag: the same value from any
+// number of threads, so no atomic is needed (PyTorch's unscale kernel does the same).
+__global__ void amp_unscale_kernel(float* grad, int64_t n, float inv_scale, float* found_inf) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  float g = grad[i];
+  if (!isfinite(g)) *found_inf = 1.0f;
+  grad[i] = g * inv_scale;
+}
 }  // namespace
+
+void amp_unscale(float* grad, int64_t n, float inv_scale, float* found_inf) {
+  if (n > 0)
+    NNLAB_LAUNCH(amp_unscale_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, grad, n, inv_scale,
+                 found_inf);
+}
 
 void sgd_update(float* param, const float* grad, float* momentum_buf, int64_t n, double lr,
                 double momentum, double dampening, double weight_decay, bool nesterov,

@@ -14,7 +14,10 @@
 #include <cstdint>
 
 #ifndef NNLAB_SIM  // ---------------------------------------------------------------- nvcc
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <mma.h>
 
 #include <stdexcept>
 #include <string>
@@ -22,6 +25,7 @@
 #define NNLAB_KERNELS cuda
 
 namespace nnlab::cuda {
+namespace wmma = ::nvcuda::wmma;  // the warp matrix API, as nnlab/sim/wmma.h in the simulator
 // Throws std::runtime_error naming the kernel and the launch site when the launch failed.
 inline void check_launch(const char* kernel, const char* file, int line) {
   cudaError_t err = cudaGetLastError();
@@ -63,8 +67,10 @@ __device__ inline float atomicMax(float* address, float value) {
 #include <cstring>
 #include <cmath>
 
+#include "nnlab/sim/half.h"
 #include "nnlab/sim/runtime.h"
 #include "nnlab/sim/sim.h"
+#include "nnlab/sim/wmma.h"
 
 #ifdef NNLAB_SIM_OBSERVED
 #define NNLAB_KERNELS cuda_sim_observed
@@ -104,6 +110,20 @@ __device__ inline float atomicMax(float* address, float value) {
 namespace nnlab::NNLAB_KERNELS {
 using ::nnlab::sim::dim3;
 using namespace ::nnlab::sim::runtime;
+// cuda_fp16.h's and cuda_bf16.h's types and intrinsics, bit-exact (nnlab/sim/half.h).
+using ::nnlab::sim::__half;
+using ::nnlab::sim::__nv_bfloat16;
+using ::nnlab::sim::__half2float;
+using ::nnlab::sim::__float2half_rn;
+using ::nnlab::sim::__float2half;
+using ::nnlab::sim::__bfloat162float;
+using ::nnlab::sim::__float2bfloat16_rn;
+using ::nnlab::sim::__float2bfloat16;
+using ::nnlab::sim::__hadd;
+using ::nnlab::sim::__hsub;
+using ::nnlab::sim::__hmul;
+using ::nnlab::sim::__hfma;
+namespace wmma = ::nnlab::sim::wmma;  // mma.h's nvcuda::wmma, 16x16x16 with __half (nnlab/sim/wmma.h)
 
 // Blocks run concurrently on OS threads: atomics are real atomics on the host, a
 // compare-and-swap loop (GCC's generic __atomic builtins take float as well as int). In the
@@ -151,9 +171,23 @@ struct alignas(16) float4 {
 };
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+using std::isfinite;
 inline float __fdividef(float a, float b) { return a / b; }
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
 inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, 4); return i; }
 // glibc declares __expf, __logf and __powf itself: they are used as they are.
 }  // namespace nnlab::NNLAB_KERNELS
 #endif
+
+namespace nnlab::NNLAB_KERNELS {
+// The 16-bit storage types' conversions under one name each, for kernels templated on them:
+// widen() is exact, narrow<T>() rounds to nearest even.
+__device__ __forceinline__ float widen(__half h) { return __half2float(h); }
+__device__ __forceinline__ float widen(__nv_bfloat16 h) { return __bfloat162float(h); }
+template <typename T>
+__device__ __forceinline__ T narrow(float f);
+template <>
+__device__ __forceinline__ __half narrow<__half>(float f) { return __float2half_rn(f); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 narrow<__nv_bfloat16>(float f) { return __float2bfloat16_rn(f); }
+}  // namespace nnlab::NNLAB_KERNELS

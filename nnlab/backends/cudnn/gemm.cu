@@ -19,13 +19,19 @@ void CudnnBackend::gemm(bool ta, bool tb, double alpha, const Tensor& a, const T
   }
   CublasGemmArgs g = cublas_gemm_args(ta, tb, m, n, k);
   float alpha_f = float(alpha), beta_f = float(beta);
-  cublasComputeType_t compute =
-      precision_ == Precision::TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  // Mixed precision: 16-bit a, b and c with float32 products and sums (tensor cores on
+  // sm_70 and later); float32 tensors as --precision asks.
+  cudaDataType_t type = c.dtype() == DType::F16    ? CUDA_R_16F
+                        : c.dtype() == DType::BF16 ? CUDA_R_16BF
+                                                   : CUDA_R_32F;
+  cublasComputeType_t compute = precision_ == Precision::TF32 && type == CUDA_R_32F
+                                    ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                    : CUBLAS_COMPUTE_32F;
   NNLAB_CUBLAS_CHECK(cublasGemmEx(cublas_, g.trans_first ? CUBLAS_OP_T : CUBLAS_OP_N,
                                   g.trans_second ? CUBLAS_OP_T : CUBLAS_OP_N, int(g.m), int(g.n),
-                                  int(g.k), &alpha_f, f(b), CUDA_R_32F, int(g.ld_first), f(a),
-                                  CUDA_R_32F, int(g.ld_second), &beta_f, f(c), CUDA_R_32F,
-                                  int(g.ldc), compute, CUBLAS_GEMM_DEFAULT));
+                                  int(g.k), &alpha_f, b.raw(), type, int(g.ld_first), a.raw(),
+                                  type, int(g.ld_second), &beta_f, c.raw(), type, int(g.ldc),
+                                  compute, CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace nnlab::cudnn

@@ -19,8 +19,12 @@ class HostBackend : public Backend {
   void copy(void* dst, const void* src, size_t bytes) override {
     if (bytes) std::memmove(dst, src, bytes);
   }
-  // float32 and float64 for every op; fills also write int32 tensors.
-  bool supports(Op op, DType dtype) const override { return op == Op::Fill || is_floating(dtype); }
+  // Every op in float32 and float64, and in float16 and bfloat16 but those of master weights
+  // (optimizer updates, unscaling); fills also write int32 tensors.
+  bool supports(Op op, DType dtype) const override {
+    if (op == Op::Fill) return true;
+    return dtype == DType::F32 || dtype == DType::F64 || (is_reduced_float(dtype) && !is_master_weight_op(op));
+  }
 
  private:
   HostAllocator allocator_;

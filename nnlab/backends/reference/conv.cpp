@@ -36,7 +36,7 @@ void for_each_tap(const ConvShape& d, const Window2d& win, F f) {
 void ReferenceBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
                                       const Tensor& y, const Window2d& win) {
   ConvShape d = shape_of(x, w, y);
-  host::dispatch_float(x.dtype(), "conv2d_forward", [&](auto zero) {
+  host::dispatch_all_floats(x.dtype(), "conv2d_forward", [&](auto zero) {
     using T = decltype(zero);
     const T *X = x.data<T>(), *W = w.data<T>();
     std::vector<double> acc(static_cast<size_t>(y.numel()), 0.0);
@@ -53,7 +53,7 @@ void ReferenceBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Te
 void ReferenceBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,
                                             const Window2d& win) {
   ConvShape d = shape_of(dx, w, dy);
-  host::dispatch_float(dy.dtype(), "conv2d_backward_data", [&](auto zero) {
+  host::dispatch_all_floats(dy.dtype(), "conv2d_backward_data", [&](auto zero) {
     using T = decltype(zero);
     const T *DY = dy.data<T>(), *W = w.data<T>();
     std::vector<double> acc(static_cast<size_t>(dx.numel()), 0.0);
@@ -67,7 +67,7 @@ void ReferenceBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, c
 void ReferenceBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw,
                                               const Window2d& win) {
   ConvShape d = shape_of(x, dw, dy);
-  host::dispatch_float(dy.dtype(), "conv2d_backward_filter", [&](auto zero) {
+  host::dispatch_all_floats(dy.dtype(), "conv2d_backward_filter", [&](auto zero) {
     using T = decltype(zero);
     const T *DY = dy.data<T>(), *X = x.data<T>();
     std::vector<double> acc(static_cast<size_t>(dw.numel()), 0.0);
@@ -80,7 +80,7 @@ void ReferenceBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x,
 
 void ReferenceBackend::channel_sum(const Tensor& x, const Tensor& out) {
   int64_t n = x.dim(0), c = x.dim(1), plane = x.numel() / std::max<int64_t>(1, n * c);
-  host::dispatch_float(x.dtype(), "channel_sum", [&](auto zero) {
+  host::dispatch_all_floats(x.dtype(), "channel_sum", [&](auto zero) {
     using T = decltype(zero);
     for (int64_t ch = 0; ch < c; ++ch) {
       double acc = 0;

@@ -9,7 +9,7 @@ void ReferenceBackend::fill(const Tensor& t, double value) {
     for (int64_t i = 0; i < t.numel(); ++i) t.data<int32_t>()[i] = int32_t(value);
     return;
   }
-  host::dispatch_float(t.dtype(), "fill", [&](auto zero) {
+  host::dispatch_all_floats(t.dtype(), "fill", [&](auto zero) {
     using T = decltype(zero);
     for (int64_t i = 0; i < t.numel(); ++i) t.data<T>()[i] = T(value);
   });
@@ -17,7 +17,7 @@ void ReferenceBackend::fill(const Tensor& t, double value) {
 
 void ReferenceBackend::fill_uniform(const Tensor& t, double low, double high, uint64_t seed,
                                     uint64_t offset) {
-  host::dispatch_float(t.dtype(), "fill_uniform", [&](auto zero) {
+  host::dispatch_all_floats(t.dtype(), "fill_uniform", [&](auto zero) {
     using T = decltype(zero);
     for (int64_t i = 0; i < t.numel(); ++i)
       t.data<T>()[i] = T(philox::uniform(seed, offset + uint64_t(i), low, high));
@@ -26,7 +26,7 @@ void ReferenceBackend::fill_uniform(const Tensor& t, double low, double high, ui
 
 void ReferenceBackend::fill_normal(const Tensor& t, double mean, double std, uint64_t seed,
                                    uint64_t offset) {
-  host::dispatch_float(t.dtype(), "fill_normal", [&](auto zero) {
+  host::dispatch_all_floats(t.dtype(), "fill_normal", [&](auto zero) {
     using T = decltype(zero);
     for (int64_t i = 0; i < t.numel(); ++i)
       t.data<T>()[i] = T(philox::normal(seed, offset + uint64_t(i), mean, std));
@@ -38,7 +38,7 @@ void ReferenceBackend::fill_normal(const Tensor& t, double mean, double std, uin
 namespace nnlab::reference {
 
 void ReferenceBackend::dropout_mask(const Tensor& mask, double p, uint64_t seed, uint64_t offset) {
-  host::dispatch_float(mask.dtype(), "dropout_mask", [&](auto zero) {
+  host::dispatch_all_floats(mask.dtype(), "dropout_mask", [&](auto zero) {
     using T = decltype(zero);
     for (int64_t i = 0; i < mask.numel(); ++i)
       mask.data<T>()[i] =

@@ -25,7 +25,7 @@ std::vector<double> as_rows(const Tensor& t, bool transpose) {
 void ReferenceBackend::gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b,
                             double beta, const Tensor& c) {
   int64_t n = c.dim(0), m = c.dim(1), k = ta ? a.dim(0) : a.dim(1);
-  host::dispatch_float(c.dtype(), "gemm", [&](auto zero) {
+  host::dispatch_all_floats(c.dtype(), "gemm", [&](auto zero) {
     using T = decltype(zero);
     std::vector<double> A = as_rows<T>(a, ta), B = as_rows<T>(b, tb);
     std::vector<double> row(static_cast<size_t>(m));

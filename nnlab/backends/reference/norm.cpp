@@ -1,4 +1,5 @@
-// Reference batch normalisation over (n, h, w) per channel, in double.
+// Reference batch normalisation over (n, h, w) per channel, in double. With a 16-bit input the
+// per-channel tensors are float32 (host::StatisticsType).
 #include <cmath>
 
 #include "nnlab/backends/host/dispatch.h"
@@ -13,12 +14,13 @@ void ReferenceBackend::batch_norm_forward(const Tensor& x, const Tensor& weight,
                                           const Tensor& y, const Tensor& save_mean,
                                           const Tensor& save_invstd) {
   int64_t n = x.dim(0), c = x.dim(1), plane = x.dim(2) * x.dim(3), count = n * plane;
-  host::dispatch_float(x.dtype(), "batch_norm_forward", [&](auto zero) {
+  host::dispatch_all_floats(x.dtype(), "batch_norm_forward", [&](auto zero) {
     using T = decltype(zero);
+    using P = host::StatisticsType<T>;
     const T* X = x.data<T>();
     for (int64_t ch = 0; ch < c; ++ch) {
       auto at = [&](int64_t i, int64_t j) { return (i * c + ch) * plane + j; };
-      double mean = running_mean.data<T>()[ch], var = running_var.data<T>()[ch];
+      double mean = running_mean.data<P>()[ch], var = running_var.data<P>()[ch];
       if (training) {
         double sum = 0, sq = 0;
         for (int64_t i = 0; i < n; ++i)
@@ -27,12 +29,12 @@ void ReferenceBackend::batch_norm_forward(const Tensor& x, const Tensor& weight,
         for (int64_t i = 0; i < n; ++i)
           for (int64_t j = 0; j < plane; ++j) sq += (X[at(i, j)] - mean) * (X[at(i, j)] - mean);
         var = sq / double(count);
-        rules::update_running_stats(running_mean.data<T>()[ch], running_var.data<T>()[ch], mean, sq,
+        rules::update_running_stats(running_mean.data<P>()[ch], running_var.data<P>()[ch], mean, sq,
                                     count, momentum);
       }
-      double invstd = 1.0 / std::sqrt(var + eps), g = weight.data<T>()[ch], b = bias.data<T>()[ch];
-      save_mean.data<T>()[ch] = T(mean);
-      save_invstd.data<T>()[ch] = T(invstd);
+      double invstd = 1.0 / std::sqrt(var + eps), g = weight.data<P>()[ch], b = bias.data<P>()[ch];
+      save_mean.data<P>()[ch] = P(mean);
+      save_invstd.data<P>()[ch] = P(invstd);
       for (int64_t i = 0; i < n; ++i)
         for (int64_t j = 0; j < plane; ++j)
           y.data<T>()[at(i, j)] = T((X[at(i, j)] - mean) * invstd * g + b);
@@ -49,21 +51,22 @@ void ReferenceBackend::batch_norm_backward(const Tensor& dy, const Tensor& x, co
                                            const Tensor& dbias) {
   int64_t n = x.dim(0), c = x.dim(1), plane = x.dim(2) * x.dim(3);
   double m = double(n * plane);
-  host::dispatch_float(x.dtype(), "batch_norm_backward", [&](auto zero) {
+  host::dispatch_all_floats(x.dtype(), "batch_norm_backward", [&](auto zero) {
     using T = decltype(zero);
+    using P = host::StatisticsType<T>;
     const T *X = x.data<T>(), *DY = dy.data<T>();
     for (int64_t ch = 0; ch < c; ++ch) {
       auto at = [&](int64_t i, int64_t j) { return (i * c + ch) * plane + j; };
-      double mean = save_mean.data<T>()[ch], invstd = save_invstd.data<T>()[ch],
-             g = weight.data<T>()[ch];
+      double mean = save_mean.data<P>()[ch], invstd = save_invstd.data<P>()[ch],
+             g = weight.data<P>()[ch];
       double sum_dy = 0, sum_dy_xhat = 0;
       for (int64_t i = 0; i < n; ++i)
         for (int64_t j = 0; j < plane; ++j) {
           sum_dy += DY[at(i, j)];
           sum_dy_xhat += DY[at(i, j)] * (X[at(i, j)] - mean) * invstd;
         }
-      dbias.data<T>()[ch] = T(sum_dy);
-      dweight.data<T>()[ch] = T(sum_dy_xhat);
+      dbias.data<P>()[ch] = P(sum_dy);
+      dweight.data<P>()[ch] = P(sum_dy_xhat);
       for (int64_t i = 0; i < n; ++i)
         for (int64_t j = 0; j < plane; ++j) {
           double xhat = (X[at(i, j)] - mean) * invstd;

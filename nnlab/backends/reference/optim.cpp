@@ -1,3 +1,5 @@
+#include <cmath>
+
 #include "nnlab/backends/host/dispatch.h"
 #include "nnlab/backends/reference/backend.h"
 #include "nnlab/core/update_rules.h"
@@ -26,6 +28,18 @@ void ReferenceBackend::adam_update(const Tensor& param, const Tensor& grad, cons
     rules::AdamCorrection c = rules::adam_correction(p.beta1, p.beta2, step);
     for (int64_t i = 0; i < param.numel(); ++i)
       P[i] = rules::adam(P[i], G[i], M[i], V[i], p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, c);
+  });
+}
+
+void ReferenceBackend::amp_unscale(const Tensor& grad, double inv_scale, const Tensor& found_inf) {
+  host::dispatch_float(grad.dtype(), "amp_unscale", [&](auto zero) {
+    using T = decltype(zero);
+    T* g = grad.data<T>();
+    T factor = T(float(inv_scale));  // PyTorch keeps the scale's inverse in float32
+    for (int64_t i = 0; i < grad.numel(); ++i) {
+      if (!std::isfinite(g[i])) found_inf.data<float>()[0] = 1.0f;
+      g[i] = g[i] * factor;
+    }
   });
 }
 

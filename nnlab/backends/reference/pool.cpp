@@ -26,7 +26,7 @@ void for_each_window(const Tensor& x, const Tensor& y, const Window2d& win, F f)
 void ReferenceBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices,
                                           const Window2d& win) {
   int64_t H = x.dim(2), W = x.dim(3);
-  host::dispatch_float(x.dtype(), "max_pool2d_forward", [&](auto zero) {
+  host::dispatch_all_floats(x.dtype(), "max_pool2d_forward", [&](auto zero) {
     using T = decltype(zero);
     std::vector<double> best(static_cast<size_t>(y.numel()),
                              -std::numeric_limits<double>::infinity());
@@ -51,7 +51,7 @@ void ReferenceBackend::max_pool2d_backward(const Tensor& dy, const Tensor& indic
                                            const Tensor& dx,
                                            const Window2d&) {
   int64_t plane_in = dx.dim(2) * dx.dim(3), plane_out = dy.dim(2) * dy.dim(3);
-  host::dispatch_float(dy.dtype(), "max_pool2d_backward", [&](auto zero) {
+  host::dispatch_all_floats(dy.dtype(), "max_pool2d_backward", [&](auto zero) {
     using T = decltype(zero);
     std::vector<double> acc(static_cast<size_t>(dx.numel()), 0.0);
     for (int64_t o = 0; o < dy.numel(); ++o)
@@ -63,7 +63,7 @@ void ReferenceBackend::max_pool2d_backward(const Tensor& dy, const Tensor& indic
 void ReferenceBackend::avg_pool2d_forward(const Tensor& x, const Tensor& y, const Window2d& win) {
   int64_t H = x.dim(2), W = x.dim(3);
   double divisor = double(win.kernel_h * win.kernel_w);
-  host::dispatch_float(x.dtype(), "avg_pool2d_forward", [&](auto zero) {
+  host::dispatch_all_floats(x.dtype(), "avg_pool2d_forward", [&](auto zero) {
     using T = decltype(zero);
     std::vector<double> acc(static_cast<size_t>(y.numel()), 0.0);
     for_each_window(x, y, win, [&](int64_t pl, int64_t o, int64_t ih, int64_t iw) {
@@ -78,7 +78,7 @@ void ReferenceBackend::avg_pool2d_backward(const Tensor& dy, const Tensor& dx,
                                            const Window2d& win) {
   int64_t H = dx.dim(2), W = dx.dim(3);
   double divisor = double(win.kernel_h * win.kernel_w);
-  host::dispatch_float(dy.dtype(), "avg_pool2d_backward", [&](auto zero) {
+  host::dispatch_all_floats(dy.dtype(), "avg_pool2d_backward", [&](auto zero) {
     using T = decltype(zero);
     std::vector<double> acc(static_cast<size_t>(dx.numel()), 0.0);
     for_each_window(dx, dy, win, [&](int64_t pl, int64_t o, int64_t ih, int64_t iw) {

@@ -7,7 +7,7 @@ namespace nnlab::reference {
 
 void ReferenceBackend::sum_dim0(const Tensor& x, const Tensor& out) {
   int64_t n = x.dim(0), m = x.dim(1);
-  host::dispatch_float(x.dtype(), "sum_dim0", [&](auto zero) {
+  host::dispatch_all_floats(x.dtype(), "sum_dim0", [&](auto zero) {
     using T = decltype(zero);
     const T* X = x.data<T>();
     std::vector<double> acc(size_t(m), 0.0);
@@ -18,7 +18,7 @@ void ReferenceBackend::sum_dim0(const Tensor& x, const Tensor& out) {
 }
 
 void ReferenceBackend::sum(const Tensor& x, const Tensor& out) {
-  host::dispatch_float(x.dtype(), "sum", [&](auto zero) {
+  host::dispatch_all_floats(x.dtype(), "sum", [&](auto zero) {
     using T = decltype(zero);
     const T* X = x.data<T>();
     double acc = 0;

@@ -9,7 +9,7 @@
 namespace nnlab::reference {
 void ReferenceBackend::log_softmax_forward(const Tensor& x, const Tensor& y) {
   int64_t n = x.dim(0), c = x.dim(1);
-  host::dispatch_float(x.dtype(), "log_softmax_forward", [&](auto zero) {
+  host::dispatch_all_floats(x.dtype(), "log_softmax_forward", [&](auto zero) {
     using T = decltype(zero);
     for (int64_t i = 0; i < n; ++i) {
       const T* row = x.data<T>() + i * c;
@@ -25,7 +25,7 @@ void ReferenceBackend::log_softmax_forward(const Tensor& x, const Tensor& y) {
 // dx = dy - softmax * sum(dy) per row, with softmax = exp(y).
 void ReferenceBackend::log_softmax_backward(const Tensor& dy, const Tensor& y, const Tensor& dx) {
   int64_t n = dy.dim(0), c = dy.dim(1);
-  host::dispatch_float(dy.dtype(), "log_softmax_backward", [&](auto zero) {
+  host::dispatch_all_floats(dy.dtype(), "log_softmax_backward", [&](auto zero) {
     using T = decltype(zero);
     for (int64_t i = 0; i < n; ++i) {
       const T *g = dy.data<T>() + i * c, *out = y.data<T>() + i * c;
@@ -40,7 +40,7 @@ void ReferenceBackend::log_softmax_backward(const Tensor& dy, const Tensor& y, c
 void ReferenceBackend::nll_loss_forward(const Tensor& logp, const Tensor& labels,
                                         const Tensor& out) {
   int64_t n = logp.dim(0), c = logp.dim(1);
-  host::dispatch_float(logp.dtype(), "nll_loss_forward", [&](auto zero) {
+  host::dispatch_all_floats(logp.dtype(), "nll_loss_forward", [&](auto zero) {
     using T = decltype(zero);
     double total = 0;
     for (int64_t i = 0; i < n; ++i) total -= logp.data<T>()[i * c + labels.data<int32_t>()[i]];
@@ -51,7 +51,7 @@ void ReferenceBackend::nll_loss_forward(const Tensor& logp, const Tensor& labels
 void ReferenceBackend::nll_loss_backward(const Tensor& dout, const Tensor& labels,
                                          const Tensor& dlogp) {
   int64_t n = dlogp.dim(0), c = dlogp.dim(1);
-  host::dispatch_float(dlogp.dtype(), "nll_loss_backward", [&](auto zero) {
+  host::dispatch_all_floats(dlogp.dtype(), "nll_loss_backward", [&](auto zero) {
     using T = decltype(zero);
     T* D = dlogp.data<T>();
     T value = T(-double(dout.data<T>()[0]) / double(n));
@@ -63,7 +63,7 @@ void ReferenceBackend::nll_loss_backward(const Tensor& dout, const Tensor& label
 void ReferenceBackend::cross_entropy_backward(const Tensor& dout, const Tensor& logp,
                                               const Tensor& labels, const Tensor& dlogits) {
   int64_t n = logp.dim(0), c = logp.dim(1);
-  host::dispatch_float(logp.dtype(), "cross_entropy_backward", [&](auto zero) {
+  host::dispatch_all_floats(logp.dtype(), "cross_entropy_backward", [&](auto zero) {
     using T = decltype(zero);
     double g = double(dout.data<T>()[0]) / double(n);
     for (int64_t i = 0; i < n; ++i) {
@@ -79,7 +79,7 @@ void ReferenceBackend::cross_entropy_backward(const Tensor& dout, const Tensor& 
 // The first maximum wins on ties, as torch.argmax.
 void ReferenceBackend::argmax(const Tensor& x, const Tensor& out) {
   int64_t n = x.dim(0), c = x.dim(1);
-  host::dispatch_float(x.dtype(), "argmax", [&](auto zero) {
+  host::dispatch_all_floats(x.dtype(), "argmax", [&](auto zero) {
     using T = decltype(zero);
     for (int64_t i = 0; i < n; ++i) {
       const T* row = x.data<T>() + i * c;
