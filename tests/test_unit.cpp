@@ -177,6 +177,21 @@ TEST_CASE("autograd: the graph keeps only what backward rules saved, and frees i
   CHECK(be.allocator().stats().current_bytes == base + 8000);  // x's gradient alone
 }
 
+TEST_CASE("autograd: retain_graph walks a graph again, and the last walk frees it") {
+  Backend& be = get_backend("reference");
+  Tensor x = Tensor::full(Shape{3}, 1.5, DType::F64, be).set_requires_grad(true);
+  int hook_calls = 0;
+  set_grad_ready_hook(x, [&hook_calls] { ++hook_calls; });
+  Tensor loss = ops::sum(ops::mul(x, x));  // x reaches the loss through two edges
+  run_backward(loss, Tensor(), /*retain_graph=*/true);
+  CHECK(x.grad().to_host<double>() == std::vector<double>(3, 3.0));
+  CHECK(hook_calls == 1);  // once per pass, after x's last contribution
+  run_backward(loss);      // the saved tensors are still there; this walk frees them
+  CHECK(x.grad().to_host<double>() == std::vector<double>(3, 6.0));
+  CHECK(hook_calls == 2);
+  CHECK_THROWS_WITH_AS(run_backward(loss), doctest::Contains("already walked"), std::logic_error);
+}
+
 TEST_CASE("ops: shape errors name the op and the shapes") {
   Backend& be = get_backend("reference");
   Tensor a = Tensor::zeros(Shape{2, 3}, DType::F32, be),

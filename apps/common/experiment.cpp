@@ -236,8 +236,14 @@ int64_t share_resumed_state(int64_t epoch, nn::Module& model, optim::Optimizer& 
   for (const auto& [name, gen] : model.named_generators()) is >> gen->offset;
   std::string scale;
   int64_t growth_tracker = 0;
-  is >> scale >> growth_tracker;
-  if (scaler.enabled()) scaler.load_state(std::strtod(scale.c_str(), nullptr), growth_tracker);
+  char* scale_end = nullptr;
+  if (!(is >> scale >> growth_tracker))
+    throw std::runtime_error("--resume: rank " + std::to_string(distributed::world().rank) +
+                             " received a malformed resumed state from rank 0: '" + state + "'");
+  double scale_value = std::strtod(scale.c_str(), &scale_end);
+  if (*scale_end != '\0' || !(scale_value > 0))
+    throw std::runtime_error("--resume: rank 0 sent the loss scale '" + scale + "', expected a positive number");
+  if (scaler.enabled()) scaler.load_state(scale_value, growth_tracker);
   distributed::broadcast_optimizer_state(comm, optimizer);
   return epoch;
 }
@@ -322,6 +328,8 @@ void validate(const ExperimentConfig& c) {
     fail("--precision must be fp32, tf32, fp16 or bf16, got '" + c.precision + "'");
   if (c.metrics && !c.profile)
     fail("--metrics needs --profile: the counters go into the profile's op table");
+  if (c.metrics && c.ranks > 1)
+    fail("--metrics counts the kernels of one process: run it with 1 rank, not " + std::to_string(c.ranks));
   if (c.ranks < 0 || c.ranks > 4096)
     fail("ranks must be in [1, 4096], got " + std::to_string(c.ranks));
   if (c.bucket_kib < 1 || c.bucket_kib > (int64_t(1) << 30))

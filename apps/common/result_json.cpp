@@ -17,7 +17,11 @@ Op op_named(const std::string& name) {
 nlohmann::json profile_json(const RunProfile& p) {
   nlohmann::json ops = nlohmann::json::object();
   for (const auto& [op, t] : p.ops) ops[op_name(op)] = {{"calls", t.calls}, {"seconds", t.seconds}};
-  for (const auto& [op, counters] : p.counters) ops[op]["counters"] = to_json(counters);  // --metrics
+  // --metrics: cuda-sim's counters by op name (labels such as "(outside ops)" included), for
+  // readers of --json; a run's result read back (run_from_json) does not need them, as
+  // --metrics runs in one process (validate()).
+  nlohmann::json counters = nlohmann::json::object();
+  for (const auto& [label, c] : p.counters) counters[label] = to_json(c);
   const auto& a = p.allreduce;
   return {{"steps", p.steps},
           {"data_wait_s", p.data_wait},
@@ -27,6 +31,7 @@ nlohmann::json profile_json(const RunProfile& p) {
           {"allreduce_wait_s", p.allreduce_wait},
           {"optimizer_s", p.optimizer},
           {"ops", ops},
+          {"counters", counters},
           {"allreduce",
            {{"steps", a.steps},
             {"buckets", a.buckets},
@@ -55,7 +60,9 @@ nlohmann::json run_json(const RunResult& r, bool with_profile) {
                              {"test_accuracy", e.test_accuracy},
                              {"train_seconds", e.train_seconds},
                              {"images_per_second", e.images_per_second},
-                             {"peak_bytes", e.peak_bytes}});
+                             {"peak_bytes", e.peak_bytes},
+                             {"loss_scale", e.loss_scale},
+                             {"skipped_steps", e.skipped_steps}});
   if (with_profile) run["profile"] = profile_json(r.profile);
   return run;
 }
@@ -78,6 +85,8 @@ RunResult run_from_json(const nlohmann::json& j) {
       e.at("train_seconds").get_to(s.train_seconds);
       e.at("images_per_second").get_to(s.images_per_second);
       e.at("peak_bytes").get_to(s.peak_bytes);
+      e.at("loss_scale").get_to(s.loss_scale);
+      e.at("skipped_steps").get_to(s.skipped_steps);
       r.epochs.push_back(s);
     }
     if (j.contains("profile")) {

@@ -10,7 +10,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 
+#include "nnlab/sim/observe.h"
 #include "nnlab/sim/resource_table.h"
 
 namespace nnlab::sim {
@@ -132,7 +134,11 @@ const std::map<std::string, std::map<std::string, KernelResources>>& resource_ta
 }
 }  // namespace
 
-size_t resource_table_kernels() { return resource_table().size(); }
+size_t resource_table_kernels() {
+  std::set<std::string> names;  // a template's instances (float16 and bfloat16 casts) count once
+  for (const auto& [signature, architectures] : resource_table()) names.insert(unqualified_name(signature));
+  return names.size();
+}
 
 OccupancyReport occupancy(const std::string& signature_key, int block_threads, size_t dynamic_shared,
                           size_t opted_in_dynamic_shared) {

@@ -70,7 +70,8 @@ OccupancyReport occupancy(const std::string& signature_key, int block_threads,
 // its simulator twins become "(anonymous namespace)::k(float*, ConvShape)".
 std::string kernel_signature_key(const std::string& demangled);
 
-// Why the build recorded no resource usage ("" when it did), and for how many kernels it did.
+// Why the build recorded no resource usage ("" when it did), and for how many kernels it did
+// (source kernels: the instances of a template count once).
 std::string resource_table_unavailable_reason();
 size_t resource_table_kernels();
 
