@@ -4,6 +4,7 @@
 #   equal_to_one_process   2 ranks x batch 32 against 1 process x batch 64: per-epoch loss and
 #                          accuracy; a rerun is identical
 #   checkpoint_and_resume  2 epochs, checkpoint, resume to 3 == 3 uninterrupted (bit for bit)
+#   fp16_checkpoint_and_resume  the same in --precision fp16, the loss scale included
 #   rank_killed            kill -9 of rank 1 mid-run: mpirun ends non-zero within seconds
 #   bad_data_on_one_rank   a corrupt image read by rank 1 alone: every rank ends, with its name
 #   sweep_ranks            sweep --vary ranks=1,2: images/s, scaling, all-reduce profile
@@ -52,16 +53,40 @@ equal_to_one_process)
     { cat one.log two.log; fail "2 ranks x 32 differ from 1 x 64"; }
   [ "$(losses two.log)" = "$(losses again.log)" ] || fail "a rerun with 2 ranks differs"
   ;;
-checkpoint_and_resume)
+checkpoint_and_resume | fp16_checkpoint_and_resume)
   args=("${recipe[@]}" --batch-size 32 --optimizer adam --lr 1e-3)
+  # fp16: rank 0 reads the loss scale from the checkpoint and every rank must take it.
+  [ "$check" = fp16_checkpoint_and_resume ] && args+=(--precision fp16)
   run a.log $mpirun -np 2 "$apps/train" "${args[@]}" --epochs 2 --checkpoint ck.safetensors; expect_ok a.log
   [ -f ck.safetensors ] || fail "no checkpoint written"
   [ "$(ls)" = "$(printf 'a.log\nck.safetensors')" ] || fail "stray files: $(ls)"
+  if [ "$check" = fp16_checkpoint_and_resume ]; then
+    # A short run never moves the scale from its start (2^16), so a resume that ignored the
+    # saved scale would pass unseen: the checkpoint is given 2^10 in its metadata (the header
+    # rewritten at its length), and the resumed run must go on from there.
+    /usr/bin/python3 - ck.safetensors <<'PY' || fail "could not rewrite the checkpoint's loss scale"
+import json, struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n])
+header["__metadata__"]["loss_scale"] = "1024"
+text = json.dumps(header, separators=(",", ":")).encode()
+assert len(text) <= n, "the new header is longer"
+data[8:8 + n] = text + b" " * (n - len(text))
+open(sys.argv[1], "wb").write(data)
+PY
+    run b.log $mpirun -np 2 "$apps/train" "${args[@]}" --epochs 3 --resume ck.safetensors; expect_ok b.log
+    grep -q '^# epoch 3 loss scaling: 0 steps skipped (inf/NaN gradients), scale now 1024$' b.log ||
+      { cat b.log; fail "the resumed run did not go on with the checkpoint's loss scale"; }
+    exit 0
+  fi
   run b.log $mpirun -np 2 "$apps/train" "${args[@]}" --epochs 3 --resume ck.safetensors; expect_ok b.log
   run c.log $mpirun -np 2 "$apps/train" "${args[@]}" --epochs 3; expect_ok c.log
   grep -q "resumed from ck.safetensors after epoch 2" b.log || { cat b.log; fail "not resumed"; }
   [ "$(losses b.log)" = "$(losses c.log | tail -1)" ] ||
     { cat b.log c.log; fail "resumed epoch 3 differs from the uninterrupted run"; }
+  [ "$(grep '^# epoch 3 loss scaling' b.log)" = "$(grep '^# epoch 3 loss scaling' c.log)" ] ||
+    { cat b.log c.log; fail "resumed epoch 3's loss scaling differs from the uninterrupted run"; }
   ;;
 rank_killed)
   # Long enough to be killed mid-run.
