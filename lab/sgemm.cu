@@ -139,8 +139,10 @@ __global__ void sgemm_vectorize(int M, int N, int K, float alpha, const float* A
                                 float* C) {
   const unsigned cRow = blockIdx.y, cCol = blockIdx.x;
   const int threadCol = int(threadIdx.x) % (BN / TN), threadRow = int(threadIdx.x) / (BN / TN);
-  __shared__ float As[BM * BK];  // transposed: As[k][m], so that a thread's TM values are contiguous
-  __shared__ float Bs[BK * BN];
+  // 16-byte aligned for the float4 stores into Bs (nvcc happens to align shared arrays so; the
+  // simulator's thread_local arrays need asking, and UBSan flags the misaligned float4 store).
+  alignas(16) __shared__ float As[BM * BK];  // transposed: As[k][m], so a thread's TM values are contiguous
+  alignas(16) __shared__ float Bs[BK * BN];
   A += cRow * BM * K;
   B += cCol * BN;
   C += cRow * BM * N + cCol * BN;
