@@ -408,6 +408,56 @@ TEST_CASE("kernels on the simulator: axpy on an odd size") {
   for (size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == 2.5f * x[i] + y[i]);
 }
 
+// The 16-bit elementwise kernels take two elements per thread in one 32-bit access where every
+// pointer is 4-byte aligned, one at a time otherwise (and for an odd last element): both paths
+// give each element its float32 result rounded once, on aligned and misaligned pointers (an
+// odd element offset) and odd sizes.
+TEST_CASE("kernels on the simulator: 16-bit elementwise ops, paired and unpaired, round each result once") {
+  const int64_t n = 1001;
+  for (auto kind : {k::Float16Kind::Half, k::Float16Kind::BFloat16}) {
+    bool half = kind == k::Float16Kind::Half;
+    auto narrow = [&](double v) { return half ? half_bits_from(v) : bfloat16_bits_from(v); };
+    auto widen = [&](uint16_t b) { return double(half ? half_bits_to_float(b) : bfloat16_bits_to_float(b)); };
+    std::vector<uint16_t> a(n + 1), b(n + 1);
+    for (int64_t i = 0; i <= n; ++i) {
+      a[size_t(i)] = narrow(philox::normal(21, uint64_t(i), 0, 3));
+      b[size_t(i)] = narrow(philox::normal(22, uint64_t(i), 0, 3));
+    }
+    for (int64_t offset : {0, 1}) {  // element 1 of a 16-bit buffer is 2 bytes past alignment
+      CAPTURE(half);
+      CAPTURE(offset);
+      DeviceBuffer<uint16_t> da(a), db(b), dout(size_t(n + 1));
+      const uint16_t *pa = da.ptr + offset, *pb = db.ptr + offset;
+      uint16_t* po = dout.ptr + offset;
+      auto check = [&](const char* op, auto expected) {
+        CAPTURE(op);
+        auto got = dout.host();
+        for (int64_t i = 0; i < n; ++i) {
+          double x = widen(a[size_t(i + offset)]), y = widen(b[size_t(i + offset)]);
+          REQUIRE(got[size_t(i + offset)] == narrow(float(expected(x, y))));
+        }
+      };
+      k::add_16(kind, pa, pb, po, n);
+      check("add", [](double x, double y) { return float(x) + float(y); });
+      k::mul_16(kind, pa, pb, po, n);
+      check("mul", [](double x, double y) { return float(x) * float(y); });
+      k::scale_16(kind, pa, 0.3f, po, n);
+      check("scale", [](double x, double) { return 0.3f * float(x); });
+      k::relu_forward_16(kind, pa, po, n);
+      check("relu", [](double x, double) { return x > 0 ? x : 0.0; });
+      k::relu_backward_16(kind, pa, pb, po, n);
+      check("relu backward", [](double dy, double y) { return y > 0 ? dy : 0.0; });
+      // bias_add in place over 7 columns (pairs straddle rows), from a copy of a.
+      cudaMemcpy(dout.ptr, a.data(), a.size() * 2, cudaMemcpyHostToDevice);
+      k::bias_add_16(kind, po, pb, n / 7, 7);
+      auto got = dout.host();
+      for (int64_t i = 0; i < n / 7 * 7; ++i)
+        REQUIRE(got[size_t(i + offset)] ==
+                narrow(float(widen(a[size_t(i + offset)])) + float(widen(b[size_t(i % 7 + offset)]))));
+    }
+  }
+}
+
 TEST_CASE("kernels on the simulator: the four GEMM variants, every transpose, alpha and beta") {
   using V = k::GemmVariant;
   // Multiples of 4 take the float4 path in every transpose; the others its fallback.

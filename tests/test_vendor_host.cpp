@@ -52,9 +52,9 @@ const Fwd kRanked[] = {
 
 TEST_CASE("cudnn conv plan: tf32 keeps the tensor-core pick, with its math type on the descriptor") {
   ConvDirection<cudnnConvolutionFwdAlgo_t> d;
-  describe(d, window_3x3(), Precision::TF32);
+  describe(d, window_3x3(), tensor_cores_allowed(Precision::TF32, false));
   CHECK(math_of(d.conv) == CUDNN_DEFAULT_MATH);  // the heuristics may rank tensor-core algorithms
-  choose(d, kRanked, 5, Precision::TF32, "forward");
+  choose(d, kRanked, 5, tensor_cores_allowed(Precision::TF32, false), "forward");
   CHECK(d.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM);
   CHECK(d.math == CUDNN_TENSOR_OP_MATH);
   // The workspace is then queried, and the convolution run, under the pair the heuristics ranked.
@@ -63,21 +63,32 @@ TEST_CASE("cudnn conv plan: tf32 keeps the tensor-core pick, with its math type 
 
 TEST_CASE("cudnn conv plan: fp32 keeps the first FMA pick") {
   ConvDirection<cudnnConvolutionFwdAlgo_t> d;
-  describe(d, window_3x3(), Precision::FP32);
+  describe(d, window_3x3(), tensor_cores_allowed(Precision::FP32, false));
   CHECK(math_of(d.conv) == CUDNN_FMA_MATH);
-  choose(d, kRanked, 5, Precision::FP32, "forward");
+  choose(d, kRanked, 5, tensor_cores_allowed(Precision::FP32, false), "forward");
   CHECK(d.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM);
   CHECK(math_of(d.conv) == CUDNN_FMA_MATH);
+}
+
+TEST_CASE("cudnn conv plan: float16 data allows tensor cores under fp32 (mixed precision), float32 data does not") {
+  CHECK(tensor_cores_allowed(Precision::FP32, true));
+  CHECK_FALSE(tensor_cores_allowed(Precision::FP32, false));
+  ConvDirection<cudnnConvolutionFwdAlgo_t> d;
+  describe(d, window_3x3(), tensor_cores_allowed(Precision::FP32, true));
+  CHECK(math_of(d.conv) == CUDNN_DEFAULT_MATH);
+  choose(d, kRanked, 5, tensor_cores_allowed(Precision::FP32, true), "forward");
+  CHECK(d.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM);
+  CHECK(math_of(d.conv) == CUDNN_TENSOR_OP_MATH);
 }
 
 TEST_CASE("cudnn conv plan: each direction's descriptor carries its own pick's math type") {
   ConvDirection<cudnnConvolutionFwdAlgo_t> forward;
   ConvDirection<cudnnConvolutionBwdDataAlgo_t> backward_data;
-  describe(forward, window_3x3(), Precision::TF32);
-  describe(backward_data, window_3x3(), Precision::TF32);
+  describe(forward, window_3x3(), tensor_cores_allowed(Precision::TF32, false));
+  describe(backward_data, window_3x3(), tensor_cores_allowed(Precision::TF32, false));
   const BwdData ranked[] = {result<BwdData>(CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, CUDNN_FMA_MATH, true, 0)};
-  choose(forward, kRanked, 5, Precision::TF32, "forward");
-  choose(backward_data, ranked, 1, Precision::TF32, "backward-data");
+  choose(forward, kRanked, 5, tensor_cores_allowed(Precision::TF32, false), "forward");
+  choose(backward_data, ranked, 1, tensor_cores_allowed(Precision::TF32, false), "backward-data");
   CHECK(math_of(forward.conv) == CUDNN_TENSOR_OP_MATH);
   CHECK(math_of(backward_data.conv) == CUDNN_FMA_MATH);
   CHECK(describe_choice("backward data", backward_data, ranked, 1) ==
@@ -87,8 +98,8 @@ TEST_CASE("cudnn conv plan: each direction's descriptor carries its own pick's m
 
 TEST_CASE("cudnn conv plan: no usable algorithm is an error naming the direction and the limit") {
   ConvDirection<cudnnConvolutionFwdAlgo_t> d;
-  describe(d, window_3x3(), Precision::TF32);
-  CHECK_THROWS_WITH_AS(choose(d, kRanked, 3, Precision::TF32, "forward"),
+  describe(d, window_3x3(), tensor_cores_allowed(Precision::TF32, false));
+  CHECK_THROWS_WITH_AS(choose(d, kRanked, 3, tensor_cores_allowed(Precision::TF32, false), "forward"),
                        "cudnn: no deterministic forward algorithm for this shape within 512 MiB of workspace",
                        std::runtime_error);
 }

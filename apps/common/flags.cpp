@@ -111,7 +111,7 @@ void add_recipe_flags(CLI::App& app, ExperimentConfig& c) {
   app.add_option("--precision", c.precision,
                  "fp32 | tf32 (tensor cores, cudnn backend only; others say they used fp32) | fp16 | "
                  "bf16 (mixed precision as PyTorch's AMP: 16-bit GEMM/conv inputs, fp32 master "
-                 "weights; fp16 with dynamic loss scaling; reference and cpu backends)")
+                 "weights; fp16 with dynamic loss scaling; every backend)")
       ->capture_default_str();
   app.add_flag("--check-numerics", c.check_numerics,
                "check every op output and gradient for NaN/infinity and name the first op (slow)");

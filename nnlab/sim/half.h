@@ -10,7 +10,8 @@
 //                           by Knuth's TwoSum, decides the ties double rounding would get wrong
 //                           (nnlab/core/float16.h's residual).
 // Conversions: __float2half_rn / __float2bfloat16_rn round to nearest even, __half2float /
-// __bfloat162float are exact. Operators on the types are left out on purpose: kernels call
+// __bfloat162float are exact; the paired types __half2 and __nv_bfloat162 (two values in one
+// 32-bit word, the elementwise kernels' loads) convert both halves the same way. Operators on the types are left out on purpose: kernels call
 // the intrinsics, which read the same under nvcc.
 #pragma once
 #include <cstdint>
@@ -24,6 +25,16 @@ struct __half {
 };
 struct __nv_bfloat16 {
   uint16_t bits;
+};
+// Two values in one aligned 32-bit word, x at the lower address, as cuda_fp16.h lays them out.
+struct alignas(4) __half2 {
+  __half x, y;
+};
+struct alignas(4) __nv_bfloat162 {
+  __nv_bfloat16 x, y;
+};
+struct alignas(8) float2 {
+  float x, y;
 };
 
 namespace half_detail {
@@ -45,6 +56,13 @@ inline __half __float2half(float f) { return __float2half_rn(f); }
 inline float __bfloat162float(__nv_bfloat16 h) { return bfloat16_bits_to_float(h.bits); }
 inline __nv_bfloat16 __float2bfloat16_rn(float f) { return {bfloat16_bits_from(f)}; }
 inline __nv_bfloat16 __float2bfloat16(float f) { return __float2bfloat16_rn(f); }
+
+inline float2 __half22float2(__half2 h) { return {__half2float(h.x), __half2float(h.y)}; }
+inline __half2 __floats2half2_rn(float a, float b) { return {__float2half_rn(a), __float2half_rn(b)}; }
+inline float2 __bfloat1622float2(__nv_bfloat162 h) { return {__bfloat162float(h.x), __bfloat162float(h.y)}; }
+inline __nv_bfloat162 __floats2bfloat162_rn(float a, float b) {
+  return {__float2bfloat16_rn(a), __float2bfloat16_rn(b)};
+}
 
 inline __half __hadd(__half a, __half b) {
   return {half_bits_from(double(__half2float(a)) + double(__half2float(b)))};

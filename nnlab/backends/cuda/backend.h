@@ -13,6 +13,7 @@
 #pragma once
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -85,9 +86,10 @@ inline float* f(const Tensor& t) {
 inline int* i32(const Tensor& t) {
   return t.data<int32_t>();
 }
-// A float16 or bfloat16 tensor's elements as their bits, and which of the two they are.
+// A float16 or bfloat16 tensor's elements as their bits (null for an undefined tensor), and
+// which of the two they are.
 inline uint16_t* bits16(const Tensor& t) {
-  return static_cast<uint16_t*>(t.raw());
+  return t.defined() ? static_cast<uint16_t*>(t.raw()) : nullptr;
 }
 inline NNLAB_KERNELS::Float16Kind float16_kind(const Tensor& t) {
   return t.dtype() == DType::F16 ? NNLAB_KERNELS::Float16Kind::Half : NNLAB_KERNELS::Float16Kind::BFloat16;
@@ -146,13 +148,13 @@ class CudaBackend : public Backend {
     return true;
 #endif
   }
-  // Every op of the table has a kernel (the class would be abstract otherwise), in float32;
-  // fills also write int32 tensors.
-  // Every op in float32; fills of int32; in float16 and bfloat16 the casts and the GEMM
-  // (mixed precision's 16-bit kernels so far).
+  // Every op of the table in float32 (the class would be abstract otherwise); fills of int32;
+  // in float16 and bfloat16 every op but those of the float32 master weights. The 16-bit
+  // kernels: the GEMM (tensor cores for float16), the convolutions, the elementwise ops and
+  // the casts; the other ops run their float32 kernels on widened copies (widened() below).
   bool supports(Op op, DType dtype) const override {
     return dtype == DType::F32 || (op == Op::Fill && dtype == DType::I32) ||
-           (is_reduced_float(dtype) && (op == Op::Cast || op == Op::Gemm));
+           (is_reduced_float(dtype) && !is_master_weight_op(op));
   }
   Allocator& allocator() override {
     return device_allocator();
@@ -223,68 +225,101 @@ class CudaBackend : public Backend {
     NNLAB_KERNELS::gemm(ta, tb, c.dim(0), c.dim(1), k, float(alpha), f(a), f(b), float(beta), f(c));
   }
   void bias_add(const Tensor& y, const Tensor& bias) override {
+    if (is_reduced_float(y.dtype()))
+      return NNLAB_KERNELS::bias_add_16(float16_kind(y), bits16(y), bits16(bias), y.dim(0), y.dim(1));
     NNLAB_KERNELS::bias_add(f(y), f(bias), y.dim(0), y.dim(1));
   }
   void sum_dim0(const Tensor& x, const Tensor& out) override {
-    NNLAB_KERNELS::sum_dim0(f(x), x.dim(0), x.dim(1), f(out));
+    Widened w(*this, {x}, {out});
+    NNLAB_KERNELS::sum_dim0(f(w[0]), x.dim(0), x.dim(1), f(w[1]));
+    w.store();
   }
   void add(const Tensor& a, const Tensor& b, const Tensor& out) override {
+    if (is_reduced_float(out.dtype()))
+      return NNLAB_KERNELS::add_16(float16_kind(out), bits16(a), bits16(b), bits16(out), a.numel());
     NNLAB_KERNELS::add(f(a), f(b), f(out), a.numel());
   }
   void mul(const Tensor& a, const Tensor& b, const Tensor& out) override {
+    if (is_reduced_float(out.dtype()))
+      return NNLAB_KERNELS::mul_16(float16_kind(out), bits16(a), bits16(b), bits16(out), a.numel());
     NNLAB_KERNELS::mul(f(a), f(b), f(out), a.numel());
   }
   void scale(const Tensor& x, double alpha, const Tensor& out) override {
+    if (is_reduced_float(out.dtype()))
+      return NNLAB_KERNELS::scale_16(float16_kind(out), bits16(x), float(alpha), bits16(out), x.numel());
     NNLAB_KERNELS::scale(f(x), float(alpha), f(out), x.numel());
   }
   void expand_scalar(const Tensor& scalar, double alpha, const Tensor& out) override {
-    NNLAB_KERNELS::expand_scalar(f(scalar), float(alpha), f(out), out.numel());
+    Widened w(*this, {scalar}, {out});
+    NNLAB_KERNELS::expand_scalar(f(w[0]), float(alpha), f(w[1]), out.numel());
+    w.store();
   }
   void relu_forward(const Tensor& x, const Tensor& y) override {
+    if (is_reduced_float(y.dtype()))
+      return NNLAB_KERNELS::relu_forward_16(float16_kind(y), bits16(x), bits16(y), x.numel());
     NNLAB_KERNELS::relu_forward(f(x), f(y), x.numel());
   }
   void relu_backward(const Tensor& dy, const Tensor& y, const Tensor& dx) override {
+    if (is_reduced_float(dx.dtype()))
+      return NNLAB_KERNELS::relu_backward_16(float16_kind(dx), bits16(dy), bits16(y), bits16(dx), dy.numel());
     NNLAB_KERNELS::relu_backward(f(dy), f(y), f(dx), dy.numel());
   }
   void sum(const Tensor& x, const Tensor& out) override {
+    Widened w(*this, {x}, {out});
     Tensor partials = Tensor::empty(Shape{reduce_partials(int(x.numel()))}, DType::F32, *this);
-    NNLAB_KERNELS::sum(f(x), int(x.numel()), f(partials), f(out));
+    NNLAB_KERNELS::sum(f(w[0]), int(x.numel()), f(partials), f(w[1]));
+    w.store();
   }
   void log_softmax_forward(const Tensor& x, const Tensor& y) override {
-    NNLAB_KERNELS::log_softmax_forward(f(x), f(y), x.dim(0), x.dim(1));
+    Widened w(*this, {x}, {y});
+    NNLAB_KERNELS::log_softmax_forward(f(w[0]), f(w[1]), x.dim(0), x.dim(1));
+    w.store();
   }
   void log_softmax_backward(const Tensor& dy, const Tensor& y, const Tensor& dx) override {
-    NNLAB_KERNELS::log_softmax_backward(f(dy), f(y), f(dx), dy.dim(0), dy.dim(1));
+    Widened w(*this, {dy, y}, {dx});
+    NNLAB_KERNELS::log_softmax_backward(f(w[0]), f(w[1]), f(w[2]), dy.dim(0), dy.dim(1));
+    w.store();
   }
   void nll_loss_forward(const Tensor& logp, const Tensor& labels, const Tensor& out) override {
     int64_t rows = logp.dim(0);
+    Widened w(*this, {logp}, {out});
     Tensor scratch = Tensor::empty(Shape{rows + reduce_partials(int(rows))}, DType::F32, *this);
-    NNLAB_KERNELS::nll_loss_forward(f(logp), i32(labels), rows, logp.dim(1), f(scratch), f(out));
+    NNLAB_KERNELS::nll_loss_forward(f(w[0]), i32(labels), rows, logp.dim(1), f(scratch), f(w[1]));
+    w.store();
   }
   void nll_loss_backward(const Tensor& dout, const Tensor& labels, const Tensor& dlogp) override {
-    NNLAB_KERNELS::nll_loss_backward(f(dout), i32(labels), f(dlogp), dlogp.dim(0), dlogp.dim(1));
+    Widened w(*this, {dout}, {dlogp});
+    NNLAB_KERNELS::nll_loss_backward(f(w[0]), i32(labels), f(w[1]), dlogp.dim(0), dlogp.dim(1));
+    w.store();
   }
   void cross_entropy_backward(const Tensor& dout, const Tensor& logp, const Tensor& labels,
                               const Tensor& dlogits) override {
-    NNLAB_KERNELS::cross_entropy_backward(f(dout), f(logp), i32(labels), f(dlogits), logp.dim(0),
+    Widened w(*this, {dout, logp}, {dlogits});
+    NNLAB_KERNELS::cross_entropy_backward(f(w[0]), f(w[1]), i32(labels), f(w[2]), logp.dim(0),
                                           logp.dim(1));
+    w.store();
   }
   void argmax(const Tensor& x, const Tensor& out) override {
-    NNLAB_KERNELS::argmax(f(x), i32(out), x.dim(0), x.dim(1));
+    Widened w(*this, {x}, {});
+    NNLAB_KERNELS::argmax(f(w[0]), i32(out), x.dim(0), x.dim(1));
   }
   void fill(const Tensor& t, double value) override {
-    if (t.dtype() == DType::I32)
-      NNLAB_KERNELS::fill_int(i32(t), int(value), t.numel());
-    else
-      NNLAB_KERNELS::fill(f(t), float(value), t.numel());
+    if (t.dtype() == DType::I32) return NNLAB_KERNELS::fill_int(i32(t), int(value), t.numel());
+    Widened w(*this, {}, {t});
+    NNLAB_KERNELS::fill(f(w[0]), float(value), t.numel());
+    w.store();
   }
   void fill_uniform(const Tensor& t, double low, double high, uint64_t seed,
                     uint64_t offset) override {
-    NNLAB_KERNELS::fill_uniform(f(t), t.numel(), low, high, seed, offset);
+    Widened w(*this, {}, {t});
+    NNLAB_KERNELS::fill_uniform(f(w[0]), t.numel(), low, high, seed, offset);
+    w.store();
   }
   void fill_normal(const Tensor& t, double mean, double std, uint64_t seed,
                    uint64_t offset) override {
-    NNLAB_KERNELS::fill_normal(f(t), t.numel(), mean, std, seed, offset);
+    Widened w(*this, {}, {t});
+    NNLAB_KERNELS::fill_normal(f(w[0]), t.numel(), mean, std, seed, offset);
+    w.store();
   }
   void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buf, const SgdParams& p,
                   bool first_step) override {
@@ -300,57 +335,86 @@ class CudaBackend : public Backend {
   void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
                       const Window2d& win) override {
     ConvShape g = conv_shape(x, w, y, win);
-    Tensor col = unrolled(g);
+    Tensor col = unrolled(g, y.dtype());
+    if (is_reduced_float(y.dtype()))
+      return NNLAB_KERNELS::conv2d_forward_16(float16_kind(y), bits16(x), bits16(w), bits16(bias), bits16(y), g,
+                                              bits16(col));
     NNLAB_KERNELS::conv2d_forward(f(x), f(w), bias.defined() ? f(bias) : nullptr, f(y), g, f(col));
   }
   void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,
                             const Window2d& win) override {
     ConvShape g = conv_shape(dx, w, dy, win);
-    Tensor col = unrolled(g);
+    Tensor col = unrolled(g, dx.dtype());
+    if (is_reduced_float(dx.dtype()))
+      return NNLAB_KERNELS::conv2d_backward_data_16(float16_kind(dx), bits16(dy), bits16(w), bits16(dx), g,
+                                                    bits16(col));
     NNLAB_KERNELS::conv2d_backward_data(f(dy), f(w), f(dx), g, f(col));
   }
   void conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw,
                               const Window2d& win) override {
     ConvShape g = conv_shape(x, dw, dy, win);
-    Tensor col = unrolled(g);
+    Tensor col = unrolled(g, dw.dtype());
+    if (is_reduced_float(dw.dtype())) {
+      Tensor product = Tensor::empty(dw.shape(), dw.dtype(), *this);
+      Tensor sum = Tensor::empty(dw.shape(), DType::F32, *this);
+      return NNLAB_KERNELS::conv2d_backward_filter_16(float16_kind(dw), bits16(dy), bits16(x), bits16(dw), g,
+                                                      bits16(col), bits16(product), f(sum));
+    }
     NNLAB_KERNELS::conv2d_backward_filter(f(dy), f(x), f(dw), g, f(col));
   }
   void channel_sum(const Tensor& x, const Tensor& out) override {
     int64_t n = x.dim(0), c = x.dim(1);
-    NNLAB_KERNELS::channel_sum(f(x), n, c, n * c > 0 ? x.numel() / (n * c) : 0, f(out));
+    Widened w(*this, {x}, {out});
+    NNLAB_KERNELS::channel_sum(f(w[0]), n, c, n * c > 0 ? x.numel() / (n * c) : 0, f(w[1]));
+    w.store();
   }
   void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices,
                           const Window2d& win) override {
-    NNLAB_KERNELS::max_pool2d_forward(f(x), f(y), i32(indices), pool_shape(x, y, win));
+    Widened w(*this, {x}, {y});
+    NNLAB_KERNELS::max_pool2d_forward(f(w[0]), f(w[1]), i32(indices), pool_shape(x, y, win));
+    w.store();
   }
   void max_pool2d_backward(const Tensor& dy, const Tensor& indices, const Tensor& dx,
                            const Window2d& win) override {
-    NNLAB_KERNELS::max_pool2d_backward(f(dy), i32(indices), f(dx), pool_shape(dx, dy, win));
+    Widened w(*this, {dy}, {dx});
+    NNLAB_KERNELS::max_pool2d_backward(f(w[0]), i32(indices), f(w[1]), pool_shape(dx, dy, win));
+    w.store();
   }
   void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Window2d& win) override {
-    NNLAB_KERNELS::avg_pool2d_forward(f(x), f(y), pool_shape(x, y, win));
+    Widened w(*this, {x}, {y});
+    NNLAB_KERNELS::avg_pool2d_forward(f(w[0]), f(w[1]), pool_shape(x, y, win));
+    w.store();
   }
   void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Window2d& win) override {
-    NNLAB_KERNELS::avg_pool2d_backward(f(dy), f(dx), pool_shape(dx, dy, win));
+    Widened w(*this, {dy}, {dx});
+    NNLAB_KERNELS::avg_pool2d_backward(f(w[0]), f(w[1]), pool_shape(dx, dy, win));
+    w.store();
   }
+  // The per-channel tensors are float32 beside a 16-bit x (ops.def): only x and y widen.
   void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                           const Tensor& running_mean, const Tensor& running_var, bool training,
                           double momentum, double eps, const Tensor& y, const Tensor& save_mean,
                           const Tensor& save_invstd) override {
-    NNLAB_KERNELS::batch_norm_forward(f(x), f(weight), f(bias), f(running_mean), f(running_var),
-                                      training, momentum, eps, f(y), f(save_mean), f(save_invstd),
+    Widened w(*this, {x}, {y});
+    NNLAB_KERNELS::batch_norm_forward(f(w[0]), f(weight), f(bias), f(running_mean), f(running_var),
+                                      training, momentum, eps, f(w[1]), f(save_mean), f(save_invstd),
                                       x.dim(0), x.dim(1), x.dim(2) * x.dim(3));
+    w.store();
   }
   void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
                            const Tensor& save_mean, const Tensor& save_invstd,
                            bool batch_statistics, double /*eps: in save_invstd*/, const Tensor& dx,
                            const Tensor& dweight, const Tensor& dbias) override {
-    NNLAB_KERNELS::batch_norm_backward(f(dy), f(x), f(weight), f(save_mean), f(save_invstd),
-                                       batch_statistics, f(dx), f(dweight), f(dbias), x.dim(0),
+    Widened w(*this, {dy, x}, {dx});
+    NNLAB_KERNELS::batch_norm_backward(f(w[0]), f(w[1]), f(weight), f(save_mean), f(save_invstd),
+                                       batch_statistics, f(w[2]), f(dweight), f(dbias), x.dim(0),
                                        x.dim(1), x.dim(2) * x.dim(3));
+    w.store();
   }
   void dropout_mask(const Tensor& mask, double p, uint64_t seed, uint64_t offset) override {
-    NNLAB_KERNELS::dropout_mask(f(mask), mask.numel(), p, seed, offset);
+    Widened w(*this, {}, {mask});
+    NNLAB_KERNELS::dropout_mask(f(w[0]), mask.numel(), p, seed, offset);
+    w.store();
   }
   // Between float32 and float16 or bfloat16, or float32 to float32 (a copy).
   void cast(const Tensor& x, const Tensor& out) override {
@@ -378,8 +442,41 @@ class CudaBackend : public Backend {
             win.kernel_w,          win.stride_h, win.stride_w, win.pad_h,  win.pad_w};
   }
   // One image's unrolled receptive fields, from the caching allocator.
-  Tensor unrolled(const ConvShape& g) {
-    return Tensor::empty(Shape{g.c * g.r * g.s * g.p * g.q}, DType::F32, *this);
+  Tensor unrolled(const ConvShape& g, DType dtype) {
+    return Tensor::empty(Shape{g.c * g.r * g.s * g.p * g.q}, dtype, *this);
+  }
+
+  // The 16-bit path of the ops without 16-bit kernels: their float32 kernel on float32
+  // copies. Each 16-bit input is widened (exactly) into a float32 temporary; each 16-bit
+  // output gets a float32 temporary that store() rounds once into it -- the arithmetic of
+  // reference's 16-bit path, at the cost of a cast kernel and a float32 copy per 16-bit
+  // tensor. Float32 (and int32) tensors pass through as themselves, so the float32 path is
+  // unchanged. w[i] is the i-th tensor, inputs first, in float32.
+  class Widened {
+   public:
+    Widened(CudaBackend& backend, std::initializer_list<Tensor> inputs, std::initializer_list<Tensor> outputs)
+        : backend_(backend), inputs_(inputs.size()) {
+      for (const Tensor& t : inputs) wide_.push_back(is_reduced_float(t.dtype()) ? backend.widened_copy(t) : t);
+      for (const Tensor& t : outputs) {
+        outputs_.push_back(t);
+        wide_.push_back(is_reduced_float(t.dtype()) ? Tensor::empty(t.shape(), DType::F32, backend) : t);
+      }
+    }
+    const Tensor& operator[](size_t i) const { return wide_[i]; }
+    void store() {
+      for (size_t i = 0; i < outputs_.size(); ++i)
+        if (is_reduced_float(outputs_[i].dtype())) backend_.cast(wide_[inputs_ + i], outputs_[i]);
+    }
+
+   private:
+    CudaBackend& backend_;
+    size_t inputs_;
+    std::vector<Tensor> outputs_, wide_;
+  };
+  Tensor widened_copy(const Tensor& t) {
+    Tensor wide = Tensor::empty(t.shape(), DType::F32, *this);
+    cast(t, wide);
+    return wide;
   }
 
  private:

@@ -12,18 +12,22 @@ namespace nnlab::NNLAB_KERNELS {
 namespace {
 constexpr int kThreads = 256;
 
-__global__ void im2col_kernel(const float* image, ConvShape g, float* col) {
+// T is the storage type: float, or __half / __nv_bfloat16 for mixed precision (a copy: exact).
+template <typename T>
+__global__ void im2col_kernel(const T* image, ConvShape g, T* col) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x, cols = g.p * g.q;
   if (i >= g.c * g.r * g.s * cols) return;
   int64_t row = i / cols, j = i % cols;
   int64_t c = row / (g.r * g.s), r = row / g.s % g.r, s = row % g.s, p = j / g.q, q = j % g.q;
   int64_t ih = p * g.stride_h - g.pad_h + r * g.dilation_h,
           iw = q * g.stride_w - g.pad_w + s * g.dilation_w;
-  col[i] = (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) ? image[(c * g.h + ih) * g.w + iw] : 0.0f;
+  col[i] = (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) ? image[(c * g.h + ih) * g.w + iw] : T{};
 }
 
-// dx[c, ih, iw] = sum of col[(c, r, s), (p, q)] over the taps that read (ih, iw).
-__global__ void col2im_kernel(const float* col, ConvShape g, float* image) {
+// dx[c, ih, iw] = sum of col[(c, r, s), (p, q)] over the taps that read (ih, iw), in float32
+// and rounded once to the storage type T.
+template <typename T>
+__global__ void col2im_kernel(const T* col, ConvShape g, T* image) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= g.c * g.h * g.w) return;
   int64_t c = i / (g.h * g.w), ih = i / g.w % g.h, iw = i % g.w, cols = g.p * g.q;
@@ -34,10 +38,25 @@ __global__ void col2im_kernel(const float* col, ConvShape g, float* image) {
     for (int64_t s = 0; s < g.s; ++s) {
       int64_t left = iw + g.pad_w - s * g.dilation_w;
       if (left < 0 || left % g.stride_w != 0 || left / g.stride_w >= g.q) continue;
-      acc += col[((c * g.r + r) * g.s + s) * cols + (top / g.stride_h) * g.q + left / g.stride_w];
+      acc += widen(col[((c * g.r + r) * g.s + s) * cols + (top / g.stride_h) * g.q + left / g.stride_w]);
     }
   }
-  image[i] = acc;
+  image[i] = narrow<T>(acc);
+}
+
+// y[kk, j] = bias[kk] over one image's [k, plane] output, before a GEMM adds into it (beta 1):
+// the 16-bit convolution's bias then costs no second rounding.
+template <typename T>
+__global__ void channel_fill_kernel(T* y, const T* bias, int64_t k, int64_t plane) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < k * plane) y[i] = bias[i / plane];
+}
+
+// acc[i] (+)= product[i]: the filter gradient's images summed in float32.
+template <typename T>
+__global__ void accumulate_kernel(const T* product, float* acc, int64_t n, bool first) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) acc[i] = (first ? 0.0f : acc[i]) + widen(product[i]);
 }
 
 __global__ void channel_bias_kernel(float* y, const float* bias, int64_t k, int64_t plane) {
@@ -61,7 +80,7 @@ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
                     float* col) {
   int64_t rows = g.c * g.r * g.s, cols = g.p * g.q;
   for (int64_t i = 0; i < g.n; ++i) {
-    NNLAB_LAUNCH(im2col_kernel, blocks_for(rows * cols, kThreads), dim3(kThreads), 0,
+    NNLAB_LAUNCH(im2col_kernel<float>, blocks_for(rows * cols, kThreads), dim3(kThreads), 0,
                  x + i * g.c * g.h * g.w, g, col);
     float* out = y + i * g.k * cols;
     gemm(false, false, g.k, cols, rows, 1.0f, w, col, 0.0f, out);
@@ -76,7 +95,7 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
   int64_t rows = g.c * g.r * g.s, cols = g.p * g.q;
   for (int64_t i = 0; i < g.n; ++i) {
     gemm(true, false, rows, cols, g.k, 1.0f, w, dy + i * g.k * cols, 0.0f, col);
-    NNLAB_LAUNCH(col2im_kernel, blocks_for(g.c * g.h * g.w, kThreads), dim3(kThreads), 0, col, g,
+    NNLAB_LAUNCH(col2im_kernel<float>, blocks_for(g.c * g.h * g.w, kThreads), dim3(kThreads), 0, col, g,
                  dx + i * g.c * g.h * g.w);
   }
 }
@@ -85,10 +104,89 @@ void conv2d_backward_filter(const float* dy, const float* x, float* dw, const Co
                             float* col) {
   int64_t rows = g.c * g.r * g.s, cols = g.p * g.q;
   for (int64_t i = 0; i < g.n; ++i) {
-    NNLAB_LAUNCH(im2col_kernel, blocks_for(rows * cols, kThreads), dim3(kThreads), 0,
+    NNLAB_LAUNCH(im2col_kernel<float>, blocks_for(rows * cols, kThreads), dim3(kThreads), 0,
                  x + i * g.c * g.h * g.w, g, col);
     gemm(false, true, g.k, rows, cols, 1.0f, dy + i * g.k * cols, col, i == 0 ? 0.0f : 1.0f, dw);
   }
+}
+
+namespace {
+// The 16-bit convolutions, T = __half or __nv_bfloat16 (conv2d_*_16 below pick it).
+template <typename T>
+void forward_16(Float16Kind kind, const T* x, const T* w, const T* bias, T* y, const ConvShape& g, T* col) {
+  int64_t rows = g.c * g.r * g.s, cols = g.p * g.q;
+  auto bits = [](const T* p) { return reinterpret_cast<const uint16_t*>(p); };
+  for (int64_t i = 0; i < g.n; ++i) {
+    NNLAB_LAUNCH(im2col_kernel<T>, blocks_for(rows * cols, kThreads), dim3(kThreads), 0, x + i * g.c * g.h * g.w,
+                 g, col);
+    T* out = y + i * g.k * cols;
+    if (bias)
+      NNLAB_LAUNCH(channel_fill_kernel<T>, blocks_for(g.k * cols, kThreads), dim3(kThreads), 0, out, bias, g.k,
+                   cols);
+    gemm_16(kind, false, false, g.k, cols, rows, 1.0f, bits(w), bits(col), bias ? 1.0f : 0.0f,
+            reinterpret_cast<uint16_t*>(out));
+  }
+}
+
+template <typename T>
+void backward_data_16(Float16Kind kind, const T* dy, const T* w, T* dx, const ConvShape& g, T* col) {
+  int64_t rows = g.c * g.r * g.s, cols = g.p * g.q;
+  for (int64_t i = 0; i < g.n; ++i) {
+    gemm_16(kind, true, false, rows, cols, g.k, 1.0f, reinterpret_cast<const uint16_t*>(w),
+            reinterpret_cast<const uint16_t*>(dy + i * g.k * cols), 0.0f, reinterpret_cast<uint16_t*>(col));
+    NNLAB_LAUNCH(col2im_kernel<T>, blocks_for(g.c * g.h * g.w, kThreads), dim3(kThreads), 0, col, g,
+                 dx + i * g.c * g.h * g.w);
+  }
+}
+
+template <typename T>
+void backward_filter_16(Float16Kind kind, const T* dy, const T* x, T* dw, const ConvShape& g, T* col, T* product,
+                        float* dw_acc) {
+  int64_t rows = g.c * g.r * g.s, cols = g.p * g.q, size = g.k * rows;
+  for (int64_t i = 0; i < g.n; ++i) {
+    NNLAB_LAUNCH(im2col_kernel<T>, blocks_for(rows * cols, kThreads), dim3(kThreads), 0, x + i * g.c * g.h * g.w,
+                 g, col);
+    gemm_16(kind, false, true, g.k, rows, cols, 1.0f, reinterpret_cast<const uint16_t*>(dy + i * g.k * cols),
+            reinterpret_cast<const uint16_t*>(col), 0.0f, reinterpret_cast<uint16_t*>(product));
+    NNLAB_LAUNCH(accumulate_kernel<T>, blocks_for(size, kThreads), dim3(kThreads), 0, product, dw_acc, size,
+                 i == 0);
+  }
+  if (g.n == 0) fill(dw_acc, 0.0f, size);
+  cast_to_16(dw_acc, reinterpret_cast<uint16_t*>(dw), size, kind);
+}
+}  // namespace
+
+void conv2d_forward_16(Float16Kind kind, const uint16_t* x, const uint16_t* w, const uint16_t* bias, uint16_t* y,
+                       const ConvShape& g, uint16_t* col) {
+  if (kind == Float16Kind::Half)
+    forward_16(kind, reinterpret_cast<const __half*>(x), reinterpret_cast<const __half*>(w),
+               reinterpret_cast<const __half*>(bias), reinterpret_cast<__half*>(y), g, reinterpret_cast<__half*>(col));
+  else
+    forward_16(kind, reinterpret_cast<const __nv_bfloat16*>(x), reinterpret_cast<const __nv_bfloat16*>(w),
+               reinterpret_cast<const __nv_bfloat16*>(bias), reinterpret_cast<__nv_bfloat16*>(y), g,
+               reinterpret_cast<__nv_bfloat16*>(col));
+}
+
+void conv2d_backward_data_16(Float16Kind kind, const uint16_t* dy, const uint16_t* w, uint16_t* dx,
+                             const ConvShape& g, uint16_t* col) {
+  if (kind == Float16Kind::Half)
+    backward_data_16(kind, reinterpret_cast<const __half*>(dy), reinterpret_cast<const __half*>(w),
+                     reinterpret_cast<__half*>(dx), g, reinterpret_cast<__half*>(col));
+  else
+    backward_data_16(kind, reinterpret_cast<const __nv_bfloat16*>(dy), reinterpret_cast<const __nv_bfloat16*>(w),
+                     reinterpret_cast<__nv_bfloat16*>(dx), g, reinterpret_cast<__nv_bfloat16*>(col));
+}
+
+void conv2d_backward_filter_16(Float16Kind kind, const uint16_t* dy, const uint16_t* x, uint16_t* dw,
+                               const ConvShape& g, uint16_t* col, uint16_t* product, float* dw_acc) {
+  if (kind == Float16Kind::Half)
+    backward_filter_16(kind, reinterpret_cast<const __half*>(dy), reinterpret_cast<const __half*>(x),
+                       reinterpret_cast<__half*>(dw), g, reinterpret_cast<__half*>(col),
+                       reinterpret_cast<__half*>(product), dw_acc);
+  else
+    backward_filter_16(kind, reinterpret_cast<const __nv_bfloat16*>(dy), reinterpret_cast<const __nv_bfloat16*>(x),
+                       reinterpret_cast<__nv_bfloat16*>(dw), g, reinterpret_cast<__nv_bfloat16*>(col),
+                       reinterpret_cast<__nv_bfloat16*>(product), dw_acc);
 }
 
 void channel_sum(const float* x, int64_t n, int64_t c, int64_t plane, float* out) {

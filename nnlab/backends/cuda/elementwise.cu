@@ -49,6 +49,50 @@ __global__ void bias_add_kernel(float* y, const float* bias, int64_t rows, int64
   if (i >= 0) y[i] += bias[i % cols];
 }
 
+// Mixed precision's 16-bit activations (T = __half or __nv_bfloat16): float32 arithmetic and
+// one rounding per result, as reference's 16-bit path. Each thread takes two neighbouring
+// elements; where every pointer is 4-byte aligned (`paired`, the same for the whole launch)
+// it moves them in one 32-bit access (Pair<T>), else one at a time, as it does for an odd
+// last element. One kernel serves the five operations (`op` is the same for every thread, so
+// the switch costs no divergence); unary ones ignore their second operand.
+enum class Op16 { Add, Mul, Scale, Relu, ReluGrad };
+__device__ __forceinline__ float apply(Op16 op, float a, float b, float alpha) {
+  switch (op) {
+    case Op16::Add: return a + b;
+    case Op16::Mul: return a * b;
+    case Op16::Scale: return alpha * a;
+    case Op16::Relu: return a > 0.0f ? a : 0.0f;
+    default: return b > 0.0f ? a : 0.0f;  // ReluGrad(dy, y): the gradient passes where y > 0
+  }
+}
+template <typename T>
+__global__ void elementwise_16_kernel(Op16 op, const T* a, const T* b, float alpha, T* out, int64_t n,
+                                      bool paired) {
+  int64_t i = 2 * (int64_t(blockIdx.x) * blockDim.x + threadIdx.x);
+  if (i >= n) return;
+  if (paired && i + 1 < n) {
+    float2 x = widen(reinterpret_cast<const Pair<T>*>(a)[i / 2]);
+    float2 y = widen(reinterpret_cast<const Pair<T>*>(b)[i / 2]);
+    reinterpret_cast<Pair<T>*>(out)[i / 2] = narrow_pair<T>(apply(op, x.x, y.x, alpha), apply(op, x.y, y.y, alpha));
+    return;
+  }
+  for (int64_t e = i; e < i + 2 && e < n; ++e) out[e] = narrow<T>(apply(op, widen(a[e]), widen(b[e]), alpha));
+}
+
+// y[i] += bias[i % cols] on 16-bit y and bias, two elements per thread as above.
+template <typename T>
+__global__ void bias_add_16_kernel(T* y, const T* bias, int64_t rows, int64_t cols, bool paired) {
+  int64_t n = rows * cols, i = 2 * (int64_t(blockIdx.x) * blockDim.x + threadIdx.x);
+  if (i >= n) return;
+  if (paired && i + 1 < n) {
+    float2 v = widen(reinterpret_cast<const Pair<T>*>(y)[i / 2]);
+    reinterpret_cast<Pair<T>*>(y)[i / 2] =
+        narrow_pair<T>(v.x + widen(bias[i % cols]), v.y + widen(bias[(i + 1) % cols]));
+    return;
+  }
+  for (int64_t e = i; e < i + 2 && e < n; ++e) y[e] = narrow<T>(widen(y[e]) + widen(bias[e % cols]));
+}
+
 template <typename T>
 __global__ void cast_to_16_kernel(const float* in, T* out, int64_t n) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -79,6 +123,53 @@ void cast_from_16(const uint16_t* in, float* out, int64_t n, Float16Kind kind) {
   else
     NNLAB_LAUNCH(cast_from_16_kernel<__nv_bfloat16>, blocks_for(n, kThreads), dim3(kThreads), 0,
                  reinterpret_cast<const __nv_bfloat16*>(in), out, n);
+}
+
+namespace {
+bool aligned4(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 4 == 0;
+}
+void elementwise_16(Float16Kind kind, Op16 op, const uint16_t* a, const uint16_t* b, float alpha, uint16_t* out,
+                    int64_t n) {
+  if (n == 0) return;
+  bool paired = aligned4(a) && aligned4(b) && aligned4(out);
+  dim3 grid = blocks_for((n + 1) / 2, kThreads);
+  if (kind == Float16Kind::Half)
+    NNLAB_LAUNCH(elementwise_16_kernel<__half>, grid, dim3(kThreads), 0, op, reinterpret_cast<const __half*>(a),
+                 reinterpret_cast<const __half*>(b), alpha, reinterpret_cast<__half*>(out), n, paired);
+  else
+    NNLAB_LAUNCH(elementwise_16_kernel<__nv_bfloat16>, grid, dim3(kThreads), 0, op,
+                 reinterpret_cast<const __nv_bfloat16*>(a), reinterpret_cast<const __nv_bfloat16*>(b), alpha,
+                 reinterpret_cast<__nv_bfloat16*>(out), n, paired);
+}
+}  // namespace
+
+void add_16(Float16Kind kind, const uint16_t* a, const uint16_t* b, uint16_t* out, int64_t n) {
+  elementwise_16(kind, Op16::Add, a, b, 0.0f, out, n);
+}
+void mul_16(Float16Kind kind, const uint16_t* a, const uint16_t* b, uint16_t* out, int64_t n) {
+  elementwise_16(kind, Op16::Mul, a, b, 0.0f, out, n);
+}
+void scale_16(Float16Kind kind, const uint16_t* x, float alpha, uint16_t* out, int64_t n) {
+  elementwise_16(kind, Op16::Scale, x, x, alpha, out, n);
+}
+void relu_forward_16(Float16Kind kind, const uint16_t* x, uint16_t* y, int64_t n) {
+  elementwise_16(kind, Op16::Relu, x, x, 0.0f, y, n);
+}
+void relu_backward_16(Float16Kind kind, const uint16_t* dy, const uint16_t* y, uint16_t* dx, int64_t n) {
+  elementwise_16(kind, Op16::ReluGrad, dy, y, 0.0f, dx, n);
+}
+void bias_add_16(Float16Kind kind, uint16_t* y, const uint16_t* bias, int64_t rows, int64_t cols) {
+  int64_t n = rows * cols;
+  if (n == 0) return;
+  bool paired = aligned4(y);  // bias is read one element at a time: its pairs may straddle rows
+  if (kind == Float16Kind::Half)
+    NNLAB_LAUNCH(bias_add_16_kernel<__half>, blocks_for((n + 1) / 2, kThreads), dim3(kThreads), 0,
+                 reinterpret_cast<__half*>(y), reinterpret_cast<const __half*>(bias), rows, cols, paired);
+  else
+    NNLAB_LAUNCH(bias_add_16_kernel<__nv_bfloat16>, blocks_for((n + 1) / 2, kThreads), dim3(kThreads), 0,
+                 reinterpret_cast<__nv_bfloat16*>(y), reinterpret_cast<const __nv_bfloat16*>(bias), rows,
+                 cols, paired);
 }
 
 void add(const float* a, const float* b, float* out, int64_t n) {

@@ -113,6 +113,13 @@ using namespace ::nnlab::sim::runtime;
 // cuda_fp16.h's and cuda_bf16.h's types and intrinsics, bit-exact (nnlab/sim/half.h).
 using ::nnlab::sim::__half;
 using ::nnlab::sim::__nv_bfloat16;
+using ::nnlab::sim::__half2;
+using ::nnlab::sim::__nv_bfloat162;
+using ::nnlab::sim::float2;
+using ::nnlab::sim::__half22float2;
+using ::nnlab::sim::__floats2half2_rn;
+using ::nnlab::sim::__bfloat1622float2;
+using ::nnlab::sim::__floats2bfloat162_rn;
 using ::nnlab::sim::__half2float;
 using ::nnlab::sim::__float2half_rn;
 using ::nnlab::sim::__float2half;
@@ -181,13 +188,42 @@ inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, 4); return i; }
 
 namespace nnlab::NNLAB_KERNELS {
 // The 16-bit storage types' conversions under one name each, for kernels templated on them:
-// widen() is exact, narrow<T>() rounds to nearest even.
+// widen() is exact, narrow<T>() rounds to nearest even; on float both are the identity, so a
+// kernel templated on its storage type serves float32 too.
+__device__ __forceinline__ float widen(float f) { return f; }
 __device__ __forceinline__ float widen(__half h) { return __half2float(h); }
 __device__ __forceinline__ float widen(__nv_bfloat16 h) { return __bfloat162float(h); }
 template <typename T>
 __device__ __forceinline__ T narrow(float f);
 template <>
+__device__ __forceinline__ float narrow<float>(float f) { return f; }
+template <>
 __device__ __forceinline__ __half narrow<__half>(float f) { return __float2half_rn(f); }
 template <>
 __device__ __forceinline__ __nv_bfloat16 narrow<__nv_bfloat16>(float f) { return __float2bfloat16_rn(f); }
+
+// Two 16-bit values in one 32-bit word (Pair<T>), for kernels bound by memory: a warp's
+// access then moves 128 bytes instead of 64. Each value converts as widen() and narrow().
+template <typename T>
+struct PairOf;
+template <>
+struct PairOf<__half> {
+  using type = __half2;
+};
+template <>
+struct PairOf<__nv_bfloat16> {
+  using type = __nv_bfloat162;
+};
+template <typename T>
+using Pair = typename PairOf<T>::type;
+__device__ __forceinline__ float2 widen(__half2 h) { return __half22float2(h); }
+__device__ __forceinline__ float2 widen(__nv_bfloat162 h) { return __bfloat1622float2(h); }
+template <typename T>
+__device__ __forceinline__ Pair<T> narrow_pair(float a, float b);
+template <>
+__device__ __forceinline__ __half2 narrow_pair<__half>(float a, float b) { return __floats2half2_rn(a, b); }
+template <>
+__device__ __forceinline__ __nv_bfloat162 narrow_pair<__nv_bfloat16>(float a, float b) {
+  return __floats2bfloat162_rn(a, b);
+}
 }  // namespace nnlab::NNLAB_KERNELS

@@ -23,10 +23,10 @@ void check_cudnn(cudnnStatus_t status, const char* call, const char* file, int l
                            ": " + cudnnGetErrorString(status) + (detail[0] ? std::string(" (") + detail + ")" : ""));
 }
 
-TensorDesc::TensorDesc(int64_t n, int64_t c, int64_t h, int64_t w) {
+TensorDesc::TensorDesc(int64_t n, int64_t c, int64_t h, int64_t w, cudnnDataType_t type) {
   NNLAB_CUDNN_CHECK(cudnnCreateTensorDescriptor(&desc));
-  cudnnStatus_t status = cudnnSetTensor4dDescriptor(desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                                    int(n), int(c), int(h), int(w));
+  cudnnStatus_t status = cudnnSetTensor4dDescriptor(desc, CUDNN_TENSOR_NCHW, type, int(n), int(c),
+                                                    int(h), int(w));
   if (status != CUDNN_STATUS_SUCCESS) cudnnDestroyTensorDescriptor(desc);  // no destructor runs
   NNLAB_CUDNN_CHECK(status);
 }
@@ -82,9 +82,10 @@ Tensor CudnnBackend::workspace(size_t bytes) {
   return Tensor::empty(Shape{int64_t((bytes + 3) / 4)}, DType::F32, *this);
 }
 
-TensorDesc& CudnnBackend::desc_for(int64_t n, int64_t c, int64_t h, int64_t w) {
-  auto& slot = descs_[{n, c, h, w}];
-  if (!slot) slot = std::make_unique<TensorDesc>(n, c, h, w);
+TensorDesc& CudnnBackend::desc_for(int64_t n, int64_t c, int64_t h, int64_t w, DType dtype) {
+  auto& slot = descs_[{{n, c, h, w}, dtype}];
+  if (!slot)
+    slot = std::make_unique<TensorDesc>(n, c, h, w, dtype == DType::F16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT);
   return *slot;
 }
 

@@ -10,7 +10,9 @@
 // Descriptors are cached per shape, and each shape's convolution algorithms are chosen once
 // (nnlab/backends/cudnn/conv_algo.h: cuDNN's heuristics, deterministic algorithms only, workspace at
 // most kMaxWorkspaceBytes from the caching allocator; NNLAB_CUDNN_VERBOSE=1 prints each choice).
-// --precision tf32 lets cuBLAS and cuDNN use TF32 tensor cores; fp32 forbids them. Every
+// --precision tf32 lets cuBLAS and cuDNN use TF32 tensor cores; fp32 forbids them. Mixed
+// precision's 16-bit tensors: cuBLAS GEMMs in float16 and bfloat16, cuDNN convolutions and
+// batch norm in float16 (float32 compute, tensor cores allowed), the rest hand-written. Every
 // cuBLAS/cuDNN status is checked with the caller's file and line and the library's message.
 #pragma once
 #include <cublas_v2.h>
@@ -22,6 +24,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "nnlab/backends/cuda/backend.h"
@@ -31,9 +34,10 @@
 namespace nnlab::cudnn {
 using cuda::f;
 
-// An NCHW float tensor descriptor, created and destroyed with its owner.
+// An NCHW tensor descriptor (float32, or float16 for mixed precision), created and destroyed
+// with its owner.
 struct TensorDesc {
-  TensorDesc(int64_t n, int64_t c, int64_t h, int64_t w);
+  TensorDesc(int64_t n, int64_t c, int64_t h, int64_t w, cudnnDataType_t type = CUDNN_DATA_FLOAT);
   ~TensorDesc();
   TensorDesc(const TensorDesc&) = delete;
   TensorDesc& operator=(const TensorDesc&) = delete;
@@ -82,11 +86,16 @@ class CudnnBackend : public cuda::CudaBackend {
   static constexpr size_t kMaxWorkspaceBytes = kMaxConvWorkspaceBytes;
 
  private:
-  // x [n, c, h, w], w [k, c, r, s], y [n, k, p, q] and the window identify a plan.
+  // x [n, c, h, w], w [k, c, r, s], y [n, k, p, q], the window and the dtype identify a plan.
   using ConvKey = std::tuple<std::vector<int64_t>, std::vector<int64_t>, std::vector<int64_t>,
-                             std::vector<int64_t>, Precision>;
+                             std::vector<int64_t>, Precision, DType>;
   ConvPlan& plan_for(const Tensor& x, const Tensor& w, const Tensor& y, const Window2d& win);
-  TensorDesc& desc_for(int64_t n, int64_t c, int64_t h, int64_t w);  // cached by dims
+  // Cached by dims and dtype (float32 or float16).
+  TensorDesc& desc_for(int64_t n, int64_t c, int64_t h, int64_t w, DType dtype = DType::F32);
+  // Mixed precision through cuDNN: float16 convolutions and batch norm (float32 compute, tensor
+  // cores allowed). bfloat16 ones need compute capability 8.0 and the build targets 7.5 too,
+  // so bfloat16 stays on the hand-written kernels, as the WMMA GEMM does.
+  static bool cudnn_16(const Tensor& t) { return t.dtype() == DType::F16; }
   Tensor workspace(size_t bytes);  // from the caching allocator; undefined when 0 bytes
   void release_handles();          // the destructor's work, also for a constructor that fails
 
@@ -94,7 +103,7 @@ class CudnnBackend : public cuda::CudaBackend {
   cudnnHandle_t cudnn_ = nullptr;
   Precision precision_ = Precision::FP32;
   std::map<ConvKey, std::unique_ptr<ConvPlan>> plans_;
-  std::map<std::vector<int64_t>, std::unique_ptr<TensorDesc>> descs_;
+  std::map<std::pair<std::vector<int64_t>, DType>, std::unique_ptr<TensorDesc>> descs_;
 };
 
 }  // namespace nnlab::cudnn

@@ -34,24 +34,29 @@ struct ConvDirection {
   }
 };
 
-// The direction's descriptor of the window, its math type limiting the heuristics to what the
-// precision allows.
+// Tensor cores are allowed for tf32, and for float16 data (mixed precision: the products of
+// 16-bit values are exact and the sums float32, cuDNN's PSEUDO_HALF_CONFIG); fp32 forbids them.
+inline bool tensor_cores_allowed(Precision precision, bool half_data) {
+  return precision == Precision::TF32 || half_data;
+}
+
+// The direction's descriptor of the window (float32 compute whatever the data), its math
+// type limiting the heuristics to what the precision allows.
 template <typename Algo>
-void describe(ConvDirection<Algo>& d, const Window2d& win, Precision precision) {
+void describe(ConvDirection<Algo>& d, const Window2d& win, bool tensor_cores) {
   NNLAB_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d.conv));
   NNLAB_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(
       d.conv, int(win.pad_h), int(win.pad_w), int(win.stride_h), int(win.stride_w),
       int(win.dilation_h), int(win.dilation_w), CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  NNLAB_CUDNN_CHECK(cudnnSetConvolutionMathType(
-      d.conv, precision == Precision::TF32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  NNLAB_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, tensor_cores ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
 }
 
 // The first ranked result usable under the precision, deterministic and small enough.
 template <typename Perf>
-const Perf& pick(const Perf* ranked, int count, Precision precision, const char* what) {
+const Perf& pick(const Perf* ranked, int count, bool tensor_cores, const char* what) {
   for (int i = 0; i < count; ++i) {
     const Perf& r = ranked[i];
-    bool math_ok = precision == Precision::TF32 || r.mathType == CUDNN_FMA_MATH;
+    bool math_ok = tensor_cores || r.mathType == CUDNN_FMA_MATH;
     if (r.status == CUDNN_STATUS_SUCCESS && r.determinism == CUDNN_DETERMINISTIC && math_ok &&
         r.memory <= kMaxConvWorkspaceBytes)
       return r;
@@ -64,9 +69,9 @@ const Perf& pick(const Perf* ranked, int count, Precision precision, const char*
 // Picks from the heuristics' ranking and sets the pick's math type on the direction's
 // descriptor; the caller then queries the workspace on that descriptor.
 template <typename Perf, typename Algo>
-void choose(ConvDirection<Algo>& d, const Perf* ranked, int count, Precision precision,
+void choose(ConvDirection<Algo>& d, const Perf* ranked, int count, bool tensor_cores,
             const char* what) {
-  const Perf& p = pick(ranked, count, precision, what);
+  const Perf& p = pick(ranked, count, tensor_cores, what);
   NNLAB_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, p.mathType));
   d.algo = p.algo;
   d.math = p.mathType;

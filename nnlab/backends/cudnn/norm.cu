@@ -10,16 +10,17 @@ void CudnnBackend::batch_norm_forward(const Tensor& x, const Tensor& weight, con
                                        const Tensor& running_mean, const Tensor& running_var,
                                        bool training, double momentum, double eps, const Tensor& y,
                                        const Tensor& save_mean, const Tensor& save_invstd) {
-  if (!training || eps < CUDNN_BN_MIN_EPSILON || x.numel() == 0) {
+  if (!training || eps < CUDNN_BN_MIN_EPSILON || x.numel() == 0 ||
+      (is_reduced_float(x.dtype()) && !cudnn_16(x))) {
     CudaBackend::batch_norm_forward(x, weight, bias, running_mean, running_var, training, momentum,
                                    eps, y, save_mean, save_invstd);
     return;
   }
   const float one = 1.0f, zero = 0.0f;
-  TensorDesc& xd = desc_for(x.dim(0), x.dim(1), x.dim(2), x.dim(3));
-  TensorDesc& cd = desc_for(1, x.dim(1), 1, 1);
+  TensorDesc& xd = desc_for(x.dim(0), x.dim(1), x.dim(2), x.dim(3), x.dtype());
+  TensorDesc& cd = desc_for(1, x.dim(1), 1, 1);  // float32 beside float16 data too
   NNLAB_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
-      cudnn_, CUDNN_BATCHNORM_SPATIAL, &one, &zero, xd.desc, f(x), xd.desc, f(y), cd.desc,
+      cudnn_, CUDNN_BATCHNORM_SPATIAL, &one, &zero, xd.desc, x.raw(), xd.desc, y.raw(), cd.desc,
       f(weight), f(bias), momentum, f(running_mean), f(running_var), eps, f(save_mean),
       f(save_invstd)));
 }
@@ -30,17 +31,18 @@ void CudnnBackend::batch_norm_backward(const Tensor& dy, const Tensor& x, const 
                                         const Tensor& dweight, const Tensor& dbias) {
   // The same choice as the forward's, from the same eps: cuDNN wants the forward's epsilon
   // again ("should be the same in forward and backward", cudnn_ops.h), the layer's own.
-  if (!batch_statistics || eps < CUDNN_BN_MIN_EPSILON || x.numel() == 0) {
+  if (!batch_statistics || eps < CUDNN_BN_MIN_EPSILON || x.numel() == 0 ||
+      (is_reduced_float(x.dtype()) && !cudnn_16(x))) {
     CudaBackend::batch_norm_backward(dy, x, weight, save_mean, save_invstd, batch_statistics, eps,
                                     dx, dweight, dbias);
     return;
   }
   const float one = 1.0f, zero = 0.0f;
-  TensorDesc& xd = desc_for(x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+  TensorDesc& xd = desc_for(x.dim(0), x.dim(1), x.dim(2), x.dim(3), x.dtype());
   TensorDesc& cd = desc_for(1, x.dim(1), 1, 1);
   NNLAB_CUDNN_CHECK(cudnnBatchNormalizationBackward(
-      cudnn_, CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, xd.desc, f(x), xd.desc, f(dy),
-      xd.desc, f(dx), cd.desc, f(weight), f(dweight), f(dbias), eps, f(save_mean),
+      cudnn_, CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, xd.desc, x.raw(), xd.desc, dy.raw(),
+      xd.desc, dx.raw(), cd.desc, f(weight), f(dweight), f(dbias), eps, f(save_mean),
       f(save_invstd)));
 }
 
