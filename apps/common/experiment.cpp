@@ -485,6 +485,14 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& all_hooks) {
       scaler.load_state(resumed->loss_scale, resumed->loss_scale_growth_tracker);
     first_epoch = int(resumed->epoch) + 1;
     say("resumed from " + c.resume + " after epoch " + std::to_string(resumed->epoch));
+    // Another precision than the checkpoint's may resume (the weights are float32 either way,
+    // as PyTorch allows), but what happens to the loss scale is said, not silent.
+    if (!scaler.enabled() && resumed->loss_scale > 0)
+      say("--resume: the checkpoint's fp16 loss scale (" + format_number(resumed->loss_scale) +
+          ") is not used: --precision " + c.precision + " does not scale the loss");
+    else if (scaler.enabled() && resumed->loss_scale <= 0)
+      say("--resume: the checkpoint has no loss scale (it was not trained in fp16): fp16 starts at " +
+          format_number(scaler.scale_value()));
   }
   std::optional<distributed::DataParallel> data_parallel;
   if (world.launched) {
