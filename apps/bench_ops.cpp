@@ -168,6 +168,26 @@ std::vector<GemmVariantRow> gemm_variants(const std::string& backend) {
   return {};
 }
 
+// The tensor-core variant beside them (float16 operands and result, float32 sums; the WMMA
+// kernel behind gemm_16), on the backends with hand-written kernels: n x n x n, no transposes.
+// The simulator runs each warp's matrix operations lane by lane, slowly: up to 256^3 there.
+constexpr int64_t kLargestSimulatedWmma = 256;
+using Gemm16Call = std::function<void(int64_t n, const uint16_t* a, const uint16_t* b, uint16_t* c)>;
+template <typename Kind, typename F>
+Gemm16Call wmma_of(F gemm_16) {
+  return [gemm_16](int64_t n, const uint16_t* a, const uint16_t* b, uint16_t* c) {
+    gemm_16(Kind::Half, false, false, n, n, n, 1.0f, a, b, 0.0f, c);
+  };
+}
+Gemm16Call wmma_gemm(const std::string& backend) {
+  if (backend == "cuda-sim") return wmma_of<cuda_sim::Float16Kind>(cuda_sim::gemm_16);
+  if (backend == "cuda-sim observed") return wmma_of<cuda_sim_observed::Float16Kind>(cuda_sim_observed::gemm_16);
+#if NNLAB_HAVE_CUDA
+  if (backend == "cuda") return wmma_of<cuda::Float16Kind>(cuda::gemm_16);
+#endif
+  return {};
+}
+
 void print_row(const Row& r) {
   std::printf("%-9s %-9s %-24s %-46s %11.1f %9.2f %8.2f %-7s %7.1f%%\n", r.backend.c_str(),
               r.model.c_str(), r.op.c_str(), r.shape.substr(0, 46).c_str(),
@@ -326,6 +346,24 @@ int main(int argc, char** argv) {
             const GemmCall& observed = observed_variants[v].call;
             rows.back().counters = count_sim_kernels([&] { observed(false, false, n, n, n, px, py, po); }, gpu);
           }
+          print_row(rows.back());
+        }
+      }
+      if (Gemm16Call wmma = wmma_gemm(name)) {
+        Gemm16Call observed_wmma = wmma_gemm(name + " observed");
+        for (int64_t n : kSquareGemmSizes) {
+          std::string op = "gemm[wmma fp16]", shape = "square " + std::to_string(n) + "^3";
+          if (!wanted("square", op, shape) || (n > kLargestSimulatedWmma && !b.is_gpu())) continue;
+          Tensor x = Tensor::full(Shape{n, n}, 1.0, DType::F16, b), y = Tensor::full(Shape{n, n}, 1.0, DType::F16, b),
+                 out = Tensor::empty(Shape{n, n}, DType::F16, b);
+          auto* px = static_cast<const uint16_t*>(x.raw());
+          auto* py = static_cast<const uint16_t*>(y.raw());
+          auto* po = static_cast<uint16_t*>(out.raw());
+          auto call = [&, n = n] { wmma(n, px, py, po); };
+          rows.push_back({name, "square", op, shape, 2.0 * double(n * n) * double(n), 6.0 * double(n * n),
+                          time_call(b, call, min_seconds, 10000, flush_buffer), peak, std::nullopt});
+          if (metrics && observed_wmma)
+            rows.back().counters = count_sim_kernels([&] { observed_wmma(n, px, py, po); }, gpu);
           print_row(rows.back());
         }
       }

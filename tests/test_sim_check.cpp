@@ -1,6 +1,6 @@
 // Every kernel of the cuda backend under compute-sanitizer's three tools, on the simulator
 // (nnlab/sim/observe.h): memcheck, racecheck and initcheck over every op case forward and
-// backward, the fills and random fills, both optimizers, the four GEMM variants in every
+// backward in float32, float16 and bfloat16, the fills and random fills, both optimizers, the four GEMM variants in every
 // transpose and the kernels the backend does not call itself; then every __global__ function
 // of nnlab/backends/cuda/*.cu must have run. A finding fails the test with its report (kernel, block,
 // thread, source line, allocation or array, offset). scripts/sim_check runs it (ctest -L simcheck).
@@ -36,11 +36,14 @@ TEST_CASE("sim checks: every kernel of the cuda backend under memcheck, racechec
   };
   Backend& be = get_observed_sim_backend();
 
-  for (const OpCase& c : op_cases()) {
-    CAPTURE(c.name);
-    std::vector<Tensor> inputs = make_inputs(c, be, DType::F32, 11, true);
-    weighted_sum(c.build(inputs)).backward();
-  }
+  // Every op case in float32 and in mixed precision's 16-bit types (the 16-bit kernels).
+  for (DType dtype : {DType::F32, DType::F16, DType::BF16})
+    for (const OpCase& c : op_cases()) {
+      CAPTURE(c.name);
+      CAPTURE(std::string(dtype_name(dtype)));
+      std::vector<Tensor> inputs = make_inputs(c, be, dtype, 11, true);
+      weighted_sum(c.build(inputs), dtype).backward();
+    }
   for (int64_t n : {1, 7, 1000}) {
     Tensor t = Tensor::empty(Shape{n}, DType::F32, be), g = Tensor::full(Shape{n}, 0.5, DType::F32, be);
     be.fill_uniform(t, -1, 1, 3, 0);

@@ -111,7 +111,9 @@ Occupancy theoretical_occupancy(const Architecture& a, const KernelResources& k,
 
 std::string kernel_signature_key(const std::string& demangled) {
   std::string s = demangled;
-  for (const char* ns : {"nnlab::cuda::", "nnlab::cuda_sim_observed::", "nnlab::cuda_sim::"})
+  // The builds' namespaces, and the simulator's own (its __half and __nv_bfloat16 are CUDA's
+  // global ones in the nvcc build).
+  for (const char* ns : {"nnlab::cuda::", "nnlab::cuda_sim_observed::", "nnlab::cuda_sim::", "nnlab::sim::"})
     for (size_t at; (at = s.find(ns)) != std::string::npos;) s.erase(at, std::char_traits<char>::length(ns));
   return s;
 }

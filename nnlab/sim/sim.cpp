@@ -382,6 +382,20 @@ uint64_t warp_exchange(unsigned mask, uint64_t value, int src_lane, const char* 
   return result;
 }
 
+void warp_all_gather(unsigned mask, uint64_t value, uint64_t (&all)[32], const char* file, int line) {
+  Fiber& f = running_fiber("a warp matrix operation");
+  Block& b = *f.block;
+  if (mask != 0xffffffffu)
+    b.fail(b.thread_name(f) + ": warp exchange with partial mask at " + file + ":" + std::to_string(line) +
+           " (partial masks are not portable)");
+  unsigned warp = f.tc.linear_id / 32, lane = f.tc.linear_id % 32;
+  auto& slots = b.warp_slots[f.warp_generation % 2][warp];
+  slots[lane] = value;
+  yield(f, State::AtWarp, file, line);
+  for (int l = 0; l < 32; ++l) all[l] = slots[size_t(l)];
+  ++f.warp_generation;
+}
+
 void launch_grid(const LaunchSite& site, const void* kernel, dim3 grid, dim3 block,
                  size_t shared_bytes, const std::function<void()>& body) {
   check_launch(site, kernel, grid, block, shared_bytes);

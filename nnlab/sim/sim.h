@@ -93,6 +93,9 @@ struct WarpSyncSite {
 void observe_atomic(const void* address, size_t bytes);
 // Deposits `value` for this lane, waits for the whole warp, returns lane `src_lane`'s value.
 uint64_t warp_exchange(unsigned mask, uint64_t value, int src_lane, const char* file, int line);
+// The same exchange, returning every lane's value (all[l] is lane l's): one rendezvous where
+// 32 shuffles would take 32 (the warp matrix operations gather whole tiles this way).
+void warp_all_gather(unsigned mask, uint64_t value, uint64_t (&all)[32], const char* file, int line);
 unsigned lane_id();
 
 // Simulator code that kernels call inline but that is no instruction of theirs: the observed

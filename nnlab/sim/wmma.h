@@ -44,13 +44,15 @@ inline int col_of(int j) { return (lane() + 32 * j) % 16; }
 inline void gather(const __half (&mine)[8], float (&tile)[256]) {
   uint64_t words[2];
   std::memcpy(words, mine, sizeof(words));
-  for (int src = 0; src < 32; ++src)
-    for (int w = 0; w < 2; ++w) {
-      uint64_t got = warp_exchange(0xffffffffu, words[w], src, __FILE__, __LINE__);
+  for (int w = 0; w < 2; ++w) {
+    uint64_t all[32];
+    warp_all_gather(0xffffffffu, words[w], all, __FILE__, __LINE__);
+    for (int src = 0; src < 32; ++src) {
       __half values[4];
-      std::memcpy(values, &got, sizeof(values));
+      std::memcpy(values, &all[src], sizeof(values));
       for (int q = 0; q < 4; ++q) tile[src + 32 * (4 * w + q)] = __half2float(values[q]);
     }
+  }
 }
 }  // namespace detail
 
