@@ -150,8 +150,10 @@ class CudaBackend : public Backend {
   }
   // Every op of the table in float32 (the class would be abstract otherwise); fills of int32;
   // in float16 and bfloat16 every op but those of the float32 master weights. The 16-bit
-  // kernels: the GEMM (tensor cores for float16), the convolutions, the elementwise ops and
-  // the casts; the other ops run their float32 kernels on widened copies (widened() below).
+  // kernels: the GEMM (tensor cores for float16), the convolutions, the elementwise ops,
+  // pooling, batch norm, the bias-gradient sums and the casts; the ops autocast keeps in
+  // float32 (softmax, losses, sum) and the fills run their float32 kernels on widened copies
+  // (Widened below).
   bool supports(Op op, DType dtype) const override {
     return dtype == DType::F32 || (op == Op::Fill && dtype == DType::I32) ||
            (is_reduced_float(dtype) && !is_master_weight_op(op));
@@ -230,9 +232,9 @@ class CudaBackend : public Backend {
     NNLAB_KERNELS::bias_add(f(y), f(bias), y.dim(0), y.dim(1));
   }
   void sum_dim0(const Tensor& x, const Tensor& out) override {
-    Widened w(*this, {x}, {out});
-    NNLAB_KERNELS::sum_dim0(f(w[0]), x.dim(0), x.dim(1), f(w[1]));
-    w.store();
+    if (is_reduced_float(x.dtype()))
+      return NNLAB_KERNELS::sum_dim0_16(float16_kind(x), bits16(x), x.dim(0), x.dim(1), bits16(out));
+    NNLAB_KERNELS::sum_dim0(f(x), x.dim(0), x.dim(1), f(out));
   }
   void add(const Tensor& a, const Tensor& b, const Tensor& out) override {
     if (is_reduced_float(out.dtype()))
@@ -363,53 +365,60 @@ class CudaBackend : public Backend {
     NNLAB_KERNELS::conv2d_backward_filter(f(dy), f(x), f(dw), g, f(col));
   }
   void channel_sum(const Tensor& x, const Tensor& out) override {
-    int64_t n = x.dim(0), c = x.dim(1);
-    Widened w(*this, {x}, {out});
-    NNLAB_KERNELS::channel_sum(f(w[0]), n, c, n * c > 0 ? x.numel() / (n * c) : 0, f(w[1]));
-    w.store();
+    int64_t n = x.dim(0), c = x.dim(1), plane = n * c > 0 ? x.numel() / (n * c) : 0;
+    if (is_reduced_float(x.dtype()))
+      return NNLAB_KERNELS::channel_sum_16(float16_kind(x), bits16(x), n, c, plane, bits16(out));
+    NNLAB_KERNELS::channel_sum(f(x), n, c, plane, f(out));
   }
   void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices,
                           const Window2d& win) override {
-    Widened w(*this, {x}, {y});
-    NNLAB_KERNELS::max_pool2d_forward(f(w[0]), f(w[1]), i32(indices), pool_shape(x, y, win));
-    w.store();
+    if (is_reduced_float(x.dtype()))
+      return NNLAB_KERNELS::max_pool2d_forward_16(float16_kind(x), bits16(x), bits16(y), i32(indices),
+                                                  pool_shape(x, y, win));
+    NNLAB_KERNELS::max_pool2d_forward(f(x), f(y), i32(indices), pool_shape(x, y, win));
   }
   void max_pool2d_backward(const Tensor& dy, const Tensor& indices, const Tensor& dx,
                            const Window2d& win) override {
-    Widened w(*this, {dy}, {dx});
-    NNLAB_KERNELS::max_pool2d_backward(f(w[0]), i32(indices), f(w[1]), pool_shape(dx, dy, win));
-    w.store();
+    if (is_reduced_float(dy.dtype()))
+      return NNLAB_KERNELS::max_pool2d_backward_16(float16_kind(dy), bits16(dy), i32(indices), bits16(dx),
+                                                   pool_shape(dx, dy, win));
+    NNLAB_KERNELS::max_pool2d_backward(f(dy), i32(indices), f(dx), pool_shape(dx, dy, win));
   }
   void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Window2d& win) override {
-    Widened w(*this, {x}, {y});
-    NNLAB_KERNELS::avg_pool2d_forward(f(w[0]), f(w[1]), pool_shape(x, y, win));
-    w.store();
+    if (is_reduced_float(x.dtype()))
+      return NNLAB_KERNELS::avg_pool2d_forward_16(float16_kind(x), bits16(x), bits16(y), pool_shape(x, y, win));
+    NNLAB_KERNELS::avg_pool2d_forward(f(x), f(y), pool_shape(x, y, win));
   }
   void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Window2d& win) override {
-    Widened w(*this, {dy}, {dx});
-    NNLAB_KERNELS::avg_pool2d_backward(f(w[0]), f(w[1]), pool_shape(dx, dy, win));
-    w.store();
+    if (is_reduced_float(dy.dtype()))
+      return NNLAB_KERNELS::avg_pool2d_backward_16(float16_kind(dy), bits16(dy), bits16(dx),
+                                                   pool_shape(dx, dy, win));
+    NNLAB_KERNELS::avg_pool2d_backward(f(dy), f(dx), pool_shape(dx, dy, win));
   }
-  // The per-channel tensors are float32 beside a 16-bit x (ops.def): only x and y widen.
+  // A 16-bit x comes with float32 per-channel tensors (ops.def).
   void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                           const Tensor& running_mean, const Tensor& running_var, bool training,
                           double momentum, double eps, const Tensor& y, const Tensor& save_mean,
                           const Tensor& save_invstd) override {
-    Widened w(*this, {x}, {y});
-    NNLAB_KERNELS::batch_norm_forward(f(w[0]), f(weight), f(bias), f(running_mean), f(running_var),
-                                      training, momentum, eps, f(w[1]), f(save_mean), f(save_invstd),
+    if (is_reduced_float(x.dtype()))
+      return NNLAB_KERNELS::batch_norm_forward_16(float16_kind(x), bits16(x), f(weight), f(bias), f(running_mean),
+                                                  f(running_var), training, momentum, eps, bits16(y), f(save_mean),
+                                                  f(save_invstd), x.dim(0), x.dim(1), x.dim(2) * x.dim(3));
+    NNLAB_KERNELS::batch_norm_forward(f(x), f(weight), f(bias), f(running_mean), f(running_var),
+                                      training, momentum, eps, f(y), f(save_mean), f(save_invstd),
                                       x.dim(0), x.dim(1), x.dim(2) * x.dim(3));
-    w.store();
   }
   void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
                            const Tensor& save_mean, const Tensor& save_invstd,
                            bool batch_statistics, double /*eps: in save_invstd*/, const Tensor& dx,
                            const Tensor& dweight, const Tensor& dbias) override {
-    Widened w(*this, {dy, x}, {dx});
-    NNLAB_KERNELS::batch_norm_backward(f(w[0]), f(w[1]), f(weight), f(save_mean), f(save_invstd),
-                                       batch_statistics, f(w[2]), f(dweight), f(dbias), x.dim(0),
+    if (is_reduced_float(x.dtype()))
+      return NNLAB_KERNELS::batch_norm_backward_16(float16_kind(x), bits16(dy), bits16(x), f(weight), f(save_mean),
+                                                   f(save_invstd), batch_statistics, bits16(dx), f(dweight),
+                                                   f(dbias), x.dim(0), x.dim(1), x.dim(2) * x.dim(3));
+    NNLAB_KERNELS::batch_norm_backward(f(dy), f(x), f(weight), f(save_mean), f(save_invstd),
+                                       batch_statistics, f(dx), f(dweight), f(dbias), x.dim(0),
                                        x.dim(1), x.dim(2) * x.dim(3));
-    w.store();
   }
   void dropout_mask(const Tensor& mask, double p, uint64_t seed, uint64_t offset) override {
     Widened w(*this, {}, {mask});
@@ -446,8 +455,8 @@ class CudaBackend : public Backend {
     return Tensor::empty(Shape{g.c * g.r * g.s * g.p * g.q}, dtype, *this);
   }
 
-  // The 16-bit path of the ops without 16-bit kernels: their float32 kernel on float32
-  // copies. Each 16-bit input is widened (exactly) into a float32 temporary; each 16-bit
+  // The 16-bit path of the ops without 16-bit kernels (autocast runs them in float32; a
+  // direct call on 16-bit tensors still works): their float32 kernel on float32 copies. Each 16-bit input is widened (exactly) into a float32 temporary; each 16-bit
   // output gets a float32 temporary that store() rounds once into it -- the arithmetic of
   // reference's 16-bit path, at the cost of a cast kernel and a float32 copy per 16-bit
   // tensor. Float32 (and int32) tensors pass through as themselves, so the float32 path is

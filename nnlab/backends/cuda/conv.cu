@@ -64,15 +64,20 @@ __global__ void channel_bias_kernel(float* y, const float* bias, int64_t k, int6
   if (i < k * plane) y[i] += bias[i / plane];
 }
 
-// One thread per channel walks the batch and the plane in a fixed order.
-__global__ void channel_sum_kernel(const float* x, int64_t n, int64_t c, int64_t plane,
-                                   float* out) {
+// One thread per channel walks the batch and the plane in a fixed order (16-bit T: summed in
+// float32, rounded once).
+template <typename T>
+__global__ void channel_sum_kernel(const T* x, int64_t n, int64_t c, int64_t plane, T* out) {
   int64_t ch = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (ch >= c) return;
   float acc = 0.0f;
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < plane; ++j) acc += x[(i * c + ch) * plane + j];
-  out[ch] = acc;
+    for (int64_t j = 0; j < plane; ++j) acc += widen(x[(i * c + ch) * plane + j]);
+  out[ch] = narrow<T>(acc);
+}
+template <typename T>
+void launch_channel_sum(const T* x, int64_t n, int64_t c, int64_t plane, T* out) {
+  if (c > 0) NNLAB_LAUNCH(channel_sum_kernel<T>, blocks_for(c, kThreads), dim3(kThreads), 0, x, n, c, plane, out);
 }
 }  // namespace
 
@@ -190,9 +195,10 @@ void conv2d_backward_filter_16(Float16Kind kind, const uint16_t* dy, const uint1
 }
 
 void channel_sum(const float* x, int64_t n, int64_t c, int64_t plane, float* out) {
-  if (c > 0)
-    NNLAB_LAUNCH(channel_sum_kernel, blocks_for(c, kThreads), dim3(kThreads), 0, x, n, c, plane,
-                 out);
+  launch_channel_sum(x, n, c, plane, out);
+}
+void channel_sum_16(Float16Kind kind, const uint16_t* x, int64_t n, int64_t c, int64_t plane, uint16_t* out) {
+  with_storage(kind, [&](auto type) { launch_channel_sum(as<decltype(type)>(x), n, c, plane, as<decltype(type)>(out)); });
 }
 
 }  // namespace nnlab::NNLAB_KERNELS

@@ -13,6 +13,8 @@
 #pragma once
 #include <cstdint>
 
+#include "nnlab/backends/cuda/api.h"
+
 #ifndef NNLAB_SIM  // ---------------------------------------------------------------- nvcc
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -226,4 +228,18 @@ template <>
 __device__ __forceinline__ __nv_bfloat162 narrow_pair<__nv_bfloat16>(float a, float b) {
   return __floats2bfloat162_rn(a, b);
 }
+
+// Host code launching a kernel templated on its storage type: calls body(T{}) with T the
+// type `kind` names (__half or __nv_bfloat16); as<T>() reads a 16-bit tensor's bits as T.
+template <typename F>
+void with_storage(Float16Kind kind, F&& body) {
+  if (kind == Float16Kind::Half)
+    body(__half{});
+  else
+    body(__nv_bfloat16{});
+}
+template <typename T>
+const T* as(const uint16_t* bits) { return reinterpret_cast<const T*>(bits); }
+template <typename T>
+T* as(uint16_t* bits) { return reinterpret_cast<T*>(bits); }
 }  // namespace nnlab::NNLAB_KERNELS

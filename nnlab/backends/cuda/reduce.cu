@@ -19,20 +19,29 @@ __global__ void sum_kernel(const float* x, int n, float* out) {
   if (threadIdx.x == 0) out[blockIdx.x] = v;
 }
 // One thread per column walks down the rows: adjacent threads read adjacent addresses
-// (coalesced), and each sum has one fixed order.
-__global__ void sum_dim0_kernel(const float* x, int64_t rows, int64_t cols, float* out) {
+// (coalesced), and each sum has one fixed order. T: float, or a 16-bit type summed in float32
+// and rounded once.
+template <typename T>
+__global__ void sum_dim0_kernel(const T* x, int64_t rows, int64_t cols, T* out) {
   int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (j >= cols) return;
   float acc = 0.0f;
-  for (int64_t i = 0; i < rows; ++i) acc += x[i * cols + j];
-  out[j] = acc;
+  for (int64_t i = 0; i < rows; ++i) acc += widen(x[i * cols + j]);
+  out[j] = narrow<T>(acc);
+}
+template <typename T>
+void launch_sum_dim0(const T* x, int64_t rows, int64_t cols, T* out) {
+  if (cols > 0)
+    NNLAB_LAUNCH(sum_dim0_kernel<T>, dim3(unsigned((cols + kThreads - 1) / kThreads)), dim3(kThreads), 0, x, rows,
+                 cols, out);
 }
 }  // namespace
 
 void sum_dim0(const float* x, int64_t rows, int64_t cols, float* out) {
-  if (cols > 0)
-    NNLAB_LAUNCH(sum_dim0_kernel, dim3(unsigned((cols + kThreads - 1) / kThreads)), dim3(kThreads),
-                 0, x, rows, cols, out);
+  launch_sum_dim0(x, rows, cols, out);
+}
+void sum_dim0_16(Float16Kind kind, const uint16_t* x, int64_t rows, int64_t cols, uint16_t* out) {
+  with_storage(kind, [&](auto type) { launch_sum_dim0(as<decltype(type)>(x), rows, cols, as<decltype(type)>(out)); });
 }
 
 int reduce_partials(int n) {
