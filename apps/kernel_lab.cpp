@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
           sim::Prediction p = sim::predict(m, gpu);
           r.predicted_s += p.seconds;
           for (auto term : {&sim::Prediction::issue, &sim::Prediction::fp32, &sim::Prediction::lsu, &sim::Prediction::l2,
-                            &sim::Prediction::dram, &sim::Prediction::latency, &sim::Prediction::latency_hits})
+                            &sim::Prediction::dram, &sim::Prediction::latency})
             r.terms.*term += p.*term;
           r.counters += scaled(m);
           if (r.launches == 0) r.bound = p.bound, r.occupancy = occupancy_text(p);
@@ -200,11 +200,10 @@ int main(int argc, char** argv) {
       std::printf("  %s\n", r.occupancy.c_str());
       std::printf("     %s%s\n", counters_text(r.counters).c_str(), r.launches > 1 ? (" (" + std::to_string(r.launches) + " launches)").c_str() : "");
       const sim::Prediction& t = r.terms;
-      std::printf("     terms: issue %s, fp32 %s, lsu %s, l2 %s, dram %s, latency %s (of which L1 and shared hits %s)\n",
+      std::printf("     terms: issue %s, fp32 %s, lsu %s, l2 %s, dram %s, latency %s\n",
                   sim::format_seconds(t.issue).c_str(), sim::format_seconds(t.fp32).c_str(),
                   sim::format_seconds(t.lsu).c_str(), sim::format_seconds(t.l2).c_str(),
-                  sim::format_seconds(t.dram).c_str(), sim::format_seconds(t.latency).c_str(),
-                  sim::format_seconds(t.latency_hits).c_str());
+                  sim::format_seconds(t.dram).c_str(), sim::format_seconds(t.latency).c_str());
       std::printf("     check: %s\n", r.check.what.c_str());
     }
     double whole = results.front().predicted_s / results.back().predicted_s;

@@ -90,8 +90,6 @@ GpuSpec read_gpu(const std::string& key, const json& entry, const json& sources,
   g.l1_wavefronts_per_cycle = e.number_or("l1_wavefronts_per_cycle", 0, g);
   g.l2_latency_s = e.number_or("l2_latency_ns", 0, g) * 1e-9;
   g.dram_latency_s = e.number_or("dram_latency_ns", 0, g) * 1e-9;
-  g.l1_hit_latency_cycles = e.number_or("l1_hit_latency_cycles", 0, g);
-  g.shared_load_latency_cycles = e.number_or("shared_load_latency_cycles", 0, g);
   g.registers_from = e.text("registers_from", g);
   for (const char* positive : {"sms", "clock_mhz", "fp32_lanes_per_sm", "warp_instructions_per_cycle", "dram_gb_per_s",
                                "shared_passes_per_cycle"})
@@ -273,22 +271,11 @@ Prediction predict(const LaunchMetrics& m, const GpuSpec& gpu) {
   p.dram_bytes = 32 * dram_sectors;
   p.dram = p.dram_bytes / (gpu.dram_bytes_per_s * kDramEfficiency);
 
-  // latency: Little's law over the warps resident at once, so a wave of resident blocks takes
-  // one warp's waits. Hong and Kim's memory waiting periods: each load that hits L1 or shared
-  // memory waits its latency before the warp's next one (a chain; the simulator does not see
-  // which loads depend on which), and the loads that miss L1 wait once per barrier interval
-  // that has any (at most once per load: the staging loads of an interval overlap).
+  // latency: per warp, one wait for its loads per barrier interval that has any
   double warps = simulated * warps_per_block;
-  // A global load hits L1 as often as its sectors do: all but the block's first touch of each.
-  double miss_share = 1;
-  if (gpu.global_loads_cached && loads.transactions > 0)
-    miss_share = std::min(1.0, double(c.block_sectors) / double(loads.transactions));
-  double l1_hits = double(loads.requests) * (1 - miss_share) / warps;
-  double misses = (double(loads.requests) * miss_share + double(atomics.requests)) / warps;
-  double shared_loads = double(c.at(Space::Shared, AccessOp::Load).requests + c.at(Space::Shared, AccessOp::Atomic).requests) / warps;
-  double rounds = std::min(misses, double(c.barriers) / warps + 1);
-  double miss_wait = 0;
-  if (misses > 0) {
+  double load_requests = double(loads.requests + atomics.requests) / warps;
+  double rounds = std::min(load_requests, double(c.barriers) / warps + 1);
+  if (load_requests > 0) {
     double latency;
     if (gpu.l2_bytes == 0) {
       latency = gpu.dram_latency_s;
@@ -299,26 +286,10 @@ Prediction predict(const LaunchMetrics& m, const GpuSpec& gpu) {
                     : 0;
     }
     if (latency > 0)
-      miss_wait = rounds * latency;
+      p.latency = waves * rounds * latency;
     else
       p.left_out.push_back("latency (no measured L2 and DRAM latency of " + gpu.key + " in gpus.json)");
   }
-  double hit_cycles = 0;
-  if (l1_hits > 0) {
-    if (gpu.l1_hit_latency_cycles > 0)
-      hit_cycles += l1_hits * gpu.l1_hit_latency_cycles;
-    else
-      p.left_out.push_back("L1 hit latency (no measured L1 hit latency of " + gpu.key + " in gpus.json)");
-  }
-  if (shared_loads > 0) {
-    if (gpu.shared_load_latency_cycles > 0)
-      hit_cycles += shared_loads * gpu.shared_load_latency_cycles;
-    else
-      p.left_out.push_back("shared-memory latency (no measured shared-memory load latency of " + gpu.key +
-                           " in gpus.json)");
-  }
-  p.latency_hits = waves * hit_cycles / clock;
-  p.latency = waves * miss_wait + p.latency_hits;
 
   p.launch = kLaunchOverheadSeconds;
   std::pair<double, const char*> terms[] = {{p.issue, "issue"}, {p.fp32, "fp32"}, {p.lsu, "lsu"},

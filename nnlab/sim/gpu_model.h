@@ -14,11 +14,8 @@
 //   dram     the launch's footprint (distinct sectors), plus the L2 traffic beyond it that
 //            misses an L2 smaller than the working set of the blocks resident at once, at
 //            the datasheet bandwidth x kDramEfficiency
-//   latency  Little's law over the warps resident at once: a wave of resident blocks takes one
-//            warp's waits. In Hong and Kim's memory waiting periods, each load that hits L1 or
-//            shared memory waits its measured latency before the warp's next (a chain); the
-//            loads that miss L1 wait once per barrier interval (at most once per load), at the
-//            L2 or DRAM latency by where they hit
+//   latency  Little's law: each wave of resident blocks waits for its loads once per barrier
+//            interval (at most once per load), at the L2 or DRAM latency by where they hit
 // Work per SM is that of the busiest SM (ceil(blocks / SMs) blocks), so tails count. A term
 // whose GPU value no source gives is left out, and the prediction says so.
 #pragma once
@@ -50,9 +47,6 @@ struct GpuSpec {
   int shared_banks = 32, bank_phase_lanes = 32;
   double shared_passes_per_cycle = 0, l1_wavefronts_per_cycle = 0;  // 0: unknown
   double l2_latency_s = 0, dram_latency_s = 0;                      // 0: unknown
-  // Load-to-use latency of a global load that hits L1 and of a shared-memory load, in SM cycles
-  // (pointer-chase microbenchmarks); 0: unknown.
-  double l1_hit_latency_cycles = 0, shared_load_latency_cycles = 0;
   Architecture architecture;        // the occupancy calculator's limits
   std::string registers_from;       // the nvcc build whose registers stand in ("sm_75")
   std::map<std::string, std::string> sources;  // field -> "KEY: citation" (with a note if any)
@@ -70,7 +64,6 @@ struct Prediction {
   double seconds = 0;  // the longest term plus the launch overhead
   std::string bound;   // which term: "issue", "fp32", "lsu", "l2", "dram", "latency"
   double issue = 0, fp32 = 0, lsu = 0, l2 = 0, dram = 0, latency = 0, launch = 0;  // seconds
-  double latency_hits = 0;  // of latency: the chains of L1 and shared-memory hits
   double dram_bytes = 0, l2_bytes = 0;  // the traffic the terms priced
   bool occupancy_known = false;
   Occupancy occupancy;                // on this GPU
