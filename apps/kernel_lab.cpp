@@ -1,8 +1,8 @@
 // kernel_lab: the kernel lab's classic series (lab/: reduction, SGEMM, transpose), step by step.
 // Each step runs on the observed build of cuda-sim, is checked against a CPU loop, and its
 // counters go through cuda-sim's timing model (nnlab/sim/gpu_model.h) for the GPU named by
-// --gpu: per step the kernel, its counters, occupancy, the term that bounds it, the predicted
-// time and the predicted speed-up over the previous step. Predicted, never measured: where a
+// --gpu: per step the kernel, its counters, occupancy, the term that bounds it and every term's
+// time, the predicted time and the predicted speed-up over the previous step. Predicted, never measured: where a
 // GPU is present (the cuda backend), each step is also timed there (CUDA events, a warm-up,
 // --repeats launches) and shown next to the prediction. Where the series has published
 // measurements on that GPU (docs/gpu_model.md), they are shown side by side.
@@ -32,6 +32,7 @@ struct StepResult {
   std::string kernel;
   sim::Counters counters;  // scaled to the whole grid of every launch
   double predicted_s = 0;
+  sim::Prediction terms;  // each term summed over the step's launches: why it is bound where it is
   std::string bound, occupancy;
   int launches = 0;
   bool sampled = false;
@@ -134,6 +135,9 @@ int main(int argc, char** argv) {
         recording.on_launch = [&](sim::LaunchMetrics&& m) {
           sim::Prediction p = sim::predict(m, gpu);
           r.predicted_s += p.seconds;
+          for (auto term : {&sim::Prediction::issue, &sim::Prediction::fp32, &sim::Prediction::lsu, &sim::Prediction::l2,
+                            &sim::Prediction::dram, &sim::Prediction::latency})
+            r.terms.*term += p.*term;
           r.counters += scaled(m);
           if (r.launches == 0) r.bound = p.bound, r.occupancy = occupancy_text(p);
           r.sampled |= m.simulated_blocks < uint64_t(m.grid.x) * m.grid.y * m.grid.z;
@@ -195,6 +199,11 @@ int main(int argc, char** argv) {
       }
       std::printf("  %s\n", r.occupancy.c_str());
       std::printf("     %s%s\n", counters_text(r.counters).c_str(), r.launches > 1 ? (" (" + std::to_string(r.launches) + " launches)").c_str() : "");
+      const sim::Prediction& t = r.terms;
+      std::printf("     terms: issue %s, fp32 %s, lsu %s, l2 %s, dram %s, latency %s\n",
+                  sim::format_seconds(t.issue).c_str(), sim::format_seconds(t.fp32).c_str(),
+                  sim::format_seconds(t.lsu).c_str(), sim::format_seconds(t.l2).c_str(),
+                  sim::format_seconds(t.dram).c_str(), sim::format_seconds(t.latency).c_str());
       std::printf("     check: %s\n", r.check.what.c_str());
     }
     double whole = results.front().predicted_s / results.back().predicted_s;
