@@ -423,18 +423,21 @@ TEST_CASE("kernels on the simulator: 16-bit elementwise ops, paired and unpaired
       a[size_t(i)] = narrow(philox::normal(21, uint64_t(i), 0, 3));
       b[size_t(i)] = narrow(philox::normal(22, uint64_t(i), 0, 3));
     }
-    for (int64_t offset : {0, 1}) {  // element 1 of a 16-bit buffer is 2 bytes past alignment
+    // Element 1 of a 16-bit buffer is 2 bytes past alignment: every pointer aligned, all
+    // misaligned, and the output alone misaligned.
+    for (auto [offset, out_offset] : {std::pair{0, 0}, std::pair{1, 1}, std::pair{0, 1}}) {
       CAPTURE(half);
       CAPTURE(offset);
+      CAPTURE(out_offset);
       DeviceBuffer<uint16_t> da(a), db(b), dout(size_t(n + 1));
       const uint16_t *pa = da.ptr + offset, *pb = db.ptr + offset;
-      uint16_t* po = dout.ptr + offset;
+      uint16_t* po = dout.ptr + out_offset;
       auto check = [&](const char* op, auto expected) {
         CAPTURE(op);
         auto got = dout.host();
         for (int64_t i = 0; i < n; ++i) {
           double x = widen(a[size_t(i + offset)]), y = widen(b[size_t(i + offset)]);
-          REQUIRE(got[size_t(i + offset)] == narrow(float(expected(x, y))));
+          REQUIRE(got[size_t(i + out_offset)] == narrow(float(expected(x, y))));
         }
       };
       k::add_16(kind, pa, pb, po, n);
@@ -452,8 +455,8 @@ TEST_CASE("kernels on the simulator: 16-bit elementwise ops, paired and unpaired
       k::bias_add_16(kind, po, pb, n / 7, 7);
       auto got = dout.host();
       for (int64_t i = 0; i < n / 7 * 7; ++i)
-        REQUIRE(got[size_t(i + offset)] ==
-                narrow(float(widen(a[size_t(i + offset)])) + float(widen(b[size_t(i % 7 + offset)]))));
+        REQUIRE(got[size_t(i + out_offset)] ==
+                narrow(float(widen(a[size_t(i + out_offset)])) + float(widen(b[size_t(i % 7 + offset)]))));
     }
   }
 }

@@ -151,9 +151,9 @@ class CudaBackend : public Backend {
   // Every op of the table in float32 (the class would be abstract otherwise); fills of int32;
   // in float16 and bfloat16 every op but those of the float32 master weights. The 16-bit
   // kernels: the GEMM (tensor cores for float16), the convolutions, the elementwise ops,
-  // pooling, batch norm, the bias-gradient sums and the casts; the ops autocast keeps in
-  // float32 (softmax, losses, sum) and the fills run their float32 kernels on widened copies
-  // (Widened below).
+  // pooling, batch norm, the bias-gradient sums and the casts; the others (the ops autocast
+  // keeps in float32, argmax, expand_scalar, the fills and dropout) run their float32 kernels
+  // on widened copies (Widened below).
   bool supports(Op op, DType dtype) const override {
     return dtype == DType::F32 || (op == Op::Fill && dtype == DType::I32) ||
            (is_reduced_float(dtype) && !is_master_weight_op(op));
@@ -357,10 +357,9 @@ class CudaBackend : public Backend {
     ConvShape g = conv_shape(x, dw, dy, win);
     Tensor col = unrolled(g, dw.dtype());
     if (is_reduced_float(dw.dtype())) {
-      Tensor product = Tensor::empty(dw.shape(), dw.dtype(), *this);
-      Tensor sum = Tensor::empty(dw.shape(), DType::F32, *this);
+      Tensor dw_sum = Tensor::empty(dw.shape(), DType::F32, *this);
       return NNLAB_KERNELS::conv2d_backward_filter_16(float16_kind(dw), bits16(dy), bits16(x), bits16(dw), g,
-                                                      bits16(col), bits16(product), f(sum));
+                                                      bits16(col), f(dw_sum));
     }
     NNLAB_KERNELS::conv2d_backward_filter(f(dy), f(x), f(dw), g, f(col));
   }
@@ -455,12 +454,14 @@ class CudaBackend : public Backend {
     return Tensor::empty(Shape{g.c * g.r * g.s * g.p * g.q}, dtype, *this);
   }
 
-  // The 16-bit path of the ops without 16-bit kernels (autocast runs them in float32; a
-  // direct call on 16-bit tensors still works): their float32 kernel on float32 copies. Each 16-bit input is widened (exactly) into a float32 temporary; each 16-bit
-  // output gets a float32 temporary that store() rounds once into it -- the arithmetic of
-  // reference's 16-bit path, at the cost of a cast kernel and a float32 copy per 16-bit
-  // tensor. Float32 (and int32) tensors pass through as themselves, so the float32 path is
-  // unchanged. w[i] is the i-th tensor, inputs first, in float32.
+  // The 16-bit path of the ops without 16-bit kernels (autocast runs most of them in float32;
+  // they meet 16-bit tensors in a direct call, and argmax, expand_scalar and dropout in a
+  // 16-bit model): their float32 kernel on float32 copies. Each 16-bit input is widened
+  // (exactly) into a float32 temporary; each 16-bit output gets a float32 temporary that
+  // store() rounds into it -- float32 arithmetic and one rounding to 16 bits (reference
+  // computes some of these ops in double: the last bit may differ), at the cost of a cast
+  // kernel and a float32 copy per 16-bit tensor. Float32 (and int32) tensors pass through as
+  // themselves, so the float32 path is unchanged. w[i] is the i-th tensor, inputs first.
   class Widened {
    public:
     Widened(CudaBackend& backend, std::initializer_list<Tensor> inputs, std::initializer_list<Tensor> outputs)

@@ -52,13 +52,6 @@ __global__ void channel_fill_kernel(T* y, const T* bias, int64_t k, int64_t plan
   if (i < k * plane) y[i] = bias[i / plane];
 }
 
-// acc[i] (+)= product[i]: the filter gradient's images summed in float32.
-template <typename T>
-__global__ void accumulate_kernel(const T* product, float* acc, int64_t n, bool first) {
-  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) acc[i] = (first ? 0.0f : acc[i]) + widen(product[i]);
-}
-
 __global__ void channel_bias_kernel(float* y, const float* bias, int64_t k, int64_t plane) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < k * plane) y[i] += bias[i / plane];
@@ -144,20 +137,20 @@ void backward_data_16(Float16Kind kind, const T* dy, const T* w, T* dx, const Co
   }
 }
 
+// Every image's product summed in float32 (gemm_16_float_c, beta 1 after the first), dw
+// rounded once at the end.
 template <typename T>
-void backward_filter_16(Float16Kind kind, const T* dy, const T* x, T* dw, const ConvShape& g, T* col, T* product,
-                        float* dw_acc) {
+void backward_filter_16(Float16Kind kind, const T* dy, const T* x, T* dw, const ConvShape& g, T* col,
+                        float* dw_sum) {
   int64_t rows = g.c * g.r * g.s, cols = g.p * g.q, size = g.k * rows;
   for (int64_t i = 0; i < g.n; ++i) {
     NNLAB_LAUNCH(im2col_kernel<T>, blocks_for(rows * cols, kThreads), dim3(kThreads), 0, x + i * g.c * g.h * g.w,
                  g, col);
-    gemm_16(kind, false, true, g.k, rows, cols, 1.0f, reinterpret_cast<const uint16_t*>(dy + i * g.k * cols),
-            reinterpret_cast<const uint16_t*>(col), 0.0f, reinterpret_cast<uint16_t*>(product));
-    NNLAB_LAUNCH(accumulate_kernel<T>, blocks_for(size, kThreads), dim3(kThreads), 0, product, dw_acc, size,
-                 i == 0);
+    gemm_16_float_c(kind, false, true, g.k, rows, cols, 1.0f, reinterpret_cast<const uint16_t*>(dy + i * g.k * cols),
+                    reinterpret_cast<const uint16_t*>(col), i == 0 ? 0.0f : 1.0f, dw_sum);
   }
-  if (g.n == 0) fill(dw_acc, 0.0f, size);
-  cast_to_16(dw_acc, reinterpret_cast<uint16_t*>(dw), size, kind);
+  if (g.n == 0) fill(dw_sum, 0.0f, size);
+  cast_to_16(dw_sum, reinterpret_cast<uint16_t*>(dw), size, kind);
 }
 }  // namespace
 
@@ -183,15 +176,11 @@ void conv2d_backward_data_16(Float16Kind kind, const uint16_t* dy, const uint16_
 }
 
 void conv2d_backward_filter_16(Float16Kind kind, const uint16_t* dy, const uint16_t* x, uint16_t* dw,
-                               const ConvShape& g, uint16_t* col, uint16_t* product, float* dw_acc) {
-  if (kind == Float16Kind::Half)
-    backward_filter_16(kind, reinterpret_cast<const __half*>(dy), reinterpret_cast<const __half*>(x),
-                       reinterpret_cast<__half*>(dw), g, reinterpret_cast<__half*>(col),
-                       reinterpret_cast<__half*>(product), dw_acc);
-  else
-    backward_filter_16(kind, reinterpret_cast<const __nv_bfloat16*>(dy), reinterpret_cast<const __nv_bfloat16*>(x),
-                       reinterpret_cast<__nv_bfloat16*>(dw), g, reinterpret_cast<__nv_bfloat16*>(col),
-                       reinterpret_cast<__nv_bfloat16*>(product), dw_acc);
+                               const ConvShape& g, uint16_t* col, float* dw_sum) {
+  with_storage(kind, [&](auto type) {
+    using T = decltype(type);
+    backward_filter_16(kind, as<T>(dy), as<T>(x), as<T>(dw), g, as<T>(col), dw_sum);
+  });
 }
 
 void channel_sum(const float* x, int64_t n, int64_t c, int64_t plane, float* out) {

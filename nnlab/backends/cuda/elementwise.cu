@@ -50,7 +50,10 @@ __global__ void bias_add_kernel(float* y, const float* bias, int64_t rows, int64
 }
 
 // Mixed precision's 16-bit activations (T = __half or __nv_bfloat16): float32 arithmetic and
-// one rounding per result, as reference's 16-bit path. Each thread takes two neighbouring
+// one rounding per result. A float32 sum or product of two 16-bit values rounded to 16 bits
+// is the exact result rounded once (float32's 24 bits are at least 2p + 2 for float16's and
+// bfloat16's p, so the double rounding is innocuous), as reference's; scale rounds alpha to
+// float32 first, where reference multiplies by the double. Each thread takes two neighbouring
 // elements; where every pointer is 4-byte aligned (`paired`, the same for the whole launch)
 // it moves them in one 32-bit access (Pair<T>), else one at a time, as it does for an odd
 // last element. One kernel serves the five operations (`op` is the same for every thread, so

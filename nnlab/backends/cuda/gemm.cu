@@ -189,12 +189,24 @@ __global__ void gemm_naive_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_
   c[row * n + col] = alpha * acc + prior;
 }
 
-// Mixed precision's GEMM: 16-bit operands and c (T = __half or __nv_bfloat16), the tiled
-// kernel's scheme with the tiles widened to float32 as they are staged, products and sums in
-// float32, and c rounded once when stored (as cuBLAS's gemmEx with CUBLAS_COMPUTE_32F).
+// c[i] = alpha * acc + beta * c[i], where c is 16-bit (c16, rounded once when stored) or
+// float32 (c32, kept: a sum over several products, as the convolution's filter gradient
+// needs), whichever is not null.
+template <typename T>
+__device__ __forceinline__ void store_c(T* c16, float* c32, int64_t at, float alpha, float acc, float beta) {
+  float prior = beta == 0.0f ? 0.0f : beta * (c32 ? c32[at] : widen(c16[at]));
+  if (c32)
+    c32[at] = alpha * acc + prior;
+  else
+    c16[at] = narrow<T>(alpha * acc + prior);
+}
+
+// Mixed precision's GEMM: 16-bit operands (T = __half or __nv_bfloat16), the tiled kernel's
+// scheme with the tiles widened to float32 as they are staged, products and sums in float32,
+// and c stored by store_c (as cuBLAS's gemmEx with CUBLAS_COMPUTE_32F).
 template <typename T>
 __global__ void gemm_16_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
-                               const T* a, const T* b, float beta, T* c) {
+                               const T* a, const T* b, float beta, T* c, float* c32) {
   __shared__ float a_tile[kTile][kTile];
   __shared__ float b_tile[kTile][kTile];
   int tx = int(threadIdx.x), ty = int(threadIdx.y);
@@ -208,10 +220,7 @@ __global__ void gemm_16_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_t k
     for (int p = 0; p < kTile; ++p) acc += a_tile[ty][p] * b_tile[p][tx];
     __syncthreads();
   }
-  if (row < m && col < n) {
-    float prior = beta == 0.0f ? 0.0f : beta * widen(c[row * n + col]);
-    c[row * n + col] = narrow<T>(alpha * acc + prior);
-  }
+  if (row < m && col < n) store_c(c, c32, row * n + col, alpha, acc, beta);
 }
 
 // The tensor-core variant, for float16 (bfloat16's WMMA needs sm_80; the build targets sm_75
@@ -219,10 +228,11 @@ __global__ void gemm_16_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_t k
 // simulator's nnlab/sim/wmma.h). Each 16-deep slice of op(a) and op(b) is staged in shared
 // memory (transposes resolved, out-of-range elements zero, so any m, n, k works), loaded into
 // fragments and multiplied into a float32 accumulator by mma_sync; the accumulator goes out
-// through shared memory so that alpha, beta and the rounding to float16 apply per element.
+// through shared memory so that alpha, beta and the rounding to float16 (store_c) apply per
+// element.
 constexpr int kWmma = 16;
 __global__ void gemm_wmma_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
-                                 const __half* a, const __half* b, float beta, __half* c) {
+                                 const __half* a, const __half* b, float beta, __half* c, float* c32) {
   alignas(32) __shared__ __half a_tile[kWmma * kWmma];  // load_matrix_sync wants 256-bit alignment
   alignas(32) __shared__ __half b_tile[kWmma * kWmma];
   alignas(32) __shared__ float c_tile[kWmma * kWmma];
@@ -250,10 +260,7 @@ __global__ void gemm_wmma_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_t
   __syncthreads();
   for (int e = lane; e < kWmma * kWmma; e += 32) {
     int64_t r = row0 + e / kWmma, q = col0 + e % kWmma;
-    if (r < m && q < n) {
-      float prior = beta == 0.0f ? 0.0f : beta * __half2float(c[r * n + q]);
-      c[r * n + q] = __float2half_rn(alpha * c_tile[e] + prior);
-    }
+    if (r < m && q < n) store_c(c, c32, r * n + q, alpha, c_tile[e], beta);
   }
 }
 
@@ -270,17 +277,27 @@ void sgemm_tiled(const float* a, const float* b, float* c, int m, int n, int k) 
   NNLAB_LAUNCH(sgemm_tiled_kernel, tiles(m, n), dim3(kTile, kTile), 0, a, b, c, m, n, k);
 }
 
-void gemm_16(Float16Kind kind, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-             const uint16_t* a, const uint16_t* b, float beta, uint16_t* c) {
+namespace {
+void launch_gemm_16(Float16Kind kind, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                    const uint16_t* a, const uint16_t* b, float beta, uint16_t* c16, float* c32) {
   if (m == 0 || n == 0) return;
   if (kind == Float16Kind::Half)  // tensor cores
     NNLAB_LAUNCH(gemm_wmma_kernel, dim3(unsigned((n + kWmma - 1) / kWmma), unsigned((m + kWmma - 1) / kWmma)),
-                 dim3(32), 0, trans_a, trans_b, m, n, k, alpha, reinterpret_cast<const __half*>(a),
-                 reinterpret_cast<const __half*>(b), beta, reinterpret_cast<__half*>(c));
+                 dim3(32), 0, trans_a, trans_b, m, n, k, alpha, as<__half>(a), as<__half>(b), beta, as<__half>(c16),
+                 c32);
   else
-    NNLAB_LAUNCH(gemm_16_kernel<__nv_bfloat16>, tiles(int(m), int(n)), dim3(kTile, kTile), 0, trans_a,
-                 trans_b, m, n, k, alpha, reinterpret_cast<const __nv_bfloat16*>(a),
-                 reinterpret_cast<const __nv_bfloat16*>(b), beta, reinterpret_cast<__nv_bfloat16*>(c));
+    NNLAB_LAUNCH(gemm_16_kernel<__nv_bfloat16>, tiles(int(m), int(n)), dim3(kTile, kTile), 0, trans_a, trans_b, m,
+                 n, k, alpha, as<__nv_bfloat16>(a), as<__nv_bfloat16>(b), beta, as<__nv_bfloat16>(c16), c32);
+}
+}  // namespace
+
+void gemm_16(Float16Kind kind, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+             const uint16_t* a, const uint16_t* b, float beta, uint16_t* c) {
+  launch_gemm_16(kind, trans_a, trans_b, m, n, k, alpha, a, b, beta, c, nullptr);
+}
+void gemm_16_float_c(Float16Kind kind, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                     const uint16_t* a, const uint16_t* b, float beta, float* c) {
+  launch_gemm_16(kind, trans_a, trans_b, m, n, k, alpha, a, b, beta, nullptr, c);
 }
 
 // Every row the float4 kernel reads or writes must start 16-byte aligned.

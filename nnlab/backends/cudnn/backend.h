@@ -94,7 +94,9 @@ class CudnnBackend : public cuda::CudaBackend {
   TensorDesc& desc_for(int64_t n, int64_t c, int64_t h, int64_t w, DType dtype = DType::F32);
   // Mixed precision through cuDNN: float16 convolutions and batch norm (float32 compute, tensor
   // cores allowed). bfloat16 ones need compute capability 8.0 and the build targets 7.5 too,
-  // so bfloat16 stays on the hand-written kernels, as the WMMA GEMM does.
+  // so bfloat16 stays on the hand-written kernels, as the WMMA GEMM does. A float16
+  // convolution with bias rounds twice (the convolution's output, then cudnnAddTensor's),
+  // where the hand-written one adds the bias before its single rounding.
   static bool cudnn_16(const Tensor& t) { return t.dtype() == DType::F16; }
   Tensor workspace(size_t bytes);  // from the caching allocator; undefined when 0 bytes
   void release_handles();          // the destructor's work, also for a constructor that fails
