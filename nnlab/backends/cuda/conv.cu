@@ -113,7 +113,6 @@ namespace {
 template <typename T>
 void forward_16(Float16Kind kind, const T* x, const T* w, const T* bias, T* y, const ConvShape& g, T* col) {
   int64_t rows = g.c * g.r * g.s, cols = g.p * g.q;
-  auto bits = [](const T* p) { return reinterpret_cast<const uint16_t*>(p); };
   for (int64_t i = 0; i < g.n; ++i) {
     NNLAB_LAUNCH(im2col_kernel<T>, blocks_for(rows * cols, kThreads), dim3(kThreads), 0, x + i * g.c * g.h * g.w,
                  g, col);
@@ -121,8 +120,8 @@ void forward_16(Float16Kind kind, const T* x, const T* w, const T* bias, T* y, c
     if (bias)
       NNLAB_LAUNCH(channel_fill_kernel<T>, blocks_for(g.k * cols, kThreads), dim3(kThreads), 0, out, bias, g.k,
                    cols);
-    gemm_16(kind, false, false, g.k, cols, rows, 1.0f, bits(w), bits(col), bias ? 1.0f : 0.0f,
-            reinterpret_cast<uint16_t*>(out));
+    gemm_16(kind, false, false, g.k, cols, rows, 1.0f, reinterpret_cast<const uint16_t*>(w),
+            reinterpret_cast<const uint16_t*>(col), bias ? 1.0f : 0.0f, reinterpret_cast<uint16_t*>(out));
   }
 }
 
@@ -156,23 +155,18 @@ void backward_filter_16(Float16Kind kind, const T* dy, const T* x, T* dw, const 
 
 void conv2d_forward_16(Float16Kind kind, const uint16_t* x, const uint16_t* w, const uint16_t* bias, uint16_t* y,
                        const ConvShape& g, uint16_t* col) {
-  if (kind == Float16Kind::Half)
-    forward_16(kind, reinterpret_cast<const __half*>(x), reinterpret_cast<const __half*>(w),
-               reinterpret_cast<const __half*>(bias), reinterpret_cast<__half*>(y), g, reinterpret_cast<__half*>(col));
-  else
-    forward_16(kind, reinterpret_cast<const __nv_bfloat16*>(x), reinterpret_cast<const __nv_bfloat16*>(w),
-               reinterpret_cast<const __nv_bfloat16*>(bias), reinterpret_cast<__nv_bfloat16*>(y), g,
-               reinterpret_cast<__nv_bfloat16*>(col));
+  with_storage(kind, [&](auto type) {
+    using T = decltype(type);
+    forward_16(kind, as<T>(x), as<T>(w), as<T>(bias), as<T>(y), g, as<T>(col));
+  });
 }
 
 void conv2d_backward_data_16(Float16Kind kind, const uint16_t* dy, const uint16_t* w, uint16_t* dx,
                              const ConvShape& g, uint16_t* col) {
-  if (kind == Float16Kind::Half)
-    backward_data_16(kind, reinterpret_cast<const __half*>(dy), reinterpret_cast<const __half*>(w),
-                     reinterpret_cast<__half*>(dx), g, reinterpret_cast<__half*>(col));
-  else
-    backward_data_16(kind, reinterpret_cast<const __nv_bfloat16*>(dy), reinterpret_cast<const __nv_bfloat16*>(w),
-                     reinterpret_cast<__nv_bfloat16*>(dx), g, reinterpret_cast<__nv_bfloat16*>(col));
+  with_storage(kind, [&](auto type) {
+    using T = decltype(type);
+    backward_data_16(kind, as<T>(dy), as<T>(w), as<T>(dx), g, as<T>(col));
+  });
 }
 
 void conv2d_backward_filter_16(Float16Kind kind, const uint16_t* dy, const uint16_t* x, uint16_t* dw,

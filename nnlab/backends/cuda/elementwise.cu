@@ -111,21 +111,17 @@ __global__ void cast_from_16_kernel(const T* in, float* out, int64_t n) {
 
 void cast_to_16(const float* in, uint16_t* out, int64_t n, Float16Kind kind) {
   if (n == 0) return;
-  if (kind == Float16Kind::Half)
-    NNLAB_LAUNCH(cast_to_16_kernel<__half>, blocks_for(n, kThreads), dim3(kThreads), 0, in,
-                 reinterpret_cast<__half*>(out), n);
-  else
-    NNLAB_LAUNCH(cast_to_16_kernel<__nv_bfloat16>, blocks_for(n, kThreads), dim3(kThreads), 0, in,
-                 reinterpret_cast<__nv_bfloat16*>(out), n);
+  with_storage(kind, [&](auto type) {
+    using T = decltype(type);
+    NNLAB_LAUNCH(cast_to_16_kernel<T>, blocks_for(n, kThreads), dim3(kThreads), 0, in, as<T>(out), n);
+  });
 }
 void cast_from_16(const uint16_t* in, float* out, int64_t n, Float16Kind kind) {
   if (n == 0) return;
-  if (kind == Float16Kind::Half)
-    NNLAB_LAUNCH(cast_from_16_kernel<__half>, blocks_for(n, kThreads), dim3(kThreads), 0,
-                 reinterpret_cast<const __half*>(in), out, n);
-  else
-    NNLAB_LAUNCH(cast_from_16_kernel<__nv_bfloat16>, blocks_for(n, kThreads), dim3(kThreads), 0,
-                 reinterpret_cast<const __nv_bfloat16*>(in), out, n);
+  with_storage(kind, [&](auto type) {
+    using T = decltype(type);
+    NNLAB_LAUNCH(cast_from_16_kernel<T>, blocks_for(n, kThreads), dim3(kThreads), 0, as<T>(in), out, n);
+  });
 }
 
 namespace {
@@ -136,14 +132,11 @@ void elementwise_16(Float16Kind kind, Op16 op, const uint16_t* a, const uint16_t
                     int64_t n) {
   if (n == 0) return;
   bool paired = aligned4(a) && aligned4(b) && aligned4(out);
-  dim3 grid = blocks_for((n + 1) / 2, kThreads);
-  if (kind == Float16Kind::Half)
-    NNLAB_LAUNCH(elementwise_16_kernel<__half>, grid, dim3(kThreads), 0, op, reinterpret_cast<const __half*>(a),
-                 reinterpret_cast<const __half*>(b), alpha, reinterpret_cast<__half*>(out), n, paired);
-  else
-    NNLAB_LAUNCH(elementwise_16_kernel<__nv_bfloat16>, grid, dim3(kThreads), 0, op,
-                 reinterpret_cast<const __nv_bfloat16*>(a), reinterpret_cast<const __nv_bfloat16*>(b), alpha,
-                 reinterpret_cast<__nv_bfloat16*>(out), n, paired);
+  with_storage(kind, [&](auto type) {
+    using T = decltype(type);
+    NNLAB_LAUNCH(elementwise_16_kernel<T>, blocks_for((n + 1) / 2, kThreads), dim3(kThreads), 0, op, as<T>(a),
+                 as<T>(b), alpha, as<T>(out), n, paired);
+  });
 }
 }  // namespace
 
@@ -166,13 +159,11 @@ void bias_add_16(Float16Kind kind, uint16_t* y, const uint16_t* bias, int64_t ro
   int64_t n = rows * cols;
   if (n == 0) return;
   bool paired = aligned4(y);  // bias is read one element at a time: its pairs may straddle rows
-  if (kind == Float16Kind::Half)
-    NNLAB_LAUNCH(bias_add_16_kernel<__half>, blocks_for((n + 1) / 2, kThreads), dim3(kThreads), 0,
-                 reinterpret_cast<__half*>(y), reinterpret_cast<const __half*>(bias), rows, cols, paired);
-  else
-    NNLAB_LAUNCH(bias_add_16_kernel<__nv_bfloat16>, blocks_for((n + 1) / 2, kThreads), dim3(kThreads), 0,
-                 reinterpret_cast<__nv_bfloat16*>(y), reinterpret_cast<const __nv_bfloat16*>(bias), rows,
-                 cols, paired);
+  with_storage(kind, [&](auto type) {
+    using T = decltype(type);
+    NNLAB_LAUNCH(bias_add_16_kernel<T>, blocks_for((n + 1) / 2, kThreads), dim3(kThreads), 0, as<T>(y), as<T>(bias),
+                 rows, cols, paired);
+  });
 }
 
 void add(const float* a, const float* b, float* out, int64_t n) {
