@@ -12,6 +12,7 @@
 #include "nnlab/sim/gpu_model.h"
 #include "nnlab/sim/instructions.h"
 #include "nnlab/sim/observe.h"
+#include "tests/sim_observable.h"
 #include "nnlab/sim/occupancy.h"
 #include "nnlab/sim/sim.h"
 
@@ -36,12 +37,6 @@ std::vector<sim::LaunchMetrics> observe_step(lab::Workload& w, int step, uint64_
   return recording.launches();
 }
 
-// Whether this build can observe memory accesses (not under AddressSanitizer); a skip says why.
-bool observable() {
-  std::string why = sim::observation_unavailable_reason();
-  if (!why.empty()) MESSAGE("skipping: cuda-sim cannot observe memory accesses in this build: " << why);
-  return why.empty();
-}
 }  // namespace
 
 TEST_CASE("lab: every step of every series matches its CPU loop on cuda-sim") {
@@ -60,7 +55,7 @@ TEST_CASE("lab: every step of every series matches its CPU loop on cuda-sim") {
 }
 
 TEST_CASE("lab: the observed build is clean under memcheck, racecheck and initcheck, and right") {
-  if (!observable()) return;
+  if (!nnlab::testing::sim_observable()) return;
   Backend& observed = get_observed_sim_backend();
   for (const lab::Series& s : lab::all_series()) {
     // Smaller still: the checks record every access.
@@ -90,7 +85,7 @@ TEST_CASE("lab: a wrong result fails the check") {
 }
 
 TEST_CASE("lab: a sample of blocks gives the full run's counters, scaled") {
-  if (!observable()) return;
+  if (!nnlab::testing::sim_observable()) return;
   // Sizes where the full observed run is feasible; every block of these kernels does the same
   // work, so the scaled counters must equal the full run's exactly.
   struct Case {
@@ -263,7 +258,7 @@ TEST_CASE("instructions: the x86 of the observed build, classified as a GPU exec
 }
 
 TEST_CASE("instructions: the modulo of reduction step 1 costs more than step 3's comparison") {
-  if (!observable()) return;
+  if (!nnlab::testing::sim_observable()) return;
   lab::Workload w(lab::find_series("reduction"), 1 << 12, get_observed_sim_backend());
   auto instructions = [&](int step) { return observe_step(w, step, 0)[0].total.alu_instructions; };
   uint64_t divergent = instructions(1), sequential = instructions(3);

@@ -14,6 +14,7 @@
 #include "nnlab/core/ops.h"
 #include "nnlab/sim/observe.h"
 #include "tests/op_cases.h"
+#include "tests/sim_observable.h"
 
 
 using namespace nnlab;
@@ -21,11 +22,7 @@ using namespace nnlab::testing;
 namespace ok = nnlab::cuda_sim_observed;
 
 TEST_CASE("sim checks: every kernel of the cuda backend under memcheck, racecheck and initcheck") {
-  std::string why = sim::observation_unavailable_reason();
-  if (!why.empty()) {
-    MESSAGE("skipping: cuda-sim cannot observe memory accesses in this build: " << why);
-    return;
-  }
+  if (!sim_observable()) return;
   std::set<std::string> launched;
   size_t launches = 0;
   // Alive before any allocation: initcheck judges only memory allocated while it records.

@@ -11,6 +11,7 @@
 #include "nnlab/backends/cuda/api.h"
 #include "nnlab/core/philox.h"
 #include "nnlab/sim/observe.h"
+#include "tests/sim_observable.h"
 #include "nnlab/sim/runtime.h"
 #include "nnlab/sim/sim.h"
 
@@ -30,12 +31,6 @@ using sim::AccessOp;
 using sim::Space;
 
 namespace {
-// Skips (with the reason) where this build cannot observe, e.g. under AddressSanitizer.
-bool observable() {
-  std::string why = sim::observation_unavailable_reason();
-  if (!why.empty()) MESSAGE("skipping: cuda-sim cannot observe memory accesses in this build: " << why);
-  return why.empty();
-}
 
 struct Buffer {
   explicit Buffer(size_t floats, bool initialise = true) : n(floats) {
@@ -100,7 +95,7 @@ void expect_finding(const std::function<void()>& f, sim::Checks checks, const st
 }  // namespace
 
 TEST_CASE("observe: global sectors per request, by hand") {
-  if (!observable()) return;
+  if (!nnlab::testing::sim_observable()) return;
   Buffer in(32 * 32 + 4), out(32 * 4);
   SUBCASE("a coalesced float copy: 4 sectors per request") {
     auto m = observe([&] { ok::strided_copy(in.ptr, out.ptr, 1, 0); });
@@ -129,7 +124,7 @@ TEST_CASE("observe: global sectors per request, by hand") {
 }
 
 TEST_CASE("observe: shared-memory wavefronts and bank conflicts, by hand") {
-  if (!observable()) return;
+  if (!nnlab::testing::sim_observable()) return;
   Buffer in(32 * 32), out(32 * 32);
   SUBCASE("a 32x32 tile read by column: every lane in one bank, 32 wavefronts a request") {
     auto m = observe([&] { ok::transpose_tile(in.ptr, out.ptr, false); });
@@ -164,7 +159,7 @@ TEST_CASE("observe: shared-memory wavefronts and bank conflicts, by hand") {
 }
 
 TEST_CASE("observe: atomics, one request per warp") {
-  if (!observable()) return;
+  if (!nnlab::testing::sim_observable()) return;
   int* counter = nullptr;
   cudaMalloc(&counter, sizeof(int));
   cudaMemset(counter, 0, sizeof(int));
@@ -177,7 +172,7 @@ TEST_CASE("observe: atomics, one request per warp") {
 }
 
 TEST_CASE("observe: the naive and tiled GEMMs' counters, by hand") {
-  if (!observable()) return;
+  if (!nnlab::testing::sim_observable()) return;
   const int n = 64;  // 2x2 blocks of 32x32 threads: 128 warps, each a row of 32 columns
   Buffer a(n * n), b(n * n), c(n * n);
   using V = ok::GemmVariant;
@@ -221,7 +216,7 @@ std::vector<std::pair<sim::Counters, std::vector<sim::LaunchMetrics::Site>>> cou
 }  // namespace
 
 TEST_CASE("observe: counters are the same under every schedule and host thread count") {
-  if (!observable()) return;
+  if (!nnlab::testing::sim_observable()) return;
   Buffer a(67 * 45), b(45 * 33), c(67 * 33), in(32 * 33), out(32 * 32), x(10000), parts(1024), total(1);
   auto work = [&] {
     using V = ok::GemmVariant;
@@ -254,7 +249,7 @@ TEST_CASE("observe: counters are the same under every schedule and host thread c
 }
 
 TEST_CASE("observe: the plain build is not observed") {
-  if (!observable()) return;
+  if (!nnlab::testing::sim_observable()) return;
   Buffer in(64), out(64);
   sim::Recording recording;
   nnlab::cuda_sim::axpy(2.0f, in.ptr, out.ptr, 64);
@@ -262,7 +257,7 @@ TEST_CASE("observe: the plain build is not observed") {
 }
 
 TEST_CASE("memcheck: out-of-bounds and misaligned accesses, with the allocation and the offset") {
-  if (!observable()) return;
+  if (!nnlab::testing::sim_observable()) return;
   Buffer in(64), out(64);
   sim::Checks memcheck{true, false, false};
   observe([&] { ok::copy_n(in.ptr, out.ptr, 64, false); }, memcheck);
@@ -284,7 +279,7 @@ TEST_CASE("memcheck: out-of-bounds and misaligned accesses, with the allocation 
 }
 
 TEST_CASE("racecheck: a missing barrier is found from the access record, under every schedule") {
-  if (!observable()) return;
+  if (!nnlab::testing::sim_observable()) return;
   Buffer in(8 * 64), out(8 * 64);
   sim::Checks racecheck{false, true, false};
   for (auto s : {sim::Schedule::Fifo, sim::Schedule::Reverse, sim::Schedule::Random}) {
@@ -306,7 +301,7 @@ TEST_CASE("racecheck: a missing barrier is found from the access record, under e
 }
 
 TEST_CASE("initcheck: reading device memory nothing wrote since cudaMalloc") {
-  if (!observable()) return;
+  if (!nnlab::testing::sim_observable()) return;
   sim::Checks initcheck{false, false, true};
   sim::Recording recording(initcheck);  // allocations made while initcheck records are tracked
   float *in = nullptr, *out = nullptr, *copy = nullptr, *scratch = nullptr;
@@ -410,7 +405,7 @@ TEST_CASE("occupancy: the calculator's arithmetic") {
 }
 
 TEST_CASE("occupancy: from the nvcc build's resource usage, or why not") {
-  if (!observable()) return;
+  if (!nnlab::testing::sim_observable()) return;
   Buffer a(64 * 64), b(64 * 64), c(64 * 64);
   auto m = observe([&] {
     ok::gemm_variant(ok::GemmVariant::Tiled, false, false, 64, 64, 64, 1.0f, a.ptr, b.ptr, 0.0f, c.ptr);
