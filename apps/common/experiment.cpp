@@ -409,7 +409,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& all_hooks) {
   MixedPrecision mixed(c.precision);
   if (mixed.on) {
     // Every op but those of the float32 master weights runs in the 16-bit dtype somewhere.
-    // The built-in backends have them all; a backend registered by a library user may not.
+    // Every backend has them today; a backend added to the registry without them is refused here.
     std::string missing;
     for (Op op : {
 #define NNLAB_OP(Name, stem, params) Op::Name,
