@@ -367,33 +367,39 @@ void syncwarp(const char* file, int line, unsigned mask) {
   yield(f, State::AtWarp, file, line);
 }
 
-uint64_t warp_exchange(unsigned mask, uint64_t value, int src_lane, const char* file, int line) {
-  Fiber& f = running_fiber("a warp shuffle");
+namespace {
+// Deposits this lane's value for its warp, waits for the whole warp and hands read() every
+// lane's deposit (slot l: lane l's). `operation` names the caller for a call outside a kernel,
+// `name` for a partial mask. The slots are double-buffered by generation, so a lane that
+// deposits for the next exchange cannot overwrite what a slower lane is still reading.
+template <typename Read>
+void exchange_in_warp(const char* operation, const char* name, unsigned mask, uint64_t value, const char* file,
+                      int line, Read read) {
+  Fiber& f = running_fiber(operation);
   Block& b = *f.block;
   if (mask != 0xffffffffu)
-    b.fail(b.thread_name(f) + ": shuffle with partial mask at " + file + ":" +
-           std::to_string(line) + " (partial masks are not portable)");
-  unsigned warp = f.tc.linear_id / 32, lane = f.tc.linear_id % 32;
-  auto& slots = b.warp_slots[f.warp_generation % 2][warp];
-  slots[lane] = value;
-  yield(f, State::AtWarp, file, line);
-  uint64_t result = slots[unsigned(src_lane) % 32];
-  ++f.warp_generation;
-  return result;
-}
-
-void warp_all_gather(unsigned mask, uint64_t value, uint64_t (&all)[32], const char* file, int line) {
-  Fiber& f = running_fiber("a warp matrix operation");
-  Block& b = *f.block;
-  if (mask != 0xffffffffu)
-    b.fail(b.thread_name(f) + ": warp exchange with partial mask at " + file + ":" + std::to_string(line) +
+    b.fail(b.thread_name(f) + ": " + name + " with partial mask at " + file + ":" + std::to_string(line) +
            " (partial masks are not portable)");
   unsigned warp = f.tc.linear_id / 32, lane = f.tc.linear_id % 32;
   auto& slots = b.warp_slots[f.warp_generation % 2][warp];
   slots[lane] = value;
   yield(f, State::AtWarp, file, line);
-  for (int l = 0; l < 32; ++l) all[l] = slots[size_t(l)];
+  read(slots);
   ++f.warp_generation;
+}
+}  // namespace
+
+uint64_t warp_exchange(unsigned mask, uint64_t value, int src_lane, const char* file, int line) {
+  uint64_t result = 0;
+  exchange_in_warp("a warp shuffle", "shuffle", mask, value, file, line,
+                   [&](const auto& slots) { result = slots[unsigned(src_lane) % 32]; });
+  return result;
+}
+
+void warp_all_gather(unsigned mask, uint64_t value, uint64_t (&all)[32], const char* file, int line) {
+  exchange_in_warp("a warp matrix operation", "warp exchange", mask, value, file, line, [&](const auto& slots) {
+    for (int l = 0; l < 32; ++l) all[l] = slots[size_t(l)];
+  });
 }
 
 void launch_grid(const LaunchSite& site, const void* kernel, dim3 grid, dim3 block,
