@@ -85,7 +85,7 @@ Tensor CudnnBackend::workspace(size_t bytes) {
 TensorDesc& CudnnBackend::desc_for(int64_t n, int64_t c, int64_t h, int64_t w, DType dtype) {
   auto& slot = descs_[{{n, c, h, w}, dtype}];
   if (!slot) {
-    if (dtype != DType::F32 && dtype != DType::F16)
+    if (!cudnn_dtype(dtype))
       throw std::logic_error(std::string("cudnn: no tensor descriptor for ") + dtype_name(dtype) +
                              " here (float32 or float16)");
     slot = std::make_unique<TensorDesc>(n, c, h, w, dtype == DType::F16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT);

@@ -96,8 +96,9 @@ class CudnnBackend : public cuda::CudaBackend {
   // cores allowed). bfloat16 ones need compute capability 8.0 and the build targets 7.5 too,
   // so bfloat16 stays on the hand-written kernels, as the WMMA GEMM does. A float16
   // convolution with bias rounds twice (the convolution's output, then cudnnAddTensor's),
-  // where the hand-written one adds the bias before its single rounding.
-  static bool cudnn_16(const Tensor& t) { return t.dtype() == DType::F16; }
+  // where the hand-written one adds the bias before its single rounding. Whether cuDNN takes
+  // tensors of this dtype here (float32 or float16):
+  static bool cudnn_dtype(DType dtype) { return dtype == DType::F32 || dtype == DType::F16; }
   Tensor workspace(size_t bytes);  // from the caching allocator; undefined when 0 bytes
   void release_handles();          // the destructor's work, also for a constructor that fails
 

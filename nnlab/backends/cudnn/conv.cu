@@ -82,7 +82,7 @@ ConvPlan& CudnnBackend::plan_for(const Tensor& x, const Tensor& w, const Tensor&
 void CudnnBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
                                    const Tensor& y, const Window2d& win) {
   if (y.numel() == 0) return;
-  if (is_reduced_float(y.dtype()) && !cudnn_16(y)) return CudaBackend::conv2d_forward(x, w, bias, y, win);
+  if (!cudnn_dtype(y.dtype())) return CudaBackend::conv2d_forward(x, w, bias, y, win);
   ConvPlan& plan = plan_for(x, w, y, win);
   Tensor ws = workspace(plan.forward.workspace);
   const float one = 1.0f, zero = 0.0f;
@@ -97,7 +97,7 @@ void CudnnBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor
 void CudnnBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,
                                          const Window2d& win) {
   if (dx.numel() == 0) return;
-  if (is_reduced_float(dx.dtype()) && !cudnn_16(dx)) return CudaBackend::conv2d_backward_data(dy, w, dx, win);
+  if (!cudnn_dtype(dx.dtype())) return CudaBackend::conv2d_backward_data(dy, w, dx, win);
   ConvPlan& plan = plan_for(dx, w, dy, win);
   Tensor ws = workspace(plan.backward_data.workspace);
   const float one = 1.0f, zero = 0.0f;
@@ -110,7 +110,7 @@ void CudnnBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const
 void CudnnBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw,
                                            const Window2d& win) {
   if (dw.numel() == 0) return;
-  if (is_reduced_float(dw.dtype()) && !cudnn_16(dw)) return CudaBackend::conv2d_backward_filter(dy, x, dw, win);
+  if (!cudnn_dtype(dw.dtype())) return CudaBackend::conv2d_backward_filter(dy, x, dw, win);
   ConvPlan& plan = plan_for(x, dw, dy, win);
   Tensor ws = workspace(plan.backward_filter.workspace);
   const float one = 1.0f, zero = 0.0f;

@@ -11,7 +11,7 @@ void CudnnBackend::batch_norm_forward(const Tensor& x, const Tensor& weight, con
                                        bool training, double momentum, double eps, const Tensor& y,
                                        const Tensor& save_mean, const Tensor& save_invstd) {
   if (!training || eps < CUDNN_BN_MIN_EPSILON || x.numel() == 0 ||
-      (is_reduced_float(x.dtype()) && !cudnn_16(x))) {
+      !cudnn_dtype(x.dtype())) {
     CudaBackend::batch_norm_forward(x, weight, bias, running_mean, running_var, training, momentum,
                                    eps, y, save_mean, save_invstd);
     return;
@@ -32,7 +32,7 @@ void CudnnBackend::batch_norm_backward(const Tensor& dy, const Tensor& x, const 
   // The same choice as the forward's, from the same eps: cuDNN wants the forward's epsilon
   // again ("should be the same in forward and backward", cudnn_ops.h), the layer's own.
   if (!batch_statistics || eps < CUDNN_BN_MIN_EPSILON || x.numel() == 0 ||
-      (is_reduced_float(x.dtype()) && !cudnn_16(x))) {
+      !cudnn_dtype(x.dtype())) {
     CudaBackend::batch_norm_backward(dy, x, weight, save_mean, save_invstd, batch_statistics, eps,
                                     dx, dweight, dbias);
     return;
