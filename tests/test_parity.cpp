@@ -555,6 +555,8 @@ TEST_CASE("parity: cpu products and convolutions across its blocking, the same b
       {"3x3 dilation 2 pad 1 (pad below the dilated reach)", Shape{2, 5, 10, 10}, Shape{7, 5, 3, 3}, ops::window(3, 1, 1, 2)},
       {"3x3 pad 3 (pad beyond the kernel)", Shape{2, 4, 6, 6}, Shape{5, 4, 3, 3}, ops::window(3, 1, 3)},
       {"2x2 images, 20 of them (ResNet's last stage at 64x64)", Shape{20, 64, 2, 2}, Shape{48, 64, 3, 3}, ops::window(3, 1, 1)},
+      {"3x3 pad 1, 40 images of 20 channels (Winograd's filter gradient in chunks of images)",
+       Shape{40, 20, 24, 24}, Shape{24, 20, 3, 3}, ops::window(3, 1, 1)},
   };
   for (const ConvShape& s : shapes)
     for (bool with_bias : {false, true}) {

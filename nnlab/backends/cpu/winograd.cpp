@@ -6,6 +6,7 @@
 #include "nnlab/backends/cpu/winograd.h"
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "nnlab/backends/cpu/common.h"
@@ -26,26 +27,40 @@ Tiling tiling(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t pad
   return {n, c, h, w, k, pad_h, pad_w, p, q, (p + 1) / 2, (q + 1) / 2};
 }
 
-
-
-
-
-
-// dg = G^T du G: the 3x3 filter gradient from its transformed 4x4 sum.
+// dg = G^T du G, 3x3 filter gradients from their transformed 4x4 sums, for `count` <= W
+// channels side by side: point xi of channel j at du[xi * point_stride + j], tap t of its
+// gradient to dg[j * 9 + t].
 template <typename T>
-void filter_gradient_transform(const T du[kPoints], T* dg) {
-  T t[3][4];
+void filter_gradient_transform(const T* du, int64_t point_stride, int64_t count, T* dg) {
+  using S = simd::Vec<T>;
+  using V = typename S::V;
+  constexpr int W = S::kWidth;
+  alignas(64) T part[W], taps[9][W];
+  V d[kPoints];
+  for (int xi = 0; xi < kPoints; ++xi) {
+    if (count == W) {
+      d[xi] = S::load(du + xi * point_stride);
+      continue;
+    }
+    std::fill(part, part + W, T(0));
+    std::copy_n(du + xi * point_stride, count, part);
+    d[xi] = S::load(part);
+  }
+  const V half = S::broadcast(T(0.5));
+  V t[3][4];
   for (int j = 0; j < 4; ++j) {
-    const T d0 = du[j], d1 = du[4 + j], d2 = du[8 + j], d3 = du[12 + j];
-    t[0][j] = d0 + (d1 + d2) * T(0.5);
-    t[1][j] = (d1 - d2) * T(0.5);
-    t[2][j] = (d1 + d2) * T(0.5) + d3;
+    const V d0 = d[j], d1 = d[4 + j], d2 = d[8 + j], d3 = d[12 + j];
+    t[0][j] = S::add(d0, S::mul(S::add(d1, d2), half));
+    t[1][j] = S::mul(S::sub(d1, d2), half);
+    t[2][j] = S::add(S::mul(S::add(d1, d2), half), d3);
   }
   for (int i = 0; i < 3; ++i) {
-    dg[i * 3 + 0] = t[i][0] + (t[i][1] + t[i][2]) * T(0.5);
-    dg[i * 3 + 1] = (t[i][1] - t[i][2]) * T(0.5);
-    dg[i * 3 + 2] = (t[i][1] + t[i][2]) * T(0.5) + t[i][3];
+    S::store(taps[i * 3 + 0], S::add(t[i][0], S::mul(S::add(t[i][1], t[i][2]), half)));
+    S::store(taps[i * 3 + 1], S::mul(S::sub(t[i][1], t[i][2]), half));
+    S::store(taps[i * 3 + 2], S::add(S::mul(S::add(t[i][1], t[i][2]), half), t[i][3]));
   }
+  for (int64_t j = 0; j < count; ++j)
+    for (int tap = 0; tap < 9; ++tap) dg[j * 9 + tap] = taps[tap][j];
 }
 
 // Scratch of one thread, grown to the largest range of tiles it transforms.
@@ -183,46 +198,6 @@ void transform_output(const T* products, int64_t point_stride, const Tiling& g, 
   });
 }
 
-// The gradient transform of filter f's output gradient over tiles [t0, t1), Z = A dy A^T with
-// A = [1 0; 1 1; 1 -1; 0 -1]; emit(xi, values) stores point xi of the nt tiles.
-template <typename T, typename Emit>
-void transform_gradient(const T* dy, const Tiling& g, int64_t f, int64_t t0, int64_t t1, Emit emit,
-                        Scratch<T>& sc) {
-  using S = simd::Vec<T>;
-  using V = typename S::V;
-  constexpr int64_t W = S::kWidth;
-  const int64_t nt = t1 - t0, np = (nt + W - 1) / W * W;
-  T* tile = Scratch<T>::at_least(sc.even, 4 * np);  // dy00, dy01, dy10, dy11 of each tile
-  for_each_row_run(g, t0, t1, [&](int64_t image, int64_t oy, int64_t ox, int64_t first, int64_t count) {
-    const T* plane = dy + (image * g.k + f) * g.p * g.q;
-    for (int i = 0; i < 2; ++i) {
-      T *even = tile + 2 * i * np + first, *odd = even + np;
-      const T* row = oy + i < g.p ? plane + (oy + i) * g.q + ox : nullptr;
-      const int64_t columns = row ? std::min(2 * count, g.q - ox) : 0;
-      for (int64_t t = 0; t < count; ++t) {
-        even[t] = 2 * t < columns ? row[2 * t] : T(0);
-        odd[t] = 2 * t + 1 < columns ? row[2 * t + 1] : T(0);
-      }
-    }
-  });
-  T* z = Scratch<T>::at_least(sc.points, kPoints * np);
-  const V zero = S::zero();
-  for (int64_t t = 0; t < np; t += W) {
-    const V e0 = S::load(tile + t), o0 = S::load(tile + np + t), e1 = S::load(tile + 2 * np + t),
-            o1 = S::load(tile + 3 * np + t);
-    // Rows of A dy: dy0, dy0 + dy1, dy0 - dy1, -dy1; then the same along the columns.
-    const V r[4][2] = {{e0, o0}, {S::add(e0, e1), S::add(o0, o1)}, {S::sub(e0, e1), S::sub(o0, o1)},
-                       {S::sub(zero, e1), S::sub(zero, o1)}};
-    for (int i = 0; i < 4; ++i) {
-      S::store(z + (i * 4 + 0) * np + t, r[i][0]);
-      S::store(z + (i * 4 + 1) * np + t, S::add(r[i][0], r[i][1]));
-      S::store(z + (i * 4 + 2) * np + t, S::sub(r[i][0], r[i][1]));
-      S::store(z + (i * 4 + 3) * np + t, S::sub(zero, r[i][1]));
-    }
-  }
-  for (int xi = 0; xi < kPoints; ++xi) emit(xi, z + xi * np);
-}
-
 // U[xi] = G g G^T for every filter f and channel ch, packed as packed_gemm's left operand
 // ([k x c] per point, u_size apart). g is w[f, ch], or for WeightLayout::Transposed w[ch, f]
 // turned by 180 degrees. Vectorised across W channels: a packed panel holds MR filters side by
@@ -353,60 +328,147 @@ void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t c, 
   for (int64_t i = 0; i < items; ++i) item(i);
 }
 
-// Chunks of tiles, fixed by the shape (their sums are added in order): per chunk, transform
-// (threads over filters, then channels), then 16 products (threads over the 16) adding into
-// dU[xi] [k x c]; finally dg = G^T dU G per filter and channel.
+// The filter gradient works channels-last: the images of a chunk are first transposed to
+// [image][row][column][channel], so that both transforms run W channels per vector with plain
+// loads and write each tile's points as contiguous rows, V[xi] [tiles x c] and Z[xi] [tiles x
+// k]; the 16 products dU[xi] += Z[xi]^T V[xi] then pack both operands by copying rows. (The
+// NCHW version vectorised across tiles and packed V^T by gathering: 63% of its product's time
+// went to the gathers, 35% to arithmetic; see the commit.)
+//
+// Channels are padded to whole vectors (the padding is zeros and never reaches a product).
+// Chunks are whole images, fixed by the shape; their sums are added in order.
+template <typename T>
+struct ChannelsLast {
+  static constexpr int64_t W = simd::Vec<T>::kWidth;
+  static int64_t padded(int64_t channels) { return (channels + W - 1) / W * W; }
+  // out[(image * h + row) * w + column][padded(c)] from x[image][c][row][column], images
+  // [0, n) of x, threads over (image, row).
+  static void transpose(const T* x, int64_t n, int64_t c, int64_t h, int64_t w, T* out, int threads) {
+    const int64_t cp = padded(c);
+    parallel_chunks(n * h, 1, threads, [&](int64_t lo, int64_t hi) {
+      for (int64_t line = lo; line < hi; ++line) {
+        const int64_t image = line / h, row = line % h;
+        T* dst = out + line * w * cp;
+        for (int64_t ch = 0; ch < c; ++ch) {
+          const T* src = x + ((image * c + ch) * h + row) * w;
+          for (int64_t col = 0; col < w; ++col) dst[col * cp + ch] = src[col];
+        }
+        for (int64_t col = 0; col < w; ++col)
+          for (int64_t ch = c; ch < cp; ++ch) dst[col * cp + ch] = T(0);
+      }
+    });
+  }
+};
+
+// V[xi] of tile (image, ty, tx), all channels: B^T d B as transform_input computes it, from
+// channels-last input xt (cp channels a pixel); zeros stands for pixels in the padding.
+template <typename T>
+void transform_input_tile(const T* xt, const Tiling& g, int64_t cp, int64_t image, int64_t ty,
+                          int64_t tx, const T* zeros, T* v, int64_t point_stride) {
+  using S = simd::Vec<T>;
+  using V = typename S::V;
+  const T* pixel[4][4];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      const int64_t ih = 2 * ty - g.pad_h + i, iw = 2 * tx - g.pad_w + j;
+      pixel[i][j] = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w ? xt + ((image * g.h + ih) * g.w + iw) * cp : zeros;
+    }
+  for (int64_t ch = 0; ch < cp; ch += S::kWidth) {
+    V r[4][4];  // B^T d, then (B^T d) B
+    for (int j = 0; j < 4; ++j) {
+      const V d0 = S::load(pixel[0][j] + ch), d1 = S::load(pixel[1][j] + ch), d2 = S::load(pixel[2][j] + ch),
+              d3 = S::load(pixel[3][j] + ch);
+      r[0][j] = S::sub(d0, d2);
+      r[1][j] = S::add(d1, d2);
+      r[2][j] = S::sub(d2, d1);
+      r[3][j] = S::sub(d1, d3);
+    }
+    for (int i = 0; i < 4; ++i) {
+      S::store(v + (i * 4 + 0) * point_stride + ch, S::sub(r[i][0], r[i][2]));
+      S::store(v + (i * 4 + 1) * point_stride + ch, S::add(r[i][1], r[i][2]));
+      S::store(v + (i * 4 + 2) * point_stride + ch, S::sub(r[i][2], r[i][1]));
+      S::store(v + (i * 4 + 3) * point_stride + ch, S::sub(r[i][1], r[i][3]));
+    }
+  }
+}
+
+// Z[xi] = A dy A^T of tile (image, ty, tx), all filters, A = [1 0; 1 1; 1 -1; 0 -1], from
+// channels-last dyt (kp filters a pixel); zeros for outputs past the edge.
+template <typename T>
+void transform_gradient_tile(const T* dyt, const Tiling& g, int64_t kp, int64_t image, int64_t ty,
+                             int64_t tx, const T* zeros, T* z, int64_t point_stride) {
+  using S = simd::Vec<T>;
+  using V = typename S::V;
+  const T* pixel[2][2];
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j) {
+      const int64_t oy = 2 * ty + i, ox = 2 * tx + j;
+      pixel[i][j] = oy < g.p && ox < g.q ? dyt + ((image * g.p + oy) * g.q + ox) * kp : zeros;
+    }
+  const V zero = S::zero();
+  for (int64_t f = 0; f < kp; f += S::kWidth) {
+    const V y00 = S::load(pixel[0][0] + f), y01 = S::load(pixel[0][1] + f), y10 = S::load(pixel[1][0] + f),
+            y11 = S::load(pixel[1][1] + f);
+    // Rows of A dy: dy0, dy0 + dy1, dy0 - dy1, -dy1; then the same along the columns.
+    const V r[4][2] = {{y00, y01}, {S::add(y00, y10), S::add(y01, y11)}, {S::sub(y00, y10), S::sub(y01, y11)},
+                       {S::sub(zero, y10), S::sub(zero, y11)}};
+    for (int i = 0; i < 4; ++i) {
+      S::store(z + (i * 4 + 0) * point_stride + f, r[i][0]);
+      S::store(z + (i * 4 + 1) * point_stride + f, S::add(r[i][0], r[i][1]));
+      S::store(z + (i * 4 + 2) * point_stride + f, S::sub(r[i][0], r[i][1]));
+      S::store(z + (i * 4 + 3) * point_stride + f, S::sub(zero, r[i][1]));
+    }
+  }
+}
+
+// Per chunk of images: transpose x and dy to channels-last (threads over rows), transform
+// every tile (threads over tiles), then 16 products (threads over the 16) adding into dU[xi]
+// [k x c]; finally dg = G^T dU G per filter and channel.
 template <typename T>
 void backward_filter(const T* dy, const T* x, T* dw, int64_t n, int64_t c, int64_t h,
                      int64_t width, int64_t k, int64_t pad_h, int64_t pad_w, int threads) {
-  using Packed = gemm::PrepackedA<T>;
-  constexpr int64_t MR = gemm::Blocking<T>::kMR, KC = gemm::Blocking<T>::kKC;
+  using CL = ChannelsLast<T>;
   const Tiling g = tiling(n, c, h, width, k, pad_h, pad_w);
-  const int64_t tiles = g.rows() * g.tiles_x;
-  const int64_t chunk = std::min(tiles, std::max<int64_t>(256, (int64_t(1) << 21) / (kPoints * (c + k))));
-  const int64_t z_size = Packed::size(k, chunk);
-  // Z[xi] = A dy A^T, [k x tiles] packed; V[xi] [c x tiles], read transposed (packing B
-  // transposes it into L1-sized panels, where scattering V^T into a buffer of MBs stalled on
-  // every store: 63% of the transform's time); dU[xi] [k x c].
-  std::vector<T> z(size_t(kPoints * z_size), T(0)), v(size_t(kPoints * c * chunk)),
-      du(size_t(kPoints * k * c));
-  for (int64_t t0 = 0; t0 < tiles; t0 += chunk) {
-    const int64_t t1 = std::min(tiles, t0 + chunk), nt = t1 - t0;
-    parallel_chunks(k, 1, threads, [&](int64_t lo, int64_t hi) {
-      thread_local Scratch<T> sc;
-      for (int64_t f = lo; f < hi; ++f)
-        transform_gradient(dy, g, f, t0, t1, [&](int xi, const T* values) {
-          T* panel = z.data() + xi * z_size;
-          for (int64_t t = 0; t < nt;) {  // runs within one KC slice are MR apart
-            const int64_t run = std::min(nt - t, KC - t % KC);
-            T* dst = panel + Packed::index(f, t, k, nt);
-            for (int64_t j = 0; j < run; ++j) dst[j * MR] = values[t + j];
-            t += run;
-          }
-        }, sc);
+  const int64_t cp = CL::padded(c), kp = CL::padded(k), image_tiles = g.tiles_y * g.tiles_x;
+  // Images per chunk: the chunk's transformed tiles, 16 x tiles x (c + k) values, near 4 MB
+  // of floats (in L3; an image of ResNet-18's first stage at 224x224 alone is 6.4 MB).
+  constexpr int64_t kBudget = int64_t(1) << 20;  // elements
+  const int64_t chunk = std::clamp<int64_t>(kBudget / (kPoints * image_tiles * (cp + kp)), 1, n);
+  const int64_t tiles = chunk * image_tiles;
+  thread_local std::unique_ptr<T[]> buffer;
+  thread_local size_t capacity = 0;
+  const int64_t xt_size = chunk * h * width * cp, dyt_size = chunk * g.p * g.q * kp;
+  const int64_t v_size = tiles * cp, z_size = tiles * kp;  // per point
+  T* xt = gemm::scratch(buffer, capacity, size_t(xt_size + dyt_size + kPoints * (v_size + z_size) + std::max(cp, kp)));
+  T *dyt = xt + xt_size, *v = dyt + dyt_size, *z = v + kPoints * v_size, *zeros = z + kPoints * z_size;
+  std::fill(zeros, zeros + std::max(cp, kp), T(0));
+  // dU[xi], written whole by the first chunk's products (beta 0): not zeroed first.
+  const std::unique_ptr<T[]> du(new T[size_t(kPoints * k * c)]);
+  for (int64_t n0 = 0; n0 < n; n0 += chunk) {
+    const int64_t images = std::min(chunk, n - n0), nt = images * image_tiles;
+    CL::transpose(x + n0 * c * h * width, images, c, h, width, xt, threads);
+    CL::transpose(dy + n0 * k * g.p * g.q, images, k, g.p, g.q, dyt, threads);
+    // Tiles are independent: small pieces, so that ResNet-18's last stage (32 tiles) is shared.
+    parallel_chunks(nt, std::clamp<int64_t>(nt / (4 * threads), 1, 64), threads, [&](int64_t lo, int64_t hi) {
+      for (int64_t t = lo; t < hi; ++t) {
+        const int64_t image = t / image_tiles, ty = t % image_tiles / g.tiles_x, tx = t % g.tiles_x;
+        transform_input_tile(xt, g, cp, image, ty, tx, zeros, v + t * cp, v_size);
+        transform_gradient_tile(dyt, g, kp, image, ty, tx, zeros, z + t * kp, z_size);
+      }
     });
-    parallel_chunks(c, 1, threads, [&](int64_t lo, int64_t hi) {
-      thread_local Scratch<T> sc;
-      for (int64_t ch = lo; ch < hi; ++ch)
-        transform_input(x, g, ch, t0, t1, [&](int xi, int64_t first, int64_t count, const T* values) {
-          simd::copy_short(values, count, v.data() + (xi * c + ch) * nt + first);
-        }, sc);
-    });
-    const T beta = t0 == 0 ? T(0) : T(1);
+    const T beta = n0 == 0 ? T(0) : T(1);
     parallel_chunks(kPoints, 1, threads, [&](int64_t lo, int64_t hi) {
-      for (int64_t xi = lo; xi < hi; ++xi)
-        gemm::packed_gemm<T>(k, c, nt, T(1), Packed{z.data() + xi * z_size, k, nt},
-                             gemm::PackStridedB<T>{{v.data() + xi * c * nt, 1, nt}}, beta,
-                             gemm::Output<T>{du.data() + xi * k * c, c}, 1);
+      for (int64_t xi = lo; xi < hi; ++xi)  // dU[xi] [k x c] (+)= Z[xi]^T [k x nt] V[xi] [nt x c]
+        gemm::packed_gemm<T>(k, c, nt, T(1), gemm::PackStridedA<T>{{z + xi * z_size, 1, kp}},
+                             gemm::PackStridedB<T>{{v + xi * v_size, cp, 1}}, beta,
+                             gemm::Output<T>{du.get() + xi * k * c, c}, 1);
     });
   }
+  constexpr int64_t W = simd::Vec<T>::kWidth;
   parallel_chunks(k, 1, threads, [&](int64_t lo, int64_t hi) {
     for (int64_t f = lo; f < hi; ++f)
-      for (int64_t ch = 0; ch < c; ++ch) {
-        T dut[kPoints];
-        for (int xi = 0; xi < kPoints; ++xi) dut[xi] = du[size_t((xi * k + f) * c + ch)];
-        filter_gradient_transform(dut, dw + (f * c + ch) * 9);
-      }
+      for (int64_t ch = 0; ch < c; ch += W)
+        filter_gradient_transform(du.get() + f * c + ch, k * c, std::min(W, c - ch), dw + (f * c + ch) * 9);
   });
 }
 
