@@ -94,6 +94,28 @@ struct PaddedRows {
   }
 };
 
+// e[m] = line[2m - pad], o[m] = line[2m + 1 - pad] for m in [0, count), zero outside the
+// line's w columns. The columns between the edges are copied without bounds checks, which the
+// compiler vectorises (checked element by element, this copy was half of the forward
+// transform's time at ResNet-18's 56x56 layers).
+template <typename T>
+void deinterleave(const T* line, int64_t w, int64_t pad, int64_t count, T* __restrict e, T* __restrict o) {
+  auto checked = [&](int64_t m) {
+    const int64_t ec = 2 * m - pad, oc = ec + 1;
+    e[m] = ec >= 0 && ec < w ? line[ec] : T(0);
+    o[m] = oc >= 0 && oc < w ? line[oc] : T(0);
+  };
+  // Both columns inside: 2m - pad >= 0 and 2m + 1 - pad < w.
+  const int64_t lo = std::min(count, (pad + 1) / 2), hi = std::max(lo, std::min(count, (w + pad) / 2));
+  for (int64_t m = 0; m < lo; ++m) checked(m);
+  const T* __restrict src = line + 2 * lo - pad;
+  for (int64_t m = 0; m < hi - lo; ++m) {
+    e[lo + m] = src[2 * m];
+    o[lo + m] = src[2 * m + 1];
+  }
+  for (int64_t m = hi; m < count; ++m) checked(m);
+}
+
 // Transforms channel `ch` of tiles [t0, t1), V = B^T d B with B^T = [1 0 -1 0; 0 1 1 0;
 // 0 -1 1 0; 0 1 0 -1]: emit(xi, first, count, values) stores point xi of `count` tiles from
 // t0 + first. The 4 input
@@ -114,12 +136,12 @@ void transform_input(const T* x, const Tiling& g, int64_t ch, int64_t t0, int64_
     const T* plane = x + (image * g.c + ch) * g.h * g.w;
     for (int i = 0; i < 4; ++i) {
       const int64_t ih = 2 * ty - g.pad_h + i;
-      const T* line = ih >= 0 && ih < g.h ? plane + ih * g.w : nullptr;
       T *e = even + i * stride + r * pr.width, *o = odd + i * stride + r * pr.width;
-      for (int64_t m = 0; m < pr.width; ++m) {
-        const int64_t ec = 2 * m - g.pad_w, oc = ec + 1;
-        e[m] = line && ec >= 0 && ec < g.w ? line[ec] : T(0);
-        o[m] = line && oc >= 0 && oc < g.w ? line[oc] : T(0);
+      if (ih >= 0 && ih < g.h) {
+        deinterleave(plane + ih * g.w, g.w, g.pad_w, pr.width, e, o);
+      } else {
+        std::fill(e, e + pr.width, T(0));
+        std::fill(o, o + pr.width, T(0));
       }
     }
   }
