@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <type_traits>
 #include <vector>
 
@@ -301,16 +302,30 @@ struct PackGroupedB {
   }
 };
 
-// Scratch buffers reused from call to call (growing only), one set per thread, so that a
-// training step does not fault in fresh pages for its packed panels on every product.
+// A scratch buffer reused from call to call (growing only), kept per thread, so that a
+// training step does not fault in fresh pages for its packed panels on every product. On
+// 64-byte boundaries, a cache line and an AVX-512 vector: new[] gives 16, and then every vector
+// load of a panel could span two lines (a Winograd layer took 2.3 or 5.0 ms from one process
+// to the next, by where its heap began).
 template <typename T>
-T* scratch(std::unique_ptr<T[]>& buffer, size_t& capacity, size_t elements) {
-  if (elements > capacity) {
-    buffer.reset(new T[elements]);
-    capacity = elements;
+class ScratchBuffer {
+ public:
+  T* at_least(size_t elements) {
+    if (elements > capacity_) {
+      data_.reset(static_cast<T*>(::operator new[](elements * sizeof(T), std::align_val_t(kAlignment))));
+      capacity_ = elements;
+    }
+    return data_.get();
   }
-  return buffer.get();
-}
+
+ private:
+  static constexpr size_t kAlignment = 64;
+  struct Free {
+    void operator()(T* p) const { ::operator delete[](p, std::align_val_t(kAlignment)); }
+  };
+  std::unique_ptr<T, Free> data_;
+  size_t capacity_ = 0;
+};
 
 // The five loops over one rectangle of C, rows [i_lo, i_hi) x columns [j_lo, j_hi), by one
 // thread with its own packed buffers.
@@ -319,15 +334,14 @@ void gemm_rectangle(int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi, int6
                     const PackA& pack_a, const PackB& pack_b, T beta, const Output<T>& c) {
   using Blk = Blocking<T>;
   constexpr int MR = Blk::kMR, NR = Blk::kNR;
-  thread_local std::unique_ptr<T[]> a_buffer, b_buffer;
-  thread_local size_t a_capacity = 0, b_capacity = 0;
+  thread_local ScratchBuffer<T> a_buffer, b_buffer;
   const int64_t kc_max = std::min<int64_t>(Blk::kKC, k);
   T* packed_a = is_prepacked<PackA>::value
                     ? nullptr
-                    : scratch(a_buffer, a_capacity, size_t(kc_max * std::min<int64_t>(Blk::kMC, (i_hi - i_lo + MR - 1) / MR * MR)));
+                    : a_buffer.at_least(size_t(kc_max * std::min<int64_t>(Blk::kMC, (i_hi - i_lo + MR - 1) / MR * MR)));
   T* packed_b = is_prepacked<PackB>::value
                     ? nullptr
-                    : scratch(b_buffer, b_capacity, size_t(kc_max * std::min<int64_t>(Blk::kNC, (j_hi - j_lo + NR - 1) / NR * NR)));
+                    : b_buffer.at_least(size_t(kc_max * std::min<int64_t>(Blk::kNC, (j_hi - j_lo + NR - 1) / NR * NR)));
   alignas(64) T tile[MR * NR];
   for (int64_t jc = j_lo; jc < j_hi; jc += Blk::kNC) {
     const int64_t nc = std::min<int64_t>(Blk::kNC, j_hi - jc), n_panels = (nc + NR - 1) / NR;
