@@ -268,11 +268,15 @@ void CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, const
                            PackIm2colTransposed<T>{x.data<T>() + n0 * g.image(), g}, T(0),
                            gemm::Output<T>{out, g.patch()}, threads);
     };
-    // A gradient of few tiles (LeNet's 6 x 75) leaves threads idle when only rows and columns
-    // are shared: its reduction over images is cut into up to 8 chunks (fixed by the shape),
-    // computed in parallel and summed in order.
+    // The reduction over the batch's pixels is cut into up to 8 chunks of images (fixed by the
+    // shape), each a product on one thread, summed in order, where sharing rows and columns of
+    // dW among threads serves badly: a gradient of few tiles (LeNet's 6 x 75) leaves threads
+    // idle, and a long reduction into a small dW (the stem's 64 x 147 over 32 x 32 x 32 pixels
+    // at 64x64) had every rectangle of dW pack the whole im2col^T, its costliest part, again.
     const int64_t tiles = (g.k + Blk::kMR - 1) / Blk::kMR * ((g.patch() + Blk::kNR - 1) / Blk::kNR);
-    const int64_t chunks = tiles >= 16 ? 1 : std::min<int64_t>(n, 8);
+    const int64_t reduction = n * g.pixels();
+    const bool chunked = tiles < 16 || reduction >= 4 * (g.k + g.patch());
+    const int64_t chunks = chunked ? std::min<int64_t>(n, 8) : 1;
     if (chunks == 1) {
       product(0, n, dw.data<T>(), threads_);
       return;
