@@ -189,6 +189,26 @@ struct PrepackedB {
   const T* panel(int64_t j0, int64_t k0, int64_t kc) const { return data + k0 * columns_padded(n) + j0 * kc; }
 };
 
+// Packs all of B [k x n] once, in PrepackedB's order, threads over micro-panels: for a B that
+// several rectangles of C would each pack again (a convolution's im2col with few columns and
+// many filters: its rectangles are rows of C).
+template <typename T, typename PackB>
+PrepackedB<T> prepack_b(int64_t k, int64_t n, const PackB& pack_b, T* out, int threads) {
+  constexpr int64_t NR = Blocking<T>::kNR, KC = Blocking<T>::kKC;
+  const int64_t panels = PrepackedB<T>::columns_padded(n) / NR, slices = (k + KC - 1) / KC;
+  auto pack = [&](int64_t item) {
+    const int64_t k0 = item / panels * KC, kc = std::min(KC, k - k0), j0 = item % panels * NR;
+    pack_b(k0, kc, j0, std::min(NR, n - j0), out + k0 * panels * NR + j0 * kc);
+  };
+  if (threads <= 1 || slices * panels == 1) {
+    for (int64_t item = 0; item < slices * panels; ++item) pack(item);
+  } else {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t item = 0; item < slices * panels; ++item) pack(item);
+  }
+  return {out, k, n};
+}
+
 template <typename P, typename = void>
 struct is_prepacked : std::false_type {};
 template <typename P>

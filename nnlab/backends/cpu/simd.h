@@ -29,6 +29,9 @@ struct Vec<float> {
   static V broadcast(float x) { return _mm512_set1_ps(x); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }  // a * b + c
   static void store_first(float* p, V v, int n) { _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1), v); }
+  static V gather(const float* p, int stride) {  // p[j * stride] for each lane j
+    return _mm512_i32gather_ps(_mm512_mullo_epi32(_mm512_set1_epi32(stride), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)), p, 4);
+  }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
@@ -43,6 +46,9 @@ struct Vec<double> {
   static V broadcast(double x) { return _mm512_set1_pd(x); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static void store_first(double* p, V v, int n) { _mm512_mask_storeu_pd(p, __mmask8((1u << n) - 1), v); }
+  static V gather(const double* p, int stride) {
+    return _mm512_i32gather_pd(_mm256_mullo_epi32(_mm256_set1_epi32(stride), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), p, 8);
+  }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static V sub(V a, V b) { return _mm512_sub_pd(a, b); }
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
@@ -66,6 +72,14 @@ struct Vec<float> {
     const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
     _mm256_maskstore_ps(p, _mm256_castps_si256(_mm256_cmp_ps(lane, _mm256_set1_ps(float(n)), _CMP_LT_OQ)), v);
   }
+  static V gather(const float* p, int stride) {
+#if defined(__AVX2__)
+    return _mm256_i32gather_ps(p, _mm256_mullo_epi32(_mm256_set1_epi32(stride), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), 4);
+#else
+    return _mm256_setr_ps(p[0], p[stride], p[2 * stride], p[3 * stride], p[4 * stride], p[5 * stride],
+                          p[6 * stride], p[7 * stride]);
+#endif
+  }
 #if defined(__FMA__)
   static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
 #else
@@ -86,6 +100,15 @@ struct Vec<double> {
   static void store_first(double* p, V v, int n) {
     const __m256d lane = _mm256_setr_pd(0, 1, 2, 3);
     _mm256_maskstore_pd(p, _mm256_castpd_si256(_mm256_cmp_pd(lane, _mm256_set1_pd(double(n)), _CMP_LT_OQ)), v);
+  }
+  static V gather(const double* p, int stride) {
+#if defined(__AVX2__)
+    // The masked form: GCC 12 warns that the unmasked one's undefined source may be used.
+    return _mm256_mask_i32gather_pd(_mm256_setzero_pd(), p, _mm_mullo_epi32(_mm_set1_epi32(stride), _mm_setr_epi32(0, 1, 2, 3)),
+                                    _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), 8);
+#else
+    return _mm256_setr_pd(p[0], p[stride], p[2 * stride], p[3 * stride]);
+#endif
   }
 #if defined(__FMA__)
   static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
@@ -112,6 +135,7 @@ struct Vec<float> {
     _mm_store_ps(lanes, v);
     for (int i = 0; i < n; ++i) p[i] = lanes[i];
   }
+  static V gather(const float* p, int stride) { return _mm_setr_ps(p[0], p[stride], p[2 * stride], p[3 * stride]); }
   static V fma(V a, V b, V c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
   static V add(V a, V b) { return _mm_add_ps(a, b); }
   static V sub(V a, V b) { return _mm_sub_ps(a, b); }
@@ -128,6 +152,7 @@ struct Vec<double> {
   static void store_first(double* p, V v, int n) {
     if (n > 0) _mm_storel_pd(p, v);
   }
+  static V gather(const double* p, int stride) { return _mm_setr_pd(p[0], p[stride]); }
   static V fma(V a, V b, V c) { return _mm_add_pd(_mm_mul_pd(a, b), c); }
   static V add(V a, V b) { return _mm_add_pd(a, b); }
   static V sub(V a, V b) { return _mm_sub_pd(a, b); }
@@ -147,6 +172,7 @@ struct Vec {
   static void store_first(T* p, V v, int n) {
     if (n > 0) *p = v;
   }
+  static V gather(const T* p, int /*stride*/) { return *p; }
   static V fma(V a, V b, V c) { return a * b + c; }
   static V add(V a, V b) { return a + b; }
   static V sub(V a, V b) { return a - b; }
