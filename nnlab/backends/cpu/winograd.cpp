@@ -75,19 +75,20 @@ struct ChannelsLast {
   static constexpr int64_t W = simd::Vec<T>::kWidth;
   static int64_t padded(int64_t channels) { return (channels + W - 1) / W * W; }
   // out[(image * h + row) * w + column][padded(c)] from x[image][c][row][column], images
-  // [0, n) of x, threads over (image, row).
+  // [0, n) of x, threads over (image, row): W channels of a pixel per gather (element by
+  // element, the transpose was 10% of the first stage's forward at 224x224).
   static void transpose(const T* x, int64_t n, int64_t c, int64_t h, int64_t w, T* out, int threads) {
-    const int64_t cp = padded(c);
+    using S = simd::Vec<T>;
+    const int64_t cp = padded(c), plane = h * w, whole = c / W * W;
     parallel_chunks(n * h, 1, threads, [&](int64_t lo, int64_t hi) {
       for (int64_t line = lo; line < hi; ++line) {
         const int64_t image = line / h, row = line % h;
+        const T* src = x + image * c * plane + row * w;
         T* dst = out + line * w * cp;
-        for (int64_t ch = 0; ch < c; ++ch) {
-          const T* src = x + ((image * c + ch) * h + row) * w;
-          for (int64_t col = 0; col < w; ++col) dst[col * cp + ch] = src[col];
-        }
         for (int64_t col = 0; col < w; ++col)
-          for (int64_t ch = c; ch < cp; ++ch) dst[col * cp + ch] = T(0);
+          for (int64_t ch = 0; ch < whole; ch += W) S::store(dst + col * cp + ch, S::gather(src + ch * plane + col, int(plane)));
+        for (int64_t col = 0; col < w; ++col)
+          for (int64_t ch = whole; ch < cp; ++ch) dst[col * cp + ch] = ch < c ? src[ch * plane + col] : T(0);
       }
     });
   }
