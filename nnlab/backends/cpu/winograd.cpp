@@ -349,13 +349,19 @@ void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t c, 
   }
 }
 
-// Per chunk of images: transpose x and dy to channels-last (threads over rows), transform
-// every tile (threads over tiles), then 16 products (threads over the 16) adding into dU[xi]
-// [k x c]; finally dg = G^T dU G per filter and channel.
+// Per chunk of images: transpose x and dy to channels-last (threads over rows) and transform
+// every tile (threads over tiles); then dU[xi] [k x c] (+)= Z[xi]^T V[xi] and dg = G^T dU G per
+// filter and channel, in one of two ways:
+//  - the batch in one chunk (the late stages at 64x64): threads take groups of filters, and
+//    multiply and transform their rows of dU at once, in their own buffer (dU whole is 16 MB at
+//    the last stage, allocated at the step's peak of memory);
+//  - several chunks: 16 products a chunk (threads over the 16) adding into dU whole; the
+//    transform at the end.
 template <typename T>
 void backward_filter(const T* dy, const T* x, T* dw, int64_t n, int64_t c, int64_t h,
                      int64_t width, int64_t k, int64_t pad_h, int64_t pad_w, int threads) {
   using CL = ChannelsLast<T>;
+  constexpr int64_t W = simd::Vec<T>::kWidth, MR = gemm::Blocking<T>::kMR;
   const Tiling g = tiling(n, c, h, width, k, pad_h, pad_w);
   const int64_t cp = CL::padded(c), kp = CL::padded(k), image_tiles = g.image_tiles();
   const int64_t chunk = images_per_chunk(g, cp, kp), tiles = chunk * image_tiles;
@@ -364,8 +370,20 @@ void backward_filter(const T* dy, const T* x, T* dw, int64_t n, int64_t c, int64
   T* xt = scratch<T>(size_t(xt_size + dyt_size + kPoints * (v_size + z_size) + std::max(cp, kp)));
   T *dyt = xt + xt_size, *v = dyt + dyt_size, *z = v + kPoints * v_size, *zeros = z + kPoints * z_size;
   std::fill(zeros, zeros + std::max(cp, kp), T(0));
-  // dU[xi], written whole by the first chunk's products (beta 0): not zeroed first.
-  const std::unique_ptr<T[]> du(new T[size_t(kPoints * k * c)]);
+  // dU[xi] rows [f0, f0 + rows) (+)= Z[xi]^T V[xi] over the chunk's nt tiles, into du (rows x c
+  // per point).
+  auto products = [&](int64_t xi, int64_t f0, int64_t rows, int64_t nt, T beta, T* du) {
+    gemm::packed_gemm<T>(rows, c, nt, T(1), gemm::PackStridedA<T>{{z + xi * z_size + f0, 1, kp}},
+                         gemm::PackStridedB<T>{{v + xi * v_size, cp, 1}}, beta, gemm::Output<T>{du, c}, 1);
+  };
+  // dg of filters [f0, f0 + rows) from their dU: point xi of filter f0 + i at du[xi point_stride
+  // + i c].
+  auto transform = [&](const T* du, int64_t point_stride, int64_t f0, int64_t rows) {
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t ch = 0; ch < c; ch += W)
+        filter_gradient_transform(du + i * c + ch, point_stride, std::min(W, c - ch), dw + ((f0 + i) * c + ch) * 9);
+  };
+  const std::unique_ptr<T[]> du(chunk < n ? new T[size_t(kPoints * k * c)] : nullptr);
   for (int64_t n0 = 0; n0 < n; n0 += chunk) {
     const int64_t images = std::min(chunk, n - n0), nt = images * image_tiles;
     CL::transpose(x + n0 * c * h * width, images, c, h, width, xt, threads);
@@ -377,19 +395,23 @@ void backward_filter(const T* dy, const T* x, T* dw, int64_t n, int64_t c, int64
         transform_gradient_tile(dyt, g, kp, image, ty, tx, zeros, z + t * kp, z_size);
       }
     });
-    const T beta = n0 == 0 ? T(0) : T(1);
+    if (!du) {  // one chunk
+      const int64_t per_group = std::max<int64_t>(1, k / MR / (4 * int64_t(threads))) * MR;
+      parallel_chunks(k, per_group, threads, [&](int64_t lo, int64_t hi) {
+        thread_local gemm::ScratchBuffer<T> buffer;
+        T* group = buffer.at_least(size_t(kPoints * per_group * c));
+        for (int64_t xi = 0; xi < kPoints; ++xi) products(xi, lo, hi - lo, nt, T(0), group + xi * (hi - lo) * c);
+        transform(group, (hi - lo) * c, lo, hi - lo);
+      });
+      return;
+    }
+    // dU[xi] is written whole by the first chunk's products (beta 0): not zeroed first.
     parallel_chunks(kPoints, 1, threads, [&](int64_t lo, int64_t hi) {
-      for (int64_t xi = lo; xi < hi; ++xi)  // dU[xi] [k x c] (+)= Z[xi]^T [k x nt] V[xi] [nt x c]
-        gemm::packed_gemm<T>(k, c, nt, T(1), gemm::PackStridedA<T>{{z + xi * z_size, 1, kp}},
-                             gemm::PackStridedB<T>{{v + xi * v_size, cp, 1}}, beta,
-                             gemm::Output<T>{du.get() + xi * k * c, c}, 1);
+      for (int64_t xi = lo; xi < hi; ++xi) products(xi, 0, k, nt, n0 == 0 ? T(0) : T(1), du.get() + xi * k * c);
     });
   }
-  constexpr int64_t W = simd::Vec<T>::kWidth;
   parallel_chunks(k, 1, threads, [&](int64_t lo, int64_t hi) {
-    for (int64_t f = lo; f < hi; ++f)
-      for (int64_t ch = 0; ch < c; ch += W)
-        filter_gradient_transform(du.get() + f * c + ch, k * c, std::min(W, c - ch), dw + (f * c + ch) * 9);
+    transform(du.get() + lo * c, k * c, lo, hi - lo);
   });
 }
 
