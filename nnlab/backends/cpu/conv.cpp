@@ -152,21 +152,7 @@ void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, const Geome
                            direct::WeightLayout::Direct, threads);
   const gemm::PackStridedA<T> weights{{w, g.patch(), 1}};
   const gemm::Output<T> out{y, g.pixels(), image_columns(g.pixels(), g.k), bias};
-  const int64_t columns = n * g.pixels();
-  // Few columns and many filters (the strided layers at 64x64) make the product's rectangles
-  // rows of y, each of which would pack the whole im2col again, in runs of 2-4 pixels: it is
-  // packed once first, by all threads, when it is small.
-  constexpr int64_t kPrepackLimit = int64_t(1) << 20;  // elements
-  if (gemm::split_for_threads<T>(g.k, columns, g.patch(), threads).row_parts > 1 &&
-      gemm::PrepackedB<T>::size(g.patch(), columns) <= kPrepackLimit) {
-    thread_local gemm::ScratchBuffer<T> buffer;
-    T* packed = buffer.at_least(size_t(gemm::PrepackedB<T>::size(g.patch(), columns)));
-    gemm::packed_gemm<T>(g.k, columns, g.patch(), T(1), weights,
-                         gemm::prepack_b<T>(g.patch(), columns, PackIm2col<T>{x, g}, packed, threads), T(0), out,
-                         threads);
-    return;
-  }
-  gemm::packed_gemm<T>(g.k, columns, g.patch(), T(1), weights, PackIm2col<T>{x, g}, T(0), out, threads);
+  gemm::packed_gemm<T>(g.k, n * g.pixels(), g.patch(), T(1), weights, PackIm2col<T>{x, g}, T(0), out, threads);
 }
 
 // dx[image] = the columns of dcol [c*r*s, p*q] (rows `row_stride` apart) added back to where

@@ -189,26 +189,6 @@ struct PrepackedB {
   const T* panel(int64_t j0, int64_t k0, int64_t kc) const { return data + k0 * columns_padded(n) + j0 * kc; }
 };
 
-// Packs all of B [k x n] once, in PrepackedB's order, threads over micro-panels: for a B that
-// several rectangles of C would each pack again (a convolution's im2col with few columns and
-// many filters: its rectangles are rows of C).
-template <typename T, typename PackB>
-PrepackedB<T> prepack_b(int64_t k, int64_t n, const PackB& pack_b, T* out, int threads) {
-  constexpr int64_t NR = Blocking<T>::kNR, KC = Blocking<T>::kKC;
-  const int64_t panels = PrepackedB<T>::columns_padded(n) / NR, slices = (k + KC - 1) / KC;
-  auto pack = [&](int64_t item) {
-    const int64_t k0 = item / panels * KC, kc = std::min(KC, k - k0), j0 = item % panels * NR;
-    pack_b(k0, kc, j0, std::min(NR, n - j0), out + k0 * panels * NR + j0 * kc);
-  };
-  if (threads <= 1 || slices * panels == 1) {
-    for (int64_t item = 0; item < slices * panels; ++item) pack(item);
-  } else {
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t item = 0; item < slices * panels; ++item) pack(item);
-  }
-  return {out, k, n};
-}
-
 template <typename P, typename = void>
 struct is_prepacked : std::false_type {};
 template <typename P>
@@ -236,7 +216,8 @@ struct PackStridedB {
     }
     // B^T stored (the weights of linear layers): each packed row gathers NR columns. Rows
     // written whole let GCC vectorise with gathers; column by column was 1.4x slower (MLP's
-    // fc1 forward 64 x 128 x 784: 186 -> see commit).
+    // fc1 forward 64 x 128 x 784: 186 -> see commit). (Square blocks transposed in registers,
+    // Eigen's ptranspose, were tried: 154 -> 142 us on one thread, no change on two.)
     const T* base = b.data + k0 * b.row_stride + j0 * b.col_stride;
     for (int64_t kk = 0; kk < kc; ++kk) {
       const T* src = base + kk * b.row_stride;
@@ -441,6 +422,24 @@ Grid split_for_threads(int64_t m, int64_t n, int64_t k, int threads) {
   return g;
 }
 
+// All of B [k x n] packed once in PrepackedB's order into `out`, threads over micro-panels.
+template <typename T, typename PackB>
+PrepackedB<T> prepack_b(int64_t k, int64_t n, const PackB& pack_b, T* out, int threads) {
+  constexpr int64_t NR = Blocking<T>::kNR, KC = Blocking<T>::kKC;
+  const int64_t panels = PrepackedB<T>::columns_padded(n) / NR, items = (k + KC - 1) / KC * panels;
+  auto pack = [&](int64_t item) {
+    const int64_t k0 = item / panels * KC, kc = std::min(KC, k - k0), j0 = item % panels * NR;
+    pack_b(k0, kc, j0, std::min(NR, n - j0), out + k0 * panels * NR + j0 * kc);
+  };
+  if (threads <= 1 || items == 1) {
+    for (int64_t item = 0; item < items; ++item) pack(item);
+  } else {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t item = 0; item < items; ++item) pack(item);
+  }
+  return {out, k, n};
+}
+
 // C = alpha * A B + beta * C for A m x k and B k x n given as packers, with up to `threads`
 // OpenMP threads. Must not be called from inside a parallel region.
 template <typename T, typename PackA, typename PackB>
@@ -458,6 +457,20 @@ void packed_gemm(int64_t m, int64_t n, int64_t k, T alpha, const PackA& pack_a,
     return;
   }
   const Grid g = split_for_threads<T>(m, n, k, threads);
+  // B, shared by the rectangles of a column of the grid, would be packed again by each: when
+  // it is small, all threads pack it once first, and the rectangles read it in place.
+  // (Measured on 2 threads: ResNet-18's strided layers at 64x64, whose rectangles are rows
+  // each packing the whole im2col in runs of 2-4 pixels, last stage 3.5 -> 2.5 ms. The same
+  // for A, where the rectangles are columns, was tried: MLP's fc1 forward 64 x 128 x 784,
+  // whose halves each pack all of x, went 86-88 -> 90 us, and was left out.)
+  constexpr int64_t kSharedLimit = int64_t(1) << 20;  // elements: 4 MB of floats
+  if constexpr (!is_prepacked<PackB>::value) {
+    if (g.row_parts > 1 && PrepackedB<T>::size(k, n) <= kSharedLimit) {
+      thread_local ScratchBuffer<T> shared;
+      T* packed = shared.at_least(size_t(PrepackedB<T>::size(k, n)));
+      return packed_gemm<T>(m, n, k, alpha, pack_a, prepack_b<T>(k, n, pack_b, packed, threads), beta, c, threads);
+    }
+  }
   const int64_t parts = g.row_parts * g.column_parts;
   auto rectangle = [&](int64_t part) {
     // Boundaries on whole micro-tiles: never a rounding matter (every tile computes the
