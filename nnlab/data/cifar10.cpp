@@ -41,6 +41,10 @@ int32_t Cifar10::get(int64_t index, uint8_t* pixels) const {
   return labels_[size_t(index)];
 }
 
+void Cifar10::prefetch(int64_t index) const {
+  for (size_t at = 0; at < 3072; at += 64) __builtin_prefetch(pixels_.data() + size_t(index) * 3072 + at);
+}
+
 std::string Cifar10::describe() const {
   return "CIFAR-10 (" + dir_ + "): " + std::to_string(size()) + " images 3x32x32";
 }

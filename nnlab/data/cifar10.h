@@ -22,6 +22,7 @@ class Cifar10 : public Dataset {
   Shape sample_shape() const override { return Shape{3, 32, 32}; }
   int64_t classes() const override { return 10; }
   int32_t get(int64_t index, uint8_t* pixels) const override;
+  void prefetch(int64_t index) const override;
   std::string describe() const override;
 
  private:

@@ -17,6 +17,9 @@ class Dataset {
   virtual int64_t classes() const = 0;
   // Writes sample_shape().numel() bytes to `pixels` and returns the label.
   virtual int32_t get(int64_t index, uint8_t* pixels) const = 0;
+  // A hint that get(index) comes soon: datasets held in memory start fetching its bytes into
+  // the cache (shuffled batches read samples from all over arrays larger than it).
+  virtual void prefetch(int64_t /*index*/) const {}
   virtual std::string describe() const = 0;
 };
 

@@ -163,6 +163,11 @@ int32_t MnistIdx::get(int64_t index, uint8_t* pixels) const {
   return labels_[size_t(index)];
 }
 
+void MnistIdx::prefetch(int64_t index) const {
+  const size_t n = size_t(rows_ * cols_);
+  for (size_t at = 0; at < n; at += 64) __builtin_prefetch(pixels_.data() + size_t(index) * n + at);
+}
+
 std::string MnistIdx::describe() const {
   return name_ + " (" + images_path_ + "): " + std::to_string(count_) + " images " +
          std::to_string(rows_) + "x" + std::to_string(cols_);

@@ -37,6 +37,7 @@ class MnistIdx : public Dataset {
   Shape sample_shape() const override { return Shape{1, rows_, cols_}; }
   int64_t classes() const override { return 10; }
   int32_t get(int64_t index, uint8_t* pixels) const override;
+  void prefetch(int64_t index) const override;
   std::string describe() const override;
 
  private:
