@@ -113,6 +113,15 @@ T* scratch(size_t elements) {
   return buffer.at_least(elements);
 }
 
+// Pixel (row, column) of `image` in channels-last t (rows x columns pixels an image, `channels`
+// values a pixel), or `zeros` outside the image.
+template <typename T>
+const T* pixel_at(const T* t, int64_t rows, int64_t columns, int64_t channels, int64_t image, int64_t row,
+                  int64_t column, const T* zeros) {
+  const bool inside = row >= 0 && row < rows && column >= 0 && column < columns;
+  return inside ? t + ((image * rows + row) * columns + column) * channels : zeros;
+}
+
 // V[xi] = B^T d B of tile (image, ty, tx), all channels, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0;
 // 0 1 0 -1], from channels-last input xt (cp channels a pixel); zeros stands for pixels in the
 // padding.
@@ -123,10 +132,8 @@ void transform_input_tile(const T* xt, const Tiling& g, int64_t cp, int64_t imag
   using V = typename S::V;
   const T* pixel[4][4];
   for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) {
-      const int64_t ih = 2 * ty - g.pad_h + i, iw = 2 * tx - g.pad_w + j;
-      pixel[i][j] = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w ? xt + ((image * g.h + ih) * g.w + iw) * cp : zeros;
-    }
+    for (int j = 0; j < 4; ++j)
+      pixel[i][j] = pixel_at(xt, g.h, g.w, cp, image, 2 * ty - g.pad_h + i, 2 * tx - g.pad_w + j, zeros);
   for (int64_t ch = 0; ch < cp; ch += S::kWidth) {
     V r[4][4];  // B^T d, then (B^T d) B
     for (int j = 0; j < 4; ++j) {
@@ -155,10 +162,7 @@ void transform_gradient_tile(const T* dyt, const Tiling& g, int64_t kp, int64_t 
   using V = typename S::V;
   const T* pixel[2][2];
   for (int i = 0; i < 2; ++i)
-    for (int j = 0; j < 2; ++j) {
-      const int64_t oy = 2 * ty + i, ox = 2 * tx + j;
-      pixel[i][j] = oy < g.p && ox < g.q ? dyt + ((image * g.p + oy) * g.q + ox) * kp : zeros;
-    }
+    for (int j = 0; j < 2; ++j) pixel[i][j] = pixel_at(dyt, g.p, g.q, kp, image, 2 * ty + i, 2 * tx + j, zeros);
   const V zero = S::zero();
   for (int64_t f = 0; f < kp; f += S::kWidth) {
     const V y00 = S::load(pixel[0][0] + f), y01 = S::load(pixel[0][1] + f), y10 = S::load(pixel[1][0] + f),
