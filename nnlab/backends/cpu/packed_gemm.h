@@ -305,9 +305,8 @@ struct PackGroupedB {
 
 // A scratch buffer reused from call to call (growing only), kept per thread, so that a
 // training step does not fault in fresh pages for its packed panels on every product. On
-// 64-byte boundaries, a cache line and an AVX-512 vector: new[] gives 16, and then every vector
-// load of a panel could span two lines (a Winograd layer took 2.3 or 5.0 ms from one process
-// to the next, by where its heap began).
+// 64-byte boundaries, a cache line and an AVX-512 vector: new[] gives 16, and then a vector
+// load of a panel can span two lines.
 template <typename T>
 class ScratchBuffer {
  public:
