@@ -1,8 +1,8 @@
 // Batch normalisation, parallel over channels (each channel's statistics are independent).
 // Sums are taken in blocks of 256 values, each block summed in vector lanes of the tensor's
-// type and the blocks added in double, in a fixed order: a block rounds like a 16-term sum of
-// its type, and nothing depends on the thread count. The elementwise parts run in the
-// tensor's type. (Converting every value to double, as this file did before, made batch norm a
+// type (256 / W terms a lane; values short of a whole vector, all of them in planes of fewer
+// than W, in one more lane of their own) and the blocks added in double, in a fixed order, so
+// nothing depends on the thread count. The elementwise parts run in the tensor's type. (Converting every value to double, as this file did before, made batch norm a
 // tenth of a ResNet-18 step: see the commit.)
 #include <algorithm>
 #include <cmath>
@@ -157,9 +157,9 @@ void CpuBackend::batch_norm_backward(const Tensor& dy, const Tensor& x, const Te
           const T *d = dy.data<T>() + (i * c + ch) * plane, *xs = x.data<T>() + (i * c + ch) * plane;
           sums.add(plane,
                    [&](int64_t j, V* acc) {
-                     const V g = S::load(d + j);
-                     acc[0] = S::add(acc[0], g);
-                     acc[1] = S::fma(g, S::sub(S::load(xs + j), m), acc[1]);
+                     const V grad = S::load(d + j);
+                     acc[0] = S::add(acc[0], grad);
+                     acc[1] = S::fma(grad, S::sub(S::load(xs + j), m), acc[1]);
                    },
                    [&](int64_t j, T* tail) {
                      tail[0] += d[j];
