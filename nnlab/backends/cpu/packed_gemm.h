@@ -56,10 +56,24 @@ struct Blocking {
 // 0 never reads it, so NaN in C does not propagate), later slices accumulate.
 enum class Store { Overwrite, ScaleAdd, Accumulate };
 
-// One MR x NR tile: kc rank-1 updates from packed panels a (kc x MR) and b (kc x NR), then
-// c[i * ldc + j] = combine(alpha * acc, c), plus bias[i] when a bias is given (first slice).
+// How the micro-kernel reads A's MR x kc panel: packed, element (i, p) at a[p MR + i], or MR
+// rows of a row-major A read in place, element (i, p) at row[i][p] (RowsA below).
 template <typename T>
-inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, T* c,
+struct PackedPanel {
+  const T* __restrict a;
+  T at(int i, int64_t p) const { return a[p * Blocking<T>::kMR + i]; }
+};
+template <typename T>
+struct RowPanel {
+  const T* row[Blocking<T>::kMR];
+  T at(int i, int64_t p) const { return row[i][p]; }
+};
+
+// One MR x NR tile: kc rank-1 updates from A's panel a (kc x MR) and the packed panel b (kc x
+// NR), then c[i * ldc + j] = combine(alpha * acc, c), plus bias[i] when a bias is given (first
+// slice).
+template <typename T, typename APanel>
+inline void micro_kernel(int64_t kc, const APanel& a, const T* __restrict b, T* c,
                          int64_t ldc, T alpha, T beta, Store store, const T* bias = nullptr) {
   using S = simd::Vec<T>;
   using V = typename S::V;
@@ -75,10 +89,9 @@ inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict 
     V bv[NV];
     for (int v = 0; v < NV; ++v) bv[v] = S::load(b + v * W);
     for (int i = 0; i < MR; ++i) {
-      V ai = S::broadcast(a[i]);
+      V ai = S::broadcast(a.at(i, p));
       for (int v = 0; v < NV; ++v) acc[i][v] = S::fma(ai, bv[v], acc[i][v]);
     }
-    a += MR;
     b += NV * W;
   }
   V va = S::broadcast(alpha), vb = S::broadcast(beta);
@@ -188,6 +201,22 @@ struct PrepackedB {
   }
   const T* panel(int64_t j0, int64_t k0, int64_t kc) const { return data + k0 * columns_padded(n) + j0 * kc; }
 };
+
+// A row-major left operand read in place, never packed: the micro-kernel broadcasts from MR
+// rows side by side, lda apart. Winograd's forward products read their transformed tiles so
+// (rows of a few KB, packed again by every group of filters before). Tried and left out for
+// the MLP's fc1 forward 64 x 128 x 784: no change (its cost is packing W^T).
+template <typename T>
+struct RowsA {
+  static constexpr bool kInPlace = true;
+  const T* data;
+  int64_t lda;
+};
+
+template <typename P, typename = void>
+struct is_in_place : std::false_type {};
+template <typename P>
+struct is_in_place<P, std::void_t<decltype(P::kInPlace)>> : std::true_type {};
 
 template <typename P, typename = void>
 struct is_prepacked : std::false_type {};
@@ -336,7 +365,8 @@ void gemm_rectangle(int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi, int6
   constexpr int MR = Blk::kMR, NR = Blk::kNR;
   thread_local ScratchBuffer<T> a_buffer, b_buffer;
   const int64_t kc_max = std::min<int64_t>(Blk::kKC, k);
-  T* packed_a = is_prepacked<PackA>::value
+  constexpr bool a_packed_here = !is_prepacked<PackA>::value && !is_in_place<PackA>::value;
+  T* packed_a = !a_packed_here
                     ? nullptr
                     : a_buffer.at_least(size_t(kc_max * std::min<int64_t>(Blk::kMC, (i_hi - i_lo + MR - 1) / MR * MR)));
   T* packed_b = is_prepacked<PackB>::value
@@ -354,7 +384,7 @@ void gemm_rectangle(int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi, int6
           pack_b(pc, kc, jc + p * NR, std::min<int64_t>(NR, nc - p * NR), packed_b + p * NR * kc);
       for (int64_t ic = i_lo; ic < i_hi; ic += Blk::kMC) {
         const int64_t mc = std::min<int64_t>(Blk::kMC, i_hi - ic), m_panels = (mc + MR - 1) / MR;
-        if constexpr (!is_prepacked<PackA>::value)
+        if constexpr (a_packed_here)
           for (int64_t q = 0; q < m_panels; ++q)
             pack_a(ic + q * MR, std::min<int64_t>(MR, mc - q * MR), pc, kc, packed_a + q * MR * kc);
         for (int64_t p = 0; p < n_panels; ++p) {
@@ -367,19 +397,25 @@ void gemm_rectangle(int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi, int6
             b = packed_b + p * NR * kc;
           for (int64_t q = 0; q < m_panels; ++q) {
             const int64_t i0 = ic + q * MR, rows = std::min<int64_t>(MR, i_hi - i0);
-            const T* a;
-            if constexpr (is_prepacked<PackA>::value)
-              a = pack_a.panel(i0, pc, kc);
-            else
-              a = packed_a + q * MR * kc;
-            if (direct && rows == MR) {
-              micro_kernel(kc, a, b, c.at(i0, j0), c.ldc, alpha, beta, store, bias ? bias + i0 : nullptr);
-              continue;
+            auto multiply = [&](const auto& a) {
+              if (direct && rows == MR) {
+                micro_kernel(kc, a, b, c.at(i0, j0), c.ldc, alpha, beta, store, bias ? bias + i0 : nullptr);
+                return;
+              }
+              micro_kernel(kc, a, b, tile, NR, T(1), T(0), Store::Overwrite);
+              for (int64_t i = 0; i < rows; ++i)
+                for (int64_t j = 0; j < cols; ++j)
+                  combine(c.at(i0 + i, j0 + j), tile[i * NR + j], alpha, beta, store, bias ? bias + i0 + i : nullptr);
+            };
+            if constexpr (is_in_place<PackA>::value) {
+              RowPanel<T> a;  // rows past the rectangle repeat its last one (never stored)
+              for (int i = 0; i < MR; ++i) a.row[i] = pack_a.data + (i0 + std::min<int64_t>(i, rows - 1)) * pack_a.lda + pc;
+              multiply(a);
+            } else if constexpr (is_prepacked<PackA>::value) {
+              multiply(PackedPanel<T>{pack_a.panel(i0, pc, kc)});
+            } else {
+              multiply(PackedPanel<T>{packed_a + q * MR * kc});
             }
-            micro_kernel(kc, a, b, tile, NR, T(1), T(0), Store::Overwrite);
-            for (int64_t i = 0; i < rows; ++i)
-              for (int64_t j = 0; j < cols; ++j)
-                combine(c.at(i0 + i, j0 + j), tile[i * NR + j], alpha, beta, store, bias ? bias + i0 + i : nullptr);
           }
         }
       }

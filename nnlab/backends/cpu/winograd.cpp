@@ -328,7 +328,7 @@ void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t c, 
     });
     // M[xi] [nt x kp] = V[xi] [nt x c] U[xi]^T [c x kp], columns [f0, f0 + columns).
     auto product = [&](int xi, const Packed& ut, int64_t f0, int64_t columns) {
-      gemm::packed_gemm<T>(nt, columns, c, T(1), gemm::PackStridedA<T>{{v + xi * v_size, cp, 1}}, ut, T(0),
+      gemm::packed_gemm<T>(nt, columns, c, T(1), gemm::RowsA<T>{v + xi * v_size, cp}, ut, T(0),
                            gemm::Output<T>{m + xi * m_size + f0, kp}, 1);
     };
     if (whole_u) {
