@@ -13,7 +13,8 @@
 // (contiguous, zero-padded to whole panels), so the kernel never sees a stride, a transpose or
 // an edge. Operands are packers: any layout that can write a panel works (a strided matrix,
 // an image read through im2col's index arithmetic), and C's columns may come in groups, so a
-// convolution writes NCHW directly.
+// convolution writes NCHW directly. (One exception: a row-major A whose rows are short and
+// reused by few columns may be read in place, RowsA below.)
 //
 // Threads: C is cut into a few rectangles, taken dynamically; each thread runs the five loops
 // over its rectangle with its own packed buffers. No barriers, and a thread slowed by other
@@ -159,33 +160,10 @@ struct PackStridedA {
   }
 };
 
-// A left operand kept in packed order, for one reused by many products (Winograd's
-// transformed filters): the micro-kernel reads its panels in place, nothing is copied. Layout:
-// k in slices of KC; a slice holds the ceil(m / MR) micro-panels of MR rows, each kc x MR.
-template <typename T>
-struct PrepackedA {
-  static constexpr bool kPrepacked = true;
-  const T* data;
-  int64_t m, k;            // of the whole packed matrix
-  int64_t first_row = 0;   // a product over rows [first_row, ...) of it (a multiple of MR)
-  static int64_t rows_padded(int64_t m) { return (m + Blocking<T>::kMR - 1) / Blocking<T>::kMR * Blocking<T>::kMR; }
-  static int64_t size(int64_t m, int64_t k) { return rows_padded(m) * k; }
-  // Where element (i, p) goes (rows past m, up to rows_padded, must be written as zeros).
-  static int64_t index(int64_t i, int64_t p, int64_t m, int64_t k) {
-    constexpr int64_t MR = Blocking<T>::kMR, KC = Blocking<T>::kKC;
-    const int64_t slice = p / KC * KC, kc = std::min(KC, k - slice);
-    return slice * rows_padded(m) + i / MR * MR * kc + (p - slice) * MR + i % MR;
-  }
-  // The micro-panel of rows [i0, i0 + MR) in the slice starting at k0 (i0 a multiple of MR).
-  const T* panel(int64_t i0, int64_t k0, int64_t kc) const {
-    return data + k0 * rows_padded(m) + (first_row + i0) * kc;
-  }
-};
-
-// A right operand kept in packed order, for one written straight into it (Winograd's
-// transformed inputs): k in slices of KC, a slice holding the ceil(n / NR) micro-panels of NR
-// columns, each kc x NR; columns past n (up to a whole panel) may hold anything (they only
-// reach columns of C that are never stored).
+// A right operand kept in packed order: written straight into it (Winograd's transformed
+// filters) or packed once for several rectangles (prepack_b). k in slices of KC, a slice
+// holding the ceil(n / NR) micro-panels of NR columns, each kc x NR; columns past n (up to a
+// whole panel) may hold anything (they only reach columns of C that are never stored).
 template <typename T>
 struct PrepackedB {
   static constexpr bool kPrepacked = true;
@@ -193,12 +171,6 @@ struct PrepackedB {
   int64_t k, n;  // of the whole packed matrix
   static int64_t columns_padded(int64_t n) { return (n + Blocking<T>::kNR - 1) / Blocking<T>::kNR * Blocking<T>::kNR; }
   static int64_t size(int64_t k, int64_t n) { return columns_padded(n) * k; }
-  // Where element (p, j) goes.
-  static int64_t index(int64_t p, int64_t j, int64_t k, int64_t n) {
-    constexpr int64_t NR = Blocking<T>::kNR, KC = Blocking<T>::kKC;
-    const int64_t slice = p / KC * KC, kc = std::min(KC, k - slice);
-    return slice * columns_padded(n) + j / NR * NR * kc + (p - slice) * NR + j % NR;
-  }
   const T* panel(int64_t j0, int64_t k0, int64_t kc) const { return data + k0 * columns_padded(n) + j0 * kc; }
 };
 
@@ -365,8 +337,7 @@ void gemm_rectangle(int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi, int6
   constexpr int MR = Blk::kMR, NR = Blk::kNR;
   thread_local ScratchBuffer<T> a_buffer, b_buffer;
   const int64_t kc_max = std::min<int64_t>(Blk::kKC, k);
-  constexpr bool a_packed_here = !is_prepacked<PackA>::value && !is_in_place<PackA>::value;
-  T* packed_a = !a_packed_here
+  T* packed_a = is_in_place<PackA>::value
                     ? nullptr
                     : a_buffer.at_least(size_t(kc_max * std::min<int64_t>(Blk::kMC, (i_hi - i_lo + MR - 1) / MR * MR)));
   T* packed_b = is_prepacked<PackB>::value
@@ -384,7 +355,7 @@ void gemm_rectangle(int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi, int6
           pack_b(pc, kc, jc + p * NR, std::min<int64_t>(NR, nc - p * NR), packed_b + p * NR * kc);
       for (int64_t ic = i_lo; ic < i_hi; ic += Blk::kMC) {
         const int64_t mc = std::min<int64_t>(Blk::kMC, i_hi - ic), m_panels = (mc + MR - 1) / MR;
-        if constexpr (a_packed_here)
+        if constexpr (!is_in_place<PackA>::value)
           for (int64_t q = 0; q < m_panels; ++q)
             pack_a(ic + q * MR, std::min<int64_t>(MR, mc - q * MR), pc, kc, packed_a + q * MR * kc);
         for (int64_t p = 0; p < n_panels; ++p) {
@@ -411,8 +382,6 @@ void gemm_rectangle(int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi, int6
               RowPanel<T> a;  // rows past the rectangle repeat its last one (never stored)
               for (int i = 0; i < MR; ++i) a.row[i] = pack_a.data + (i0 + std::min<int64_t>(i, rows - 1)) * pack_a.lda + pc;
               multiply(a);
-            } else if constexpr (is_prepacked<PackA>::value) {
-              multiply(PackedPanel<T>{pack_a.panel(i0, pc, kc)});
             } else {
               multiply(PackedPanel<T>{packed_a + q * MR * kc});
             }

@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <memory>
-#include <vector>
 
 #include "nnlab/backends/cpu/common.h"
 #include "nnlab/backends/cpu/packed_gemm.h"
