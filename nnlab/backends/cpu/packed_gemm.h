@@ -176,8 +176,8 @@ struct PrepackedB {
 
 // A row-major left operand read in place, never packed: the micro-kernel broadcasts from MR
 // rows side by side, lda apart. Winograd's forward products read their transformed tiles so
-// (rows of a few KB, packed again by every group of filters before). Tried and left out for
-// the MLP's fc1 forward 64 x 128 x 784: no change (its cost is packing W^T).
+// (rows of a few KB, packed again by every group of filters before), and small products
+// a b^T computed as b a^T, b's rows in place (gemm.cpp: a linear layer's weights).
 template <typename T>
 struct RowsA {
   static constexpr bool kInPlace = true;
