@@ -8,6 +8,14 @@
 # nnlab and PyTorch alternate measurement by measurement for ROUNDS rounds (default 3), so
 # that other work on the machine slows both alike; the table shows each side's best GEMM and
 # median epoch, images/s and memory over the rounds.
+# Every round also times nnlab's GEMM at 1024^3 on one thread: two threads' GEMM over it says
+# whether the machine's two vCPUs behaved as two cores in that round (about 1.9) or shared one
+# (about 1.3: a virtual machine's vCPUs can land on one core's two hardware threads for a while,
+# and then FMA-bound code gains least from the second thread).
+# ISA=avx2 compares the AVX2 + FMA code of both on a CPU that has AVX-512 as well: nnlab's build
+# must be configured with -DNNLAB_HOST_ARCH=x86-64-v3, and PyTorch's ATen kernels, oneDNN and
+# OpenBLAS are told to stop at AVX2 (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA,
+# OPENBLAS_CORETYPE). It is the AVX2 code on this CPU's cores, not an AVX2-only machine.
 # Needs scripts/fetch_cifar10, a build (gemm_speed, model_speed, train), and /usr/bin/python3
 # with torch + libopenblas0-openmp (without it PyTorch uses the reference BLAS).
 set -euo pipefail
@@ -15,7 +23,20 @@ cd "$(dirname "$0")/.."
 build=${NNLAB_BUILD:-build}
 rounds=${ROUNDS:-3}
 threads=${THREADS:-2}
+isa=${ISA:-native}
 py=/usr/bin/python3
+case "$isa" in
+  native) ;;
+  avx2)
+    arch=$(sed -n 's/^NNLAB_HOST_ARCH:STRING=//p' "$build/CMakeCache.txt" 2>/dev/null)
+    if [ "$arch" != x86-64-v3 ]; then
+      echo "cnn_vs_torch.sh: ISA=avx2 needs a build configured with -DNNLAB_HOST_ARCH=x86-64-v3;" \
+        "$build/CMakeCache.txt has NNLAB_HOST_ARCH '${arch:-missing}'" >&2
+      exit 2
+    fi
+    py="env ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell $py" ;;
+  *) echo "cnn_vs_torch.sh: ISA must be native or avx2, not '$isa'" >&2; exit 2 ;;
+esac
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
@@ -24,10 +45,13 @@ field() { $py -c 'import sys, json; print(json.loads(sys.stdin.readline())[sys.a
 
 for round in $(seq "$rounds"); do
   echo "== round $round of $rounds" >&2
+  "$build"/bench/gemm_speed 1024 cpu 1 3 | field gflops >> "$out/gemm1024.one_thread"
   for n in 1024 2048 4096; do
     "$build"/bench/gemm_speed "$n" cpu "$threads" 3 | field gflops >> "$out/gemm$n.nnlab"
     $py bench/torch_cnn.py gemm --size "$n" --steps 3 --threads "$threads" | field gflops >> "$out/gemm$n.torch"
   done
+  echo "   nnlab GEMM 1024^3: $(tail -n1 "$out/gemm1024.nnlab") GFLOP/s on $threads threads," \
+    "$(tail -n1 "$out/gemm1024.one_thread") on one" >&2
   "$build"/apps/train --backend cpu --threads "$threads" --epochs 2 --quiet |
     awk '$1 ~ /^[0-9]+$/ {print $4}' >> "$out/mlp.nnlab"
   $py bench/torch_mlp.py --threads "$threads" --epochs 2 |
@@ -47,9 +71,9 @@ for l in sys.stdin: print(json.loads(l)["train_seconds"])' >> "$out/mlp.torch"
   done
 done
 
-$py - "$out" "$rounds" "$threads" <<'EOF'
+/usr/bin/python3 - "$out" "$rounds" "$threads" "$isa" <<'EOF'
 import statistics, sys, os
-out, rounds, threads = sys.argv[1], sys.argv[2], sys.argv[3]
+out, rounds, threads, isa = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 def values(name):
     with open(os.path.join(out, name)) as f:
         return [float(v) for v in f.read().split()]
@@ -63,13 +87,23 @@ rows = [("fp32 GEMM 1024^3", "gemm1024", max, "GFLOP/s", True, ">= 0.9"),
         ("ResNet-18 training 224x224, batch 32, median", "resnet224", statistics.median, "img/s", True, ">= 1.25"),
         ("ResNet-18 64x64 training memory, median", "memory64", statistics.median, "MB", False, "<= 1"),
         ("ResNet-18 224x224 training memory, median", "memory224", statistics.median, "MB", False, "<= 1")]
-print(f"{rounds} interleaved rounds, {threads} threads each; GEMM: best of the rounds")
+code = "AVX2 + FMA code on both sides" if isa == "avx2" else "each side's best code for this CPU"
+print(f"{rounds} interleaved rounds, {threads} threads each, {code}; GEMM: best of the rounds")
+scaling = [two / one for two, one in zip(values("gemm1024.nnlab"), values("gemm1024.one_thread"))]
+print(f"nnlab GEMM 1024^3 on {threads} threads over one thread, round by round: "
+      + ", ".join(f"{s:.2f}" for s in scaling))
 print()
+def formatted(v, unit):
+    return f"{v / 1e6:.0f} MB" if unit == "MB" else f"{v:.3f} s" if unit == "s" else f"{v:.1f} {unit}"
 print("| measurement | nnlab cpu | PyTorch 1.13 | nnlab / PyTorch | target |")
 print("|---|---|---|---|---|")
 for label, stem, stat, unit, higher, target in rows:
     ours, theirs = stat(values(stem + ".nnlab")), stat(values(stem + ".torch"))
-    def fmt(v):
-        return f"{v / 1e6:.0f} MB" if unit == "MB" else f"{v:.3f} s" if unit == "s" else f"{v:.1f} {unit}"
-    print(f"| {label} | {fmt(ours)} | {fmt(theirs)} | {ours / theirs:.2f} | {target} |")
+    print(f"| {label} | {formatted(ours, unit)} | {formatted(theirs, unit)} | {ours / theirs:.2f} | {target} |")
+print()
+print("Round by round (nnlab / PyTorch):")
+for label, stem, stat, unit, higher, target in rows:
+    pairs = zip(values(stem + ".nnlab"), values(stem + ".torch"))
+    print(f"- {label.split(' (')[0].removesuffix(', median')}: "
+          + ", ".join(f"{formatted(a, unit)} / {formatted(b, unit)}" for a, b in pairs))
 EOF
