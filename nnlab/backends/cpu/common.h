@@ -38,6 +38,18 @@ void parallel_chunks(int64_t n, int64_t grain, int threads, F&& f) {
   for (int64_t c = 0; c < chunks; ++c) f(c * grain, std::min(n, (c + 1) * grain));
 }
 
+// Calls f(i) for every i in [0, n), each item taken by whichever thread is free: for items
+// of much work each (a thread slowed by other work on the machine takes fewer of them).
+template <typename F>
+void parallel_items(int64_t n, int threads, F&& f) {
+  if (n <= 1 || threads <= 1) {
+    for (int64_t i = 0; i < n; ++i) f(i);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int64_t i = 0; i < n; ++i) f(i);
+}
+
 constexpr int64_t kElementGrain = 1 << 15;  // elements per chunk: below this threads cost more
 
 }  // namespace nnlab::cpu

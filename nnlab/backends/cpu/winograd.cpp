@@ -8,8 +8,9 @@
 //
 // Channels are padded to whole vectors (the padding is zeros and never reaches a stored
 // result). Every transform is a fixed sequence of additions and the products reduce in a fixed
-// order, so results do not depend on the thread count; chunks are whole images, fixed by the
-// shape, and the filter gradient adds its chunks' sums in order.
+// order, so results do not depend on the thread count; chunks are whole images, and the filter
+// gradient's are fixed by the shape and its chunks' sums added in order (the forward's also
+// depend on the thread count: each output is one tile's, whatever chunk holds it).
 #include "nnlab/backends/cpu/winograd.h"
 
 #include <algorithm>
@@ -105,8 +106,11 @@ int64_t images_per_chunk(const Tiling& g, int64_t cp, int64_t kp) {
 int64_t tile_grain(int64_t tiles, int threads) { return std::clamp<int64_t>(tiles / (4 * threads), 1, 64); }
 
 // One thread's scratch, reused from call to call (growing only): the pages of a training
-// step's buffers are faulted in once.
-template <typename T>
+// step's buffers are faulted in once. Use Shared for what the calling thread allocates for all
+// threads, while it also takes work of its own from scratch<T>().
+struct Own {};
+struct Shared {};
+template <typename T, typename Use = Own>
 T* scratch(size_t elements) {
   thread_local gemm::ScratchBuffer<T> buffer;
   return buffer.at_least(elements);
@@ -284,16 +288,18 @@ bool applies(int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t strid
          dilation_w == 1 && pad_h <= 2 && pad_w <= 2;
 }
 
-// Per chunk of images: transpose x (threads over rows) and transform every tile into V[xi]
-// (threads over tiles); multiply M[xi] [tiles x k] = V[xi] U[xi]^T; transform each tile back
-// (threads over tiles). The transformed filters U^T (16 c k values: 16 MB at ResNet-18's last
-// stage) are made in one of two ways:
-//  - the batch in one chunk (few tiles: the late stages at 64x64): never whole; threads take
-//    groups of filters, transform the group's filters into their own buffer and multiply them
-//    at once, so that U^T is not written to memory and read back (the last stage's forward at
-//    64x64 batch 32, 2 threads: 5.3 -> 3.9 ms);
-//  - several chunks: once, whole, before the first chunk (threads over filters); then the 16
-//    products of each chunk, threads over the 16.
+// Transposes x to channels-last, transforms every tile into V[xi], multiplies M[xi] [tiles x
+// k] = V[xi] U[xi]^T and transforms each tile back into y. The transformed filters U^T (16 c k
+// values: 16 MB at ResNet-18's last stage) are made in one of two ways:
+//  - several chunks of images: U^T once, whole (threads over filters); then each thread takes
+//    whole chunks and does all of a chunk in its own buffers, so that no step reads what
+//    another thread wrote (on this machine's VM, in phases where its two vCPUs sit on different
+//    dies, a cache line written by one thread costs 6x to read from the other);
+//  - the batch in one chunk (few tiles: the late stages at 64x64): U^T never whole; the chunk's
+//    transpose and transforms are shared (threads over rows, tiles), then threads take groups
+//    of filters, transform the group's filters into their own buffer and multiply them at
+//    once, so that U^T is not written to memory and read back (the last stage's forward at
+//    64x64 batch 32, 2 threads: 5.3 -> 3.9 ms).
 template <typename T>
 void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t c, int64_t h,
              int64_t width, int64_t k, int64_t pad_h, int64_t pad_w, WeightLayout layout, int threads) {
@@ -302,54 +308,70 @@ void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t c, 
   constexpr int64_t NR = gemm::Blocking<T>::kNR;
   const Tiling g = tiling(n, c, h, width, k, pad_h, pad_w);
   const int64_t cp = CL::padded(c), kp = CL::padded(k), image_tiles = g.image_tiles();
-  const int64_t chunk = images_per_chunk(g, cp, kp), tiles = chunk * image_tiles;
-  const int64_t panels = Packed::columns_padded(k) / NR;
-  const bool whole_u = chunk < n;
+  // Forward results do not depend on the chunks (every output is its own tile's), so with
+  // several, threads each hold a chunk of a thread's share of the budget.
+  const int64_t budget_chunk = images_per_chunk(g, cp, kp);
+  const bool whole_u = budget_chunk < n;
+  const int64_t chunk = whole_u ? std::max<int64_t>(1, budget_chunk / threads) : n, tiles = chunk * image_tiles;
+  const int64_t chunks = (n + chunk - 1) / chunk, panels = Packed::columns_padded(k) / NR;
   const int64_t u_size = whole_u ? Packed::size(c, kp) : 0;  // per point: U[xi]^T [c x kp], packed
   const int64_t xt_size = chunk * h * width * cp, v_size = tiles * cp, m_size = tiles * kp;  // per point
-  T* u = scratch<T>(size_t(kPoints * u_size + xt_size + kPoints * (v_size + m_size) + cp + kp));
-  T *xt = u + kPoints * u_size, *v = xt + xt_size, *m = v + kPoints * v_size, *zeros = m + kPoints * m_size;
-  T* bias_padded = zeros + cp;
+  T* u = scratch<T, Shared>(size_t(kPoints * u_size + cp + kp));
+  T *zeros = u + kPoints * u_size, *bias_padded = zeros + cp;
   std::fill(zeros, zeros + cp, T(0));
   std::fill(bias_padded, bias_padded + kp, T(0));
   if (bias) std::copy_n(bias, k, bias_padded);
-  if (whole_u)
-    parallel_chunks(panels, 1, threads, [&](int64_t lo, int64_t hi) {
-      transform_filter_panels(w, layout, k, c, lo, hi, 0, panels * NR, u, u_size);
-    });
-  for (int64_t n0 = 0; n0 < n; n0 += chunk) {
-    const int64_t images = std::min(chunk, n - n0), nt = images * image_tiles;
-    CL::transpose(x + n0 * c * h * width, images, c, h, width, xt, threads);
-    parallel_chunks(nt, tile_grain(nt, threads), threads, [&](int64_t lo, int64_t hi) {
+  // Images [n0, n0 + images) from transposed input xt into tiles v, products m, then y, with
+  // `threads` for the transpose and the transforms.
+  auto input_tiles = [&](int64_t n0, int64_t images, T* xt, T* v, int tile_threads) {
+    const int64_t nt = images * image_tiles;
+    CL::transpose(x + n0 * c * h * width, images, c, h, width, xt, tile_threads);
+    parallel_chunks(nt, tile_grain(nt, tile_threads), tile_threads, [&](int64_t lo, int64_t hi) {
       for (int64_t t = lo; t < hi; ++t)
         transform_input_tile(xt, g, cp, t / image_tiles, t % image_tiles / g.tiles_x, t % g.tiles_x, zeros,
                              v + t * cp, v_size);
     });
-    // M[xi] [nt x kp] = V[xi] [nt x c] U[xi]^T [c x kp], columns [f0, f0 + columns).
-    auto product = [&](int xi, const Packed& ut, int64_t f0, int64_t columns) {
-      gemm::packed_gemm<T>(nt, columns, c, T(1), gemm::RowsA<T>{v + xi * v_size, cp}, ut, T(0),
-                           gemm::Output<T>{m + xi * m_size + f0, kp}, 1);
-    };
-    if (whole_u) {
-      parallel_chunks(kPoints, 1, threads, [&](int64_t lo, int64_t hi) {
-        for (int64_t xi = lo; xi < hi; ++xi) product(int(xi), Packed{u + xi * u_size, c, kp}, 0, kp);
-      });
-    } else {
-      const int64_t per_group = std::max<int64_t>(1, panels / (4 * int64_t(threads)));
-      parallel_chunks(panels, per_group, threads, [&](int64_t lo, int64_t hi) {
-        const int64_t f0 = lo * NR, columns = std::min(kp, hi * NR) - f0, group_size = Packed::size(c, columns);
-        thread_local gemm::ScratchBuffer<T> buffer;
-        T* group = buffer.at_least(size_t(kPoints * group_size));
-        transform_filter_panels(w, layout, k, c, lo, hi, lo, (hi - lo) * NR, group, group_size);
-        for (int xi = 0; xi < kPoints; ++xi) product(xi, Packed{group + xi * group_size, c, columns}, f0, columns);
-      });
-    }
-    parallel_chunks(nt, tile_grain(nt, threads), threads, [&](int64_t lo, int64_t hi) {
+  };
+  // M[xi] [nt x kp] = V[xi] [nt x c] U[xi]^T [c x kp], columns [f0, f0 + columns).
+  auto product = [&](int xi, int64_t nt, const T* v, const Packed& ut, int64_t f0, int64_t columns, T* m) {
+    gemm::packed_gemm<T>(nt, columns, c, T(1), gemm::RowsA<T>{v + xi * v_size, cp}, ut, T(0),
+                         gemm::Output<T>{m + xi * m_size + f0, kp}, 1);
+  };
+  auto output_tiles = [&](int64_t n0, int64_t images, const T* m, int tile_threads) {
+    const int64_t nt = images * image_tiles;
+    parallel_chunks(nt, tile_grain(nt, tile_threads), tile_threads, [&](int64_t lo, int64_t hi) {
       for (int64_t t = lo; t < hi; ++t)
         transform_output_tile(m + t * kp, m_size, g, kp, n0 + t / image_tiles, t % image_tiles / g.tiles_x,
                               t % g.tiles_x, bias_padded, y);
     });
+  };
+  if (whole_u) {
+    parallel_chunks(panels, 1, threads, [&](int64_t lo, int64_t hi) {
+      transform_filter_panels(w, layout, k, c, lo, hi, 0, panels * NR, u, u_size);
+    });
+    parallel_items(chunks, threads, [&](int64_t index) {
+      const int64_t n0 = index * chunk, images = std::min(chunk, n - n0), nt = images * image_tiles;
+      T* xt = scratch<T>(size_t(xt_size + kPoints * (v_size + m_size)));
+      T *v = xt + xt_size, *m = v + kPoints * v_size;
+      input_tiles(n0, images, xt, v, 1);
+      for (int xi = 0; xi < kPoints; ++xi) product(xi, nt, v, Packed{u + xi * u_size, c, kp}, 0, kp, m);
+      output_tiles(n0, images, m, 1);
+    });
+    return;
   }
+  T* xt = scratch<T>(size_t(xt_size + kPoints * (v_size + m_size)));
+  T *v = xt + xt_size, *m = v + kPoints * v_size;
+  const int64_t nt = n * image_tiles;
+  input_tiles(0, n, xt, v, threads);
+  const int64_t per_group = std::max<int64_t>(1, panels / (4 * int64_t(threads)));
+  parallel_chunks(panels, per_group, threads, [&](int64_t lo, int64_t hi) {
+    const int64_t f0 = lo * NR, columns = std::min(kp, hi * NR) - f0, group_size = Packed::size(c, columns);
+    thread_local gemm::ScratchBuffer<T> buffer;
+    T* group = buffer.at_least(size_t(kPoints * group_size));
+    transform_filter_panels(w, layout, k, c, lo, hi, lo, (hi - lo) * NR, group, group_size);
+    for (int xi = 0; xi < kPoints; ++xi) product(xi, nt, v, Packed{group + xi * group_size, c, columns}, f0, columns, m);
+  });
+  output_tiles(0, n, m, threads);
 }
 
 // Per chunk of images: transpose x and dy to channels-last (threads over rows) and transform
