@@ -8,16 +8,17 @@
 # nnlab and PyTorch alternate measurement by measurement for ROUNDS rounds (default 3), so
 # that other work on the machine slows both alike; the table shows each side's best GEMM and
 # median epoch, images/s and memory over the rounds.
-# Every round also times nnlab's GEMM at 1024^3 on one thread: two threads' GEMM over it says
-# whether the machine's two vCPUs behaved as two cores in that round (about 1.9) or shared one
-# (about 1.3: a virtual machine's vCPUs can land on one core's two hardware threads for a while,
-# and then FMA-bound code gains least from the second thread).
+# Every round starts and ends with bench/core_round_trip, the time a cache line takes from one
+# core to the other and back: on a VM it changes as the hypervisor moves the vCPUs (on this
+# project's about 55 ns, and about 330 ns in phases where they sit on different dies, when
+# every hand-over between threads costs 6x: short parallel regions slow down, a large GEMM
+# does not), and it tells which rounds ran in which phase.
 # ISA=avx2 compares the AVX2 + FMA code of both on a CPU that has AVX-512 as well: nnlab's build
 # must be configured with -DNNLAB_HOST_ARCH=x86-64-v3, and PyTorch's ATen kernels, oneDNN and
 # OpenBLAS are told to stop at AVX2 (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA,
 # OPENBLAS_CORETYPE). It is the AVX2 code on this CPU's cores, not an AVX2-only machine.
-# Needs scripts/fetch_cifar10, a build (gemm_speed, model_speed, train), and /usr/bin/python3
-# with torch + libopenblas0-openmp (without it PyTorch uses the reference BLAS).
+# Needs scripts/fetch_cifar10, a build (gemm_speed, model_speed, train, core_round_trip), and
+# /usr/bin/python3 with torch + libopenblas0-openmp (without it PyTorch uses the reference BLAS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${NNLAB_BUILD:-build}
@@ -45,13 +46,11 @@ field() { $py -c 'import sys, json; print(json.loads(sys.stdin.readline())[sys.a
 
 for round in $(seq "$rounds"); do
   echo "== round $round of $rounds" >&2
-  "$build"/bench/gemm_speed 1024 cpu 1 3 | field gflops >> "$out/gemm1024.one_thread"
+  "$build"/bench/core_round_trip | field round_trip_ns >> "$out/round_trip.start"
   for n in 1024 2048 4096; do
     "$build"/bench/gemm_speed "$n" cpu "$threads" 3 | field gflops >> "$out/gemm$n.nnlab"
     $py bench/torch_cnn.py gemm --size "$n" --steps 3 --threads "$threads" | field gflops >> "$out/gemm$n.torch"
   done
-  echo "   nnlab GEMM 1024^3: $(tail -n1 "$out/gemm1024.nnlab") GFLOP/s on $threads threads," \
-    "$(tail -n1 "$out/gemm1024.one_thread") on one" >&2
   "$build"/apps/train --backend cpu --threads "$threads" --epochs 2 --quiet |
     awk '$1 ~ /^[0-9]+$/ {print $4}' >> "$out/mlp.nnlab"
   $py bench/torch_mlp.py --threads "$threads" --epochs 2 |
@@ -69,6 +68,7 @@ for l in sys.stdin: print(json.loads(l)["train_seconds"])' >> "$out/mlp.torch"
     echo "$line" | field images_per_second >> "$out/resnet$size.torch"
     echo "$line" | field memory_bytes >> "$out/memory$size.torch"
   done
+  "$build"/bench/core_round_trip | field round_trip_ns >> "$out/round_trip.end"
 done
 
 /usr/bin/python3 - "$out" "$rounds" "$threads" "$isa" <<'EOF'
@@ -89,9 +89,9 @@ rows = [("fp32 GEMM 1024^3", "gemm1024", max, "GFLOP/s", True, ">= 0.9"),
         ("ResNet-18 224x224 training memory, median", "memory224", statistics.median, "MB", False, "<= 1")]
 code = "AVX2 + FMA code on both sides" if isa == "avx2" else "each side's best code for this CPU"
 print(f"{rounds} interleaved rounds, {threads} threads each, {code}; GEMM: best of the rounds")
-scaling = [two / one for two, one in zip(values("gemm1024.nnlab"), values("gemm1024.one_thread"))]
-print(f"nnlab GEMM 1024^3 on {threads} threads over one thread, round by round: "
-      + ", ".join(f"{s:.2f}" for s in scaling))
+trips = zip(values("round_trip.start"), values("round_trip.end"))
+print("core-to-core round trip at each round's start and end: "
+      + ", ".join(f"{a:.0f} / {b:.0f} ns" for a, b in trips))
 print()
 def formatted(v, unit):
     return f"{v / 1e6:.0f} MB" if unit == "MB" else f"{v:.3f} s" if unit == "s" else f"{v:.1f} {unit}"
