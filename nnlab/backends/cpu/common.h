@@ -50,6 +50,19 @@ void parallel_items(int64_t n, int threads, F&& f) {
   for (int64_t i = 0; i < n; ++i) f(i);
 }
 
+// Calls f(begin, end) once per thread, for the thread's share of [0, n) (n / threads, the
+// last ones one more): for work split so that each thread's share is done in one go.
+template <typename F>
+void parallel_ranges(int64_t n, int threads, F&& f) {
+  const int64_t parts = std::min<int64_t>(n, std::max(threads, 1));
+  if (parts <= 1) {
+    f(int64_t(0), n);
+    return;
+  }
+#pragma omp parallel for num_threads(int(parts)) schedule(static, 1)
+  for (int64_t part = 0; part < parts; ++part) f(n * part / parts, n * (part + 1) / parts);
+}
+
 constexpr int64_t kElementGrain = 1 << 15;  // elements per chunk: below this threads cost more
 
 }  // namespace nnlab::cpu

@@ -116,6 +116,13 @@ T* scratch(size_t elements) {
   return buffer.at_least(elements);
 }
 
+// The points [lo, hi) of a transformed tile that a transform stores (the rest are another
+// thread's).
+struct Points {
+  int lo = 0, hi = kPoints;
+  bool has(int xi) const { return xi >= lo && xi < hi; }
+};
+
 // Pixel (row, column) of `image` in channels-last t (rows x columns pixels an image, `channels`
 // values a pixel), or `zeros` outside the image.
 template <typename T>
@@ -126,11 +133,11 @@ const T* pixel_at(const T* t, int64_t rows, int64_t columns, int64_t channels, i
 }
 
 // V[xi] = B^T d B of tile (image, ty, tx), all channels, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0;
-// 0 1 0 -1], from channels-last input xt (cp channels a pixel); zeros stands for pixels in the
-// padding.
+// 0 1 0 -1], from channels-last input xt (cp channels a pixel), points `points` stored; zeros
+// stands for pixels in the padding.
 template <typename T>
 void transform_input_tile(const T* xt, const Tiling& g, int64_t cp, int64_t image, int64_t ty,
-                          int64_t tx, const T* zeros, T* v, int64_t point_stride) {
+                          int64_t tx, const T* zeros, T* v, int64_t point_stride, Points points = {}) {
   using S = simd::Vec<T>;
   using V = typename S::V;
   const T* pixel[4][4];
@@ -148,19 +155,20 @@ void transform_input_tile(const T* xt, const Tiling& g, int64_t cp, int64_t imag
       r[3][j] = S::sub(d1, d3);
     }
     for (int i = 0; i < 4; ++i) {
-      S::store(v + (i * 4 + 0) * point_stride + ch, S::sub(r[i][0], r[i][2]));
-      S::store(v + (i * 4 + 1) * point_stride + ch, S::add(r[i][1], r[i][2]));
-      S::store(v + (i * 4 + 2) * point_stride + ch, S::sub(r[i][2], r[i][1]));
-      S::store(v + (i * 4 + 3) * point_stride + ch, S::sub(r[i][1], r[i][3]));
+      const V point[4] = {S::sub(r[i][0], r[i][2]), S::add(r[i][1], r[i][2]), S::sub(r[i][2], r[i][1]),
+                          S::sub(r[i][1], r[i][3])};
+      for (int j = 0; j < 4; ++j)
+        if (points.has(i * 4 + j)) S::store(v + (i * 4 + j) * point_stride + ch, point[j]);
     }
   }
 }
 
 // Z[xi] = A dy A^T of tile (image, ty, tx), all filters, A = [1 0; 1 1; 1 -1; 0 -1], from
-// channels-last dyt (kp filters a pixel); zeros for outputs past the edge.
+// channels-last dyt (kp filters a pixel), points `points` stored; zeros for outputs past the
+// edge.
 template <typename T>
 void transform_gradient_tile(const T* dyt, const Tiling& g, int64_t kp, int64_t image, int64_t ty,
-                             int64_t tx, const T* zeros, T* z, int64_t point_stride) {
+                             int64_t tx, const T* zeros, T* z, int64_t point_stride, Points points = {}) {
   using S = simd::Vec<T>;
   using V = typename S::V;
   const T* pixel[2][2];
@@ -174,10 +182,9 @@ void transform_gradient_tile(const T* dyt, const Tiling& g, int64_t kp, int64_t 
     const V r[4][2] = {{y00, y01}, {S::add(y00, y10), S::add(y01, y11)}, {S::sub(y00, y10), S::sub(y01, y11)},
                        {S::sub(zero, y10), S::sub(zero, y11)}};
     for (int i = 0; i < 4; ++i) {
-      S::store(z + (i * 4 + 0) * point_stride + f, r[i][0]);
-      S::store(z + (i * 4 + 1) * point_stride + f, S::add(r[i][0], r[i][1]));
-      S::store(z + (i * 4 + 2) * point_stride + f, S::sub(r[i][0], r[i][1]));
-      S::store(z + (i * 4 + 3) * point_stride + f, S::sub(zero, r[i][1]));
+      const V point[4] = {r[i][0], S::add(r[i][0], r[i][1]), S::sub(r[i][0], r[i][1]), S::sub(zero, r[i][1])};
+      for (int j = 0; j < 4; ++j)
+        if (points.has(i * 4 + j)) S::store(z + (i * 4 + j) * point_stride + f, point[j]);
     }
   }
 }
@@ -374,14 +381,17 @@ void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t c, 
   output_tiles(0, n, m, threads);
 }
 
-// Per chunk of images: transpose x and dy to channels-last (threads over rows) and transform
-// every tile (threads over tiles); then dU[xi] [k x c] (+)= Z[xi]^T V[xi] and dg = G^T dU G per
-// filter and channel, in one of two ways:
-//  - the batch in one chunk (the late stages at 64x64): threads take groups of filters, and
-//    multiply and transform their rows of dU at once, in their own buffer (dU whole is 16 MB at
-//    the last stage, allocated at the step's peak of memory);
-//  - several chunks: 16 products a chunk (threads over the 16) adding into dU whole; the
-//    transform at the end.
+// Per chunk of images: transpose x and dy to channels-last (threads over rows), transform every
+// tile, dU[xi] [k x c] (+)= Z[xi]^T V[xi], and dg = G^T dU G per filter and channel, in one of
+// two ways:
+//  - the batch in one chunk (the late stages at 64x64): tiles transformed with threads over
+//    tiles; then threads take groups of filters, and multiply and transform their rows of dU at
+//    once, in their own buffer (dU whole is 16 MB at the last stage, allocated at the step's
+//    peak of memory);
+//  - several chunks: threads take ranges of the 16 points, each transforming every tile into
+//    its own points only and computing their products, which add into dU whole; the transform
+//    at the end. (The transforms split by tiles, as before, had each thread multiply tiles half
+//    of which the other wrote; the same time when moving a cache line between cores is cheap.)
 template <typename T>
 void backward_filter(const T* dy, const T* x, T* dw, int64_t n, int64_t c, int64_t h,
                      int64_t width, int64_t k, int64_t pad_h, int64_t pad_w, int threads) {
@@ -413,14 +423,17 @@ void backward_filter(const T* dy, const T* x, T* dw, int64_t n, int64_t c, int64
     const int64_t images = std::min(chunk, n - n0), nt = images * image_tiles;
     CL::transpose(x + n0 * c * h * width, images, c, h, width, xt, threads);
     CL::transpose(dy + n0 * k * g.p * g.q, images, k, g.p, g.q, dyt, threads);
-    parallel_chunks(nt, tile_grain(nt, threads), threads, [&](int64_t lo, int64_t hi) {
+    auto transform_tiles = [&](int64_t lo, int64_t hi, Points points) {
       for (int64_t t = lo; t < hi; ++t) {
         const int64_t image = t / image_tiles, ty = t % image_tiles / g.tiles_x, tx = t % g.tiles_x;
-        transform_input_tile(xt, g, cp, image, ty, tx, zeros, v + t * cp, v_size);
-        transform_gradient_tile(dyt, g, kp, image, ty, tx, zeros, z + t * kp, z_size);
+        transform_input_tile(xt, g, cp, image, ty, tx, zeros, v + t * cp, v_size, points);
+        transform_gradient_tile(dyt, g, kp, image, ty, tx, zeros, z + t * kp, z_size, points);
       }
-    });
+    };
     if (!du) {  // one chunk
+      parallel_chunks(nt, tile_grain(nt, threads), threads, [&](int64_t lo, int64_t hi) {
+        transform_tiles(lo, hi, Points{});
+      });
       const int64_t per_group = std::max<int64_t>(1, k / MR / (4 * int64_t(threads))) * MR;
       parallel_chunks(k, per_group, threads, [&](int64_t lo, int64_t hi) {
         thread_local gemm::ScratchBuffer<T> buffer;
@@ -430,8 +443,11 @@ void backward_filter(const T* dy, const T* x, T* dw, int64_t n, int64_t c, int64
       });
       return;
     }
-    // dU[xi] is written whole by the first chunk's products (beta 0): not zeroed first.
-    parallel_chunks(kPoints, 1, threads, [&](int64_t lo, int64_t hi) {
+    // Each thread transforms every tile but stores only the points whose products it then
+    // computes, so that it multiplies only what it wrote itself (see forward()).
+    parallel_ranges(kPoints, threads, [&](int64_t lo, int64_t hi) {
+      transform_tiles(0, nt, Points{int(lo), int(hi)});
+      // dU[xi] is written whole by the first chunk's products (beta 0): not zeroed first.
       for (int64_t xi = lo; xi < hi; ++xi) products(xi, 0, k, nt, n0 == 0 ? T(0) : T(1), du.get() + xi * k * c);
     });
   }
