@@ -355,6 +355,33 @@ TEST_CASE("parity: max_pool2d picks the same element for ties, -inf and NaN") {
   }
 }
 
+// The cpu backend's 2x2 pool takes rows in blocks of 16 outputs, whole blocks read in place and
+// a short last one through copies: a row of 18 outputs has both.
+TEST_CASE("parity: max_pool2d 2x2 over rows of whole and partial blocks, ties and NaN") {
+  Backend& ref = get_backend("reference");
+  std::vector<float> values(2 * 4 * 36);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = float((i * 7) % 3);  // 0, 1, 2: ties
+  for (size_t i : {3, 40, 70, 107, 180, 250}) values[i] = std::nanf("");
+  auto pool_and_grad = [&](Backend& be) {
+    Tensor x = Tensor::from_host(values, Shape{1, 2, 4, 36}, be).set_requires_grad(true);
+    Tensor y = ops::max_pool2d(x, ops::window(2, 2));
+    ops::sum(y).backward();
+    return std::make_pair(as_doubles(y), as_doubles(x.grad()));
+  };
+  auto [want_y, want_dx] = pool_and_grad(ref);
+  for (const std::string& name : backends_under_test()) {
+    CAPTURE(name);
+    std::pair<std::vector<double>, std::vector<double>> got;
+    on_backend(name, [&] { got = pool_and_grad(get_backend(name)); });
+    REQUIRE(got.first.size() == want_y.size());
+    for (size_t i = 0; i < want_y.size(); ++i) {
+      CAPTURE(i);
+      CHECK((got.first[i] == want_y[i] || (std::isnan(got.first[i]) && std::isnan(want_y[i]))));
+    }
+    CHECK(got.second == want_dx);
+  }
+}
+
 TEST_CASE("parity: SGD and Adam updates against reference over several steps") {
   Backend& ref = get_backend("reference");
   for (const std::string& name : backends_under_test()) {
