@@ -77,6 +77,11 @@ void set_grad_ready_hook(const Tensor& leaf, std::function<void()> hook) {
   leaf.impl().grad_ready_hook = std::move(hook);
 }
 
+bool sole_reference(const Tensor& grad_out) {
+  // run_backward hands each node its pending gradient as the walk's one local copy.
+  return grad_out.impl_ptr().use_count() == 1 && grad_out.impl().storage.use_count() == 1;
+}
+
 void run_backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
   if (!root.requires_grad())
     throw std::logic_error("backward(): the tensor does not require grad (no leaf needs it)");

@@ -2,7 +2,8 @@
 // attaches a Node to its output holding an edge per input and a backward closure; backward()
 // walks the nodes in reverse topological order. Backward rules live next to their forward op in
 // nnlab/core/ops_*.cpp and are written with Backend primitives, so every backend shares them.
-// Gradients are never updated in place, so a gradient may safely alias another.
+// A gradient is written in place only by a rule that holds the last reference to it and its
+// storage (sole_reference below), so a gradient may otherwise safely alias another.
 #pragma once
 #include <functional>
 #include <memory>
@@ -56,6 +57,11 @@ class NoGradGuard {
 // gradient; otherwise returns `out` untouched. Saved tensors captured by `backward` must not be
 // `out` itself (use out.detach()), or the node would keep its own output alive.
 Tensor record(Tensor out, const char* op, std::vector<Tensor> inputs, BackwardFn backward);
+
+// Whether a backward rule's grad_out is held by nothing but the walk that passed it (no other
+// pending input, leaf, view or caller shares its storage): then the rule may write its own
+// result into it and hand it on, one tensor fewer at the peak of memory.
+bool sole_reference(const Tensor& grad_out);
 
 // Runs `hook` each time a backward pass has accumulated the last gradient contribution a leaf
 // receives in that pass (its grad is then final), as PyTorch's

@@ -301,7 +301,7 @@ bool applies(int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t strid
 //  - several chunks of images: U^T once, whole (threads over filters); then each thread takes
 //    whole chunks and does all of a chunk in its own buffers, so that no step reads what
 //    another thread wrote (this project's VM has phases where a cache line takes 6x as long to
-//    move between its two vCPUs, bench/core_round_trip: 330 ns, not 55, as between dies; in
+//    move between its two vCPUs, bench/core_round_trip.cpp: 330 ns, not 55, as between dies; in
 //    them ResNet-18 64x64's forward and data gradients went 56 and 51 -> 43 ms a step);
 //  - the batch in one chunk (few tiles: the late stages at 64x64): U^T never whole; the chunk's
 //    transpose and transforms are shared (threads over rows, tiles), then threads take groups
