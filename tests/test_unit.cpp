@@ -177,6 +177,20 @@ TEST_CASE("autograd: the graph keeps only what backward rules saved, and frees i
   CHECK(be.allocator().stats().current_bytes == base + 8000);  // x's gradient alone
 }
 
+TEST_CASE("autograd: ReLU writes its gradient in place only when nothing else holds it") {
+  Backend& be = get_backend("reference");
+  Tensor x = Tensor::from_host(std::vector<double>{-1, 2, -3, 4}, Shape{4}, be).set_requires_grad(true);
+  // add's backward hands the same gradient to relu and to h's other use; relu runs first, and
+  // masking that shared tensor in place would zero h's direct path where x < 0.
+  Tensor h = ops::scale(x, 1.0);
+  ops::sum(ops::add(ops::relu(h), h)).backward();
+  CHECK(x.grad().to_host<double>() == std::vector<double>{1, 2, 1, 2});
+  // Alone on its gradient (sum's), relu masks it in place: the same values.
+  Tensor y = Tensor::from_host(std::vector<double>{-1, 2, -3, 4}, Shape{4}, be).set_requires_grad(true);
+  ops::sum(ops::relu(ops::scale(y, 3.0))).backward();
+  CHECK(y.grad().to_host<double>() == std::vector<double>{0, 3, 0, 3});
+}
+
 TEST_CASE("autograd: retain_graph walks a graph again, and the last walk frees it") {
   Backend& be = get_backend("reference");
   Tensor x = Tensor::full(Shape{3}, 1.5, DType::F64, be).set_requires_grad(true);
