@@ -50,8 +50,8 @@ void parallel_items(int64_t n, int threads, F&& f) {
   for (int64_t i = 0; i < n; ++i) f(i);
 }
 
-// Calls f(begin, end) once per thread, for the thread's share of [0, n) (n / threads, the
-// last ones one more): for work split so that each thread's share is done in one go.
+// Calls f(begin, end) once per thread, for the thread's share of [0, n) (shares equal within
+// one): for work split so that each thread's share is done in one go.
 template <typename F>
 void parallel_ranges(int64_t n, int threads, F&& f) {
   const int64_t parts = std::min<int64_t>(n, std::max(threads, 1));

@@ -43,7 +43,6 @@ void gemm_transposed(int64_t m, int64_t n, int64_t k, T alpha, const T* a, const
 }
 }  // namespace
 
-
 void CpuBackend::gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b, double beta,
                       const Tensor& c) {
   if (is_reduced_float(c.dtype()))  // 16-bit: float32 code on widened copies (float16.h)
