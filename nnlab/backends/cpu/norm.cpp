@@ -2,8 +2,9 @@
 // Sums are taken in blocks of 256 values, each block summed in vector lanes of the tensor's
 // type (256 / W terms a lane; values short of a whole vector, all of them in planes of fewer
 // than W, in one more lane of their own) and the blocks added in double, in a fixed order, so
-// nothing depends on the thread count. The elementwise parts run in the tensor's type. (Converting every value to double, as this file did before, made batch norm a
-// tenth of a ResNet-18 step: see the commit.)
+// nothing depends on the thread count. The elementwise parts run in the tensor's type.
+// (Converting every value to double, as this file did before, made batch norm a tenth of a
+// ResNet-18 step: see the commit.)
 #include <algorithm>
 #include <cmath>
 

@@ -329,8 +329,17 @@ void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t c, 
   std::fill(zeros, zeros + cp, T(0));
   std::fill(bias_padded, bias_padded + kp, T(0));
   if (bias) std::copy_n(bias, k, bias_padded);
-  // Images [n0, n0 + images) from transposed input xt into tiles v, products m, then y, with
-  // `threads` for the transpose and the transforms.
+  // One thread's buffers for a chunk (from its own scratch): the images transposed, their
+  // transformed tiles V and the products M.
+  struct ChunkBuffers {
+    T *xt, *v, *m;
+  };
+  auto chunk_buffers = [&] {
+    T* xt = scratch<T>(size_t(xt_size + kPoints * (v_size + m_size)));
+    return ChunkBuffers{xt, xt + xt_size, xt + xt_size + kPoints * v_size};
+  };
+  // Images [n0, n0 + images) transposed into xt and transformed into tiles v, and products m
+  // transformed back into y, with `tile_threads` for the transpose and the transforms.
   auto input_tiles = [&](int64_t n0, int64_t images, T* xt, T* v, int tile_threads) {
     const int64_t nt = images * image_tiles;
     CL::transpose(x + n0 * c * h * width, images, c, h, width, xt, tile_threads);
@@ -359,27 +368,26 @@ void forward(const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t c, 
     });
     parallel_items(chunks, threads, [&](int64_t index) {
       const int64_t n0 = index * chunk, images = std::min(chunk, n - n0), nt = images * image_tiles;
-      T* xt = scratch<T>(size_t(xt_size + kPoints * (v_size + m_size)));
-      T *v = xt + xt_size, *m = v + kPoints * v_size;
-      input_tiles(n0, images, xt, v, 1);
-      for (int xi = 0; xi < kPoints; ++xi) product(xi, nt, v, Packed{u + xi * u_size, c, kp}, 0, kp, m);
-      output_tiles(n0, images, m, 1);
+      const ChunkBuffers own = chunk_buffers();
+      input_tiles(n0, images, own.xt, own.v, 1);
+      for (int xi = 0; xi < kPoints; ++xi) product(xi, nt, own.v, Packed{u + xi * u_size, c, kp}, 0, kp, own.m);
+      output_tiles(n0, images, own.m, 1);
     });
     return;
   }
-  T* xt = scratch<T>(size_t(xt_size + kPoints * (v_size + m_size)));
-  T *v = xt + xt_size, *m = v + kPoints * v_size;
+  const ChunkBuffers whole = chunk_buffers();
   const int64_t nt = n * image_tiles;
-  input_tiles(0, n, xt, v, threads);
+  input_tiles(0, n, whole.xt, whole.v, threads);
   const int64_t per_group = std::max<int64_t>(1, panels / (4 * int64_t(threads)));
   parallel_chunks(panels, per_group, threads, [&](int64_t lo, int64_t hi) {
     const int64_t f0 = lo * NR, columns = std::min(kp, hi * NR) - f0, group_size = Packed::size(c, columns);
     thread_local gemm::ScratchBuffer<T> buffer;
     T* group = buffer.at_least(size_t(kPoints * group_size));
     transform_filter_panels(w, layout, k, c, lo, hi, lo, (hi - lo) * NR, group, group_size);
-    for (int xi = 0; xi < kPoints; ++xi) product(xi, nt, v, Packed{group + xi * group_size, c, columns}, f0, columns, m);
+    for (int xi = 0; xi < kPoints; ++xi)
+      product(xi, nt, whole.v, Packed{group + xi * group_size, c, columns}, f0, columns, whole.m);
   });
-  output_tiles(0, n, m, threads);
+  output_tiles(0, n, whole.m, threads);
 }
 
 // Per chunk of images: transpose x and dy to channels-last (threads over rows), transform every
