@@ -378,7 +378,8 @@ namespace {
 // A device of `capacity` bytes: raw_allocate throws when it is full, as cudaMalloc fails.
 class SmallDevice : public CachingAllocator {
  public:
-  explicit SmallDevice(size_t capacity) : capacity_(capacity) {}
+  explicit SmallDevice(size_t capacity, bool splits_large_blocks = false)
+      : CachingAllocator(splits_large_blocks), capacity_(capacity) {}
   ~SmallDevice() override { empty_cache(); }
   size_t used = 0;
   bool broken = false;  // fails every allocation with an error that is not out-of-memory
@@ -423,6 +424,58 @@ TEST_CASE("allocator: a failure that is not out-of-memory is passed on, the cach
   CHECK_THROWS_WITH_AS(device.allocate(1024), "device lost", std::runtime_error);
   CHECK(device.stats().cached_bytes == 2048);  // not emptied for a retry that cannot help
   device.broken = false;
+}
+
+TEST_CASE("allocator: large blocks are split, merged back and reused for other sizes") {
+  constexpr size_t MiB = size_t(1) << 20;
+  SmallDevice device(64 * MiB, /*splits_large_blocks=*/true);
+  char* a = static_cast<char*>(device.allocate(4 * MiB));
+  device.deallocate(a, 4 * MiB);
+  CHECK(device.allocate(MiB) == a);  // the front of the free 4 MiB, the rest left free
+  CHECK(device.allocate(MiB) == a + MiB);
+  CHECK(device.stats().cached_bytes == 2 * MiB);
+  // 1.5 MiB from the last 2 MiB would leave less than 1 MiB: the whole piece is taken.
+  CHECK(device.allocate(MiB + MiB / 2) == a + 2 * MiB);
+  CHECK(device.stats().cached_bytes == 0);
+  CHECK(device.used == 4 * MiB);  // one segment all along
+  device.deallocate(a + MiB, MiB);
+  CHECK(device.stats().cached_bytes == MiB);
+  device.empty_cache();  // part of a segment in use: nothing can go back
+  CHECK(device.used == 4 * MiB);
+  device.deallocate(a, MiB);  // merges with the free piece after it
+  device.deallocate(a + 2 * MiB, MiB + MiB / 2);  // and this with the one before: one piece
+  CHECK(device.stats().cached_bytes == 4 * MiB);
+  CHECK(device.stats().current_bytes == 0);
+  CHECK(device.allocate(4 * MiB) == a);
+  CHECK(device.used == 4 * MiB);
+  device.deallocate(a, 4 * MiB);
+
+  // Best fit: of a free 8 MiB and a free 2 MiB segment, 2 MiB is taken from the 2 MiB one.
+  char* big = static_cast<char*>(device.allocate(8 * MiB));
+  char* small = static_cast<char*>(device.allocate(2 * MiB));
+  device.deallocate(big, 8 * MiB);
+  device.deallocate(small, 2 * MiB);
+  CHECK(device.allocate(2 * MiB) == small);
+  device.deallocate(small, 2 * MiB);
+  // Blocks under 1 MiB keep to their own size.
+  void* c = device.allocate(4096);
+  device.deallocate(c, 4096);
+  void* d = device.allocate(2048);
+  CHECK(d != c);
+  device.empty_cache();
+  CHECK(device.used == 2048);
+  CHECK(device.stats().cached_bytes == 0);
+  device.deallocate(d, 2048);
+}
+
+TEST_CASE("allocator: split segments that do not fit are given back for an out-of-memory retry") {
+  constexpr size_t MiB = size_t(1) << 20;
+  SmallDevice device(8 * MiB, /*splits_large_blocks=*/true);
+  device.deallocate(device.allocate(6 * MiB), 6 * MiB);
+  void* b = device.allocate(7 * MiB);  // not in the free 6 MiB: its segment goes, then it fits
+  CHECK(device.used == 7 * MiB);
+  CHECK(device.stats().cached_bytes == 0);
+  device.deallocate(b, 7 * MiB);
 }
 
 TEST_CASE("allocator: host out of memory names the size, what is live, and what to change") {

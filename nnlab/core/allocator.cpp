@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <exception>
+#include <iterator>
 #include <new>
 #include <sstream>
 #include <string>
@@ -63,17 +64,69 @@ size_t CachingAllocator::rounded(size_t bytes) {
   return bytes == 0 ? kGranule : (bytes + kGranule - 1) / kGranule * kGranule;
 }
 
+void* CachingAllocator::take_cached(size_t size) {
+  if (is_large(size)) return take_piece(size);
+  auto it = free_blocks_.find(size);
+  if (it == free_blocks_.end() || it->second.empty()) return nullptr;
+  void* ptr = it->second.back();
+  it->second.pop_back();
+  cached_bytes_ -= size;
+  return ptr;
+}
+
+void* CachingAllocator::take_piece(size_t size) {
+  auto best = free_pieces_.lower_bound({size, nullptr});
+  if (best == free_pieces_.end()) return nullptr;
+  char* ptr = best->second;
+  free_pieces_.erase(best);
+  Piece& piece = pieces_.at(ptr);
+  cached_bytes_ -= piece.size;
+  piece.free = false;
+  if (piece.size - size >= kLargeBlock) {  // what is left over is a free piece of its own
+    Piece rest{piece.size - size, piece.segment, piece.segment_size, true};
+    piece.size = size;
+    pieces_.emplace(ptr + size, rest);
+    free_pieces_.insert({rest.size, ptr + size});
+    cached_bytes_ += rest.size;
+  }
+  return ptr;
+}
+
+void CachingAllocator::give_back_piece(char* ptr) {
+  auto it = pieces_.find(ptr);
+  Piece& piece = it->second;
+  piece.free = true;
+  auto next = std::next(it);
+  if (next != pieces_.end() && next->second.free && next->second.segment == piece.segment) {
+    free_pieces_.erase({next->second.size, next->first});
+    cached_bytes_ -= next->second.size;
+    piece.size += next->second.size;
+    pieces_.erase(next);
+  }
+  if (it != pieces_.begin()) {
+    auto prev = std::prev(it);
+    if (prev->second.free && prev->second.segment == piece.segment) {
+      free_pieces_.erase({prev->second.size, prev->first});
+      cached_bytes_ -= prev->second.size;
+      prev->second.size += piece.size;
+      pieces_.erase(it);
+      it = prev;
+    }
+  }
+  free_pieces_.insert({it->second.size, it->first});
+  cached_bytes_ += it->second.size;
+}
+
+void CachingAllocator::add_segment(char* base, size_t size) {
+  pieces_.emplace(base, Piece{size, base, size, false});
+}
+
 void* CachingAllocator::allocate(size_t bytes) {
   size_t size = rounded(bytes);
   void* ptr = nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = free_blocks_.find(size);
-    if (it != free_blocks_.end() && !it->second.empty()) {
-      ptr = it->second.back();
-      it->second.pop_back();
-      cached_bytes_ -= size;
-    }
+    ptr = take_cached(size);
   }
   if (!ptr) {
     try {
@@ -85,16 +138,25 @@ void* CachingAllocator::allocate(size_t bytes) {
       empty_cache();
       ptr = raw_allocate(size);
     }
+    if (is_large(size)) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      add_segment(static_cast<char*>(ptr), size);
+    }
   }
   record_allocate(bytes);
   return ptr;
 }
 
 void CachingAllocator::deallocate(void* ptr, size_t bytes) {
+  size_t size = rounded(bytes);
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    free_blocks_[rounded(bytes)].push_back(ptr);
-    cached_bytes_ += rounded(bytes);
+    if (is_large(size)) {
+      give_back_piece(static_cast<char*>(ptr));
+    } else {
+      free_blocks_[size].push_back(ptr);
+      cached_bytes_ += size;
+    }
   }
   record_deallocate(bytes);
 }
@@ -110,18 +172,32 @@ void CachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (cached_bytes_ == 0) return;
   wait_until_unused();  // when it throws, nothing was freed and the cache is as it was
-  std::unordered_map<size_t, std::vector<void*>> blocks;
-  blocks.swap(free_blocks_);
-  cached_bytes_ = 0;
-  std::exception_ptr first_error;
-  for (auto& [size, list] : blocks)
-    for (void* p : list) {
-      try {
-        raw_free(p);
-      } catch (...) {
-        if (!first_error) first_error = std::current_exception();
-      }
+  std::vector<void*> to_free;
+  for (auto& [size, list] : free_blocks_) {
+    to_free.insert(to_free.end(), list.begin(), list.end());
+    cached_bytes_ -= size * list.size();
+  }
+  free_blocks_.clear();
+  // A segment goes back whole or not at all: only those that are one free piece.
+  for (auto it = free_pieces_.begin(); it != free_pieces_.end();) {
+    const Piece& piece = pieces_.at(it->second);
+    if (piece.size != piece.segment_size) {
+      ++it;
+      continue;
     }
+    to_free.push_back(it->second);
+    cached_bytes_ -= piece.size;
+    pieces_.erase(it->second);
+    it = free_pieces_.erase(it);
+  }
+  std::exception_ptr first_error;
+  for (void* p : to_free) {
+    try {
+      raw_free(p);
+    } catch (...) {
+      if (!first_error) first_error = std::current_exception();
+    }
+  }
   if (first_error) std::rethrow_exception(first_error);
 }
 
