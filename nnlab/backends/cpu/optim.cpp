@@ -13,7 +13,7 @@ void CpuBackend::sgd_update(const Tensor& param, const Tensor& grad, const Tenso
     using T = decltype(zero);
     T *P = param.data<T>(), *B = buf.data<T>();
     const T* G = grad.data<T>();
-    parallel_chunks(param.numel(), kElementGrain, threads_, [&](int64_t lo, int64_t hi) {
+    parallel_shares(param.numel(), kElementGrain, threads_, [&](int64_t lo, int64_t hi) {
       // Two loops, so that neither picks its buffer per element and both vectorise.
       if (p.momentum == 0) {
         for (int64_t i = lo; i < hi; ++i) {
@@ -36,7 +36,7 @@ void CpuBackend::adam_update(const Tensor& param, const Tensor& grad, const Tens
     T *P = param.data<T>(), *M = m.data<T>(), *V = v.data<T>();
     const T* G = grad.data<T>();
     rules::AdamCorrection c = rules::adam_correction(p.beta1, p.beta2, step);
-    parallel_chunks(param.numel(), kElementGrain, threads_, [&](int64_t lo, int64_t hi) {
+    parallel_shares(param.numel(), kElementGrain, threads_, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i)
         P[i] = rules::adam(P[i], G[i], M[i], V[i], p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, c);
     });
