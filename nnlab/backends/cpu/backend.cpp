@@ -3,7 +3,10 @@
 #include <omp.h>
 
 #include <Eigen/Core>
+#include <cstring>
 #include <stdexcept>
+
+#include "nnlab/backends/cpu/common.h"
 
 #include "nnlab/backends/cpu/simd.h"
 
@@ -29,6 +32,16 @@ void CpuBackend::set_threads(int threads) {
     throw std::invalid_argument("cpu backend: threads must be >= 1, got " +
                                 std::to_string(threads));
   threads_ = threads;
+}
+
+// A batch is copied in by the threads that will read it, each its equal share (samples, for a
+// batch's leading dimension), as the GEMMs' packing splits them (gemm::prepack_b): copied by
+// one thread, the lines the other thread read last step had to be taken back from its cache.
+void CpuBackend::copy_from_host(void* dst, const void* src, size_t bytes) {
+  constexpr int64_t kGrain = int64_t(1) << 16;  // bytes
+  parallel_shares(int64_t(bytes), kGrain, threads_, [&](int64_t lo, int64_t hi) {
+    std::memcpy(static_cast<char*>(dst) + lo, static_cast<const char*>(src) + lo, size_t(hi - lo));
+  });
 }
 
 }  // namespace nnlab::cpu

@@ -15,6 +15,7 @@ class CpuBackend : public host::HostBackend {
   std::string device() const override;
   void set_threads(int threads) override;
   int threads() const override { return threads_; }
+  void copy_from_host(void* dst, const void* src, size_t bytes) override;
 #include "nnlab/core/op_overrides.inc"
 
  private:
