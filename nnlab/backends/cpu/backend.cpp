@@ -7,7 +7,6 @@
 #include <stdexcept>
 
 #include "nnlab/backends/cpu/common.h"
-
 #include "nnlab/backends/cpu/simd.h"
 
 namespace nnlab::cpu {

@@ -434,8 +434,8 @@ Grid split_for_threads(int64_t m, int64_t n, int64_t k, int threads) {
 template <typename T, typename PackB>
 PrepackedB<T> prepack_b(int64_t k, int64_t n, const PackB& pack_b, T* out, int threads) {
   constexpr int64_t NR = Blocking<T>::kNR, KC = Blocking<T>::kKC;
-  const int64_t panels = PrepackedB<T>::columns_padded(n) / NR, items = (k + KC - 1) / KC * panels;
-  const int64_t k_blocks = (k + KC - 1) / KC;
+  const int64_t panels = PrepackedB<T>::columns_padded(n) / NR, k_blocks = (k + KC - 1) / KC;
+  const int64_t items = k_blocks * panels;
   auto pack = [&](int64_t item) {  // panel by panel: a thread packs its range of B's columns
     const int64_t k0 = item % k_blocks * KC, kc = std::min(KC, k - k0), j0 = item / k_blocks * NR;
     pack_b(k0, kc, j0, std::min(NR, n - j0), out + k0 * panels * NR + j0 * kc);
