@@ -83,7 +83,8 @@ class Allocator {
 // at once in its backward, idle through the rest of the step) and 997 MB split.
 class CachingAllocator : public Allocator {
  public:
-  explicit CachingAllocator(bool splits_large_blocks = false) : splits_large_blocks_(splits_large_blocks) {}
+  explicit CachingAllocator(bool splits_large_blocks = false)
+      : splits_large_blocks_(splits_large_blocks) {}
   ~CachingAllocator() override;
   void* allocate(size_t bytes) override;
   void deallocate(void* ptr, size_t bytes) override;
