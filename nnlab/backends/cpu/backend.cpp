@@ -38,6 +38,7 @@ void CpuBackend::set_threads(int threads) {
 // one thread, the lines the other thread read last step had to be taken back from its cache.
 void CpuBackend::copy_from_host(void* dst, const void* src, size_t bytes) {
   constexpr int64_t kGrain = int64_t(1) << 16;  // bytes
+  if (bytes == 0) return;  // an empty tensor's pointers may be null: not for memcpy
   parallel_shares(int64_t(bytes), kGrain, threads_, [&](int64_t lo, int64_t hi) {
     std::memcpy(static_cast<char*>(dst) + lo, static_cast<const char*>(src) + lo, size_t(hi - lo));
   });
