@@ -83,7 +83,7 @@ void* CachingAllocator::take_piece(size_t size) {
   cached_bytes_ -= piece.size;
   piece.free = false;
   if (piece.size - size >= kLargeBlock) {  // what is left over is a free piece of its own
-    Piece rest{piece.size - size, piece.segment, piece.segment_size, true};
+    Piece rest{piece.size - size, piece.segment, true};
     piece.size = size;
     pieces_.emplace(ptr + size, rest);
     free_pieces_.insert({rest.size, ptr + size});
@@ -117,8 +117,10 @@ void CachingAllocator::give_back_piece(char* ptr) {
   cached_bytes_ += it->second.size;
 }
 
-void CachingAllocator::add_segment(char* base, size_t size) {
-  pieces_.emplace(base, Piece{size, base, size, false});
+bool CachingAllocator::is_whole_segment(std::map<char*, Piece>::const_iterator piece) const {
+  const auto next = std::next(piece);
+  return piece->first == piece->second.segment &&
+         (next == pieces_.end() || next->second.segment != piece->second.segment);
 }
 
 void* CachingAllocator::allocate(size_t bytes) {
@@ -138,9 +140,9 @@ void* CachingAllocator::allocate(size_t bytes) {
       empty_cache();
       ptr = raw_allocate(size);
     }
-    if (is_large(size)) {
+    if (is_large(size)) {  // a fresh segment, one piece in use
       std::lock_guard<std::mutex> lock(mutex_);
-      add_segment(static_cast<char*>(ptr), size);
+      pieces_.emplace(static_cast<char*>(ptr), Piece{size, static_cast<char*>(ptr), false});
     }
   }
   record_allocate(bytes);
@@ -180,14 +182,14 @@ void CachingAllocator::empty_cache() {
   free_blocks_.clear();
   // A segment goes back whole or not at all: only those that are one free piece.
   for (auto it = free_pieces_.begin(); it != free_pieces_.end();) {
-    const Piece& piece = pieces_.at(it->second);
-    if (piece.size != piece.segment_size) {
+    const auto piece = pieces_.find(it->second);
+    if (!is_whole_segment(piece)) {
       ++it;
       continue;
     }
     to_free.push_back(it->second);
-    cached_bytes_ -= piece.size;
-    pieces_.erase(it->second);
+    cached_bytes_ -= piece->second.size;
+    pieces_.erase(piece);
     it = free_pieces_.erase(it);
   }
   std::exception_ptr first_error;

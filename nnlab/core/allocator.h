@@ -107,18 +107,17 @@ class CachingAllocator : public Allocator {
   virtual void wait_until_unused() {}
 
  private:
-  // A piece of a segment (one raw_allocate), in use or free.
+  // A piece of a segment (one raw_allocate, starting at `segment`), in use or free.
   struct Piece {
     size_t size;
     char* segment;
-    size_t segment_size;
     bool free;
   };
   static size_t rounded(size_t bytes);
   void* take_cached(size_t size);      // nullptr when nothing cached fits; under mutex_
   void* take_piece(size_t size);       // the same, for large blocks
   void give_back_piece(char* ptr);     // marks it free and merges it with free neighbours
-  void add_segment(char* base, size_t size);  // a fresh raw block, in use, under mutex_
+  bool is_whole_segment(std::map<char*, Piece>::const_iterator piece) const;
   bool is_large(size_t size) const { return splits_large_blocks_ && size >= kLargeBlock; }
 
   const bool splits_large_blocks_;
