@@ -355,8 +355,9 @@ TEST_CASE("parity: max_pool2d picks the same element for ties, -inf and NaN") {
   }
 }
 
-// The cpu backend's 2x2 pool takes rows in blocks of 16 outputs, whole blocks read in place and
-// a short last one through copies: a row of 18 outputs has both.
+// The cpu backend's 2x2 pool takes a row's outputs a vector (4, 8 or 16) at a time: read in
+// place, or through copies near the plane's end; a short last vector stored whole into the next
+// row, or masked at the plane's end. Rows of 18 outputs have all of these at every width.
 TEST_CASE("parity: max_pool2d 2x2 over rows of whole and partial blocks, ties and NaN") {
   Backend& ref = get_backend("reference");
   std::vector<float> values(2 * 4 * 36);

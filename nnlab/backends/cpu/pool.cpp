@@ -2,10 +2,12 @@
 // depend on the thread count.
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "nnlab/backends/cpu/backend.h"
 #include "nnlab/backends/cpu/common.h"
 #include "nnlab/backends/cpu/float16.h"
+#include "nnlab/backends/cpu/simd.h"
 
 namespace nnlab::cpu {
 namespace {
@@ -68,61 +70,56 @@ NNLAB_NOINLINE void unpadded_max_rows(const T* in, const Planes& d, const Window
   }
 }
 
-// 2x2 windows at stride 2 without padding (LeNet's pools): the four taps of a window in one
-// pass over the output row, compared in registers, instead of four passes updating the row of
-// maxima in memory (bench_ops, 1 thread, CPU time: [64, 6, 28, 28] 650 -> see commit).
-// kBlock outputs at a time, a fixed count, so that GCC vectorises the whole block, selects and
-// all; LeNet's rows of 14 and 5 outputs were too short for its vectorised loop and ran as
-// scalar code with a branch per tap (LeNet's two pools in training, 2 threads: 158 -> 90 us a
-// call, the epoch 2.12 -> 1.94 s).
-constexpr int kBlock = 16;
-
-// Outputs [0, kBlock) of a row from its two input rows (2 kBlock values each; `top` and `bottom`
-// start at output 0's window), indices counted from `first` (the plane index of top[0]) in
-// rows `width` apart.
-template <typename T>
-inline void max_2x2_block(const T* top, const T* bottom, int32_t first, int32_t width, T* best, int32_t* at) {
-  for (int q = 0; q < kBlock; ++q) {
-    // Taps in (r, s) order; a later one wins only if larger or NaN (see take_larger).
-    T m = top[2 * q];
-    int32_t i = first + 2 * q;
-    const T b = top[2 * q + 1], c = bottom[2 * q], e = bottom[2 * q + 1];
-    const bool tb = (b > m) | (b != b);
-    m = tb ? b : m, i = tb ? first + 2 * q + 1 : i;
-    const bool tc = (c > m) | (c != c);
-    m = tc ? c : m, i = tc ? first + width + 2 * q : i;
-    const bool te = (e > m) | (e != e);
-    m = te ? e : m, i = te ? first + width + 2 * q + 1 : i;
-    best[q] = m;
-    at[q] = i;
-  }
-}
-
-template <typename T>
-NNLAB_NOINLINE void max_2x2_rows(const T* in, const Planes& d, T* out, int32_t* where) {
-  for (int64_t p = 0; p < d.p; ++p) {
-    const T* top = in + 2 * p * d.w;
-    const T* bottom = top + d.w;
-    for (int64_t q0 = 0; q0 < d.q; q0 += kBlock) {
-      const int32_t first = int32_t(2 * p * d.w + 2 * q0);
-      T* best = out + p * d.q + q0;
-      int32_t* at = where + p * d.q + q0;
-      const int64_t n = std::min<int64_t>(kBlock, d.q - q0);
-      if (n == kBlock) {
-        max_2x2_block(top + 2 * q0, bottom + 2 * q0, first, int32_t(d.w), best, at);
-        continue;
+// 2x2 windows at stride 2 without padding (LeNet's pools), float: a vector of W outputs at a
+// time. A row's even and odd inputs are split into two vectors, the window's left and right
+// taps, and the four taps are compared in registers in (r, s) order by take_larger's rule; each
+// lane carries its winner's index as a float, exact below 2^24 (the caller checks the plane).
+// LeNet's rows of 14 and 5 outputs are shorter than a loop GCC vectorises, and a fixed block
+// of 16 outputs through copies (the code before this one) cost more than the comparisons:
+// bench_ops, 1 thread, CPU time, [64, 6, 28, 28]: 266 -> 51 us on the x86-64-v3 build, 180 ->
+// 38 us native (AVX-512); LeNet epoch, x86-64-v3 build, 2 threads: 2.29 -> 2.01-2.13 s.
+NNLAB_NOINLINE void max_2x2_rows(const float* in, const Planes& d, float* out, int32_t* where) {
+  using S = simd::Vec<float>;
+  using V = S::V;
+  constexpr int W = S::kWidth;
+  const float* plane_end = in + d.h * d.w;
+  const int64_t outputs = d.p * d.q;
+  const V even_lanes = S::add(S::lanes(), S::lanes());  // 0, 2, 4, ...: the top-left taps
+  const V one = S::broadcast(1.f), row = S::broadcast(float(d.w));
+  alignas(64) float top_copy[2 * W], bottom_copy[2 * W];
+  for (int64_t p = 0; p < d.p; ++p)
+    for (int64_t q0 = 0; q0 < d.q; q0 += W) {
+      const float* top = in + 2 * p * d.w + 2 * q0;
+      const float* bottom = top + d.w;
+      if (bottom + 2 * W > plane_end) {  // near the plane's end: read what is there, zeros after
+        std::fill(std::copy(top, std::min(top + 2 * W, plane_end), top_copy), top_copy + 2 * W, 0.f);
+        std::fill(std::copy(bottom, std::min(bottom + 2 * W, plane_end), bottom_copy), bottom_copy + 2 * W, 0.f);
+        top = top_copy, bottom = bottom_copy;
       }
-      // A short block: its inputs copied into whole ones (the lanes past n compute values
-      // that are never stored).
-      T top_block[2 * kBlock] = {}, bottom_block[2 * kBlock] = {}, best_block[kBlock];
-      int32_t at_block[kBlock];
-      std::copy_n(top + 2 * q0, 2 * n, top_block);
-      std::copy_n(bottom + 2 * q0, 2 * n, bottom_block);
-      max_2x2_block(top_block, bottom_block, first, int32_t(d.w), best_block, at_block);
-      std::copy_n(best_block, n, best);
-      std::copy_n(at_block, n, at);
+      V top_left, top_right, bottom_left, bottom_right;
+      S::load_pairs(top, top_left, top_right);
+      S::load_pairs(bottom, bottom_left, bottom_right);
+      V best = top_left, at = S::add(S::broadcast(float(2 * p * d.w + 2 * q0)), even_lanes);
+      const V first = at;
+      auto take = [&](V value, V index) {
+        const S::Mask larger = S::larger_or_nan(value, best);
+        best = S::select(larger, value, best);
+        at = S::select(larger, index, at);
+      };
+      take(top_right, S::add(first, one));
+      take(bottom_left, S::add(first, row));
+      take(bottom_right, S::add(S::add(first, row), one));
+      // Lanes past the row's end land on the next rows' outputs, which are written again in
+      // their turn; only past the plane's end (another thread's plane) are they left out.
+      const int64_t o = p * d.q + q0;
+      if (o + W <= outputs) {
+        S::store(out + o, best);
+        S::store_int32(where + o, at);
+      } else {
+        S::store_first(out + o, best, int(outputs - o));
+        S::store_first_int32(where + o, at, int(outputs - o));
+      }
     }
-  }
 }
 
 // With padding each tap is clipped to the rows, and the run of output columns, for which it
@@ -167,9 +164,14 @@ void CpuBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Tens
         T* plane_out = out + pl * d.p * d.q;
         int32_t* plane_where = where_out + pl * d.p * d.q;
         const bool unpadded = win.pad_h == 0 && win.pad_w == 0;
-        if (unpadded && win.kernel_h == 2 && win.kernel_w == 2 && win.stride_h == 2 && win.stride_w == 2)
-          max_2x2_rows(in, d, plane_out, plane_where);
-        else if (unpadded)
+        if constexpr (std::is_same_v<T, float>) {
+          if (unpadded && win.kernel_h == 2 && win.kernel_w == 2 && win.stride_h == 2 && win.stride_w == 2 &&
+              d.h * d.w < (int64_t(1) << 24)) {
+            max_2x2_rows(in, d, plane_out, plane_where);
+            continue;
+          }
+        }
+        if (unpadded)
           unpadded_max_rows(in, d, win, plane_out, plane_where);
         else
           padded_max_rows(in, d, win, plane_out, plane_where);

@@ -35,6 +35,23 @@ struct Vec<float> {
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  // For the 2x2 max pool (float only): lanes 0, 1, ..., W - 1; p[0, 2W) split into its even
+  // and odd elements; lanes where x > than or x is NaN; a select; whole-number lanes as int32.
+  using Mask = __mmask16;
+  static V lanes() { return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
+  static void load_pairs(const float* p, V& even, V& odd) {
+    const V a = load(p), b = load(p + 16);
+    even = _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b);
+    odd = _mm512_permutex2var_ps(a, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), b);
+  }
+  static Mask larger_or_nan(V x, V than) {
+    return _mm512_cmp_ps_mask(x, than, _CMP_GT_OQ) | _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+  }
+  static V select(Mask m, V if_set, V if_clear) { return _mm512_mask_blend_ps(m, if_clear, if_set); }
+  static void store_int32(int32_t* p, V v) { _mm512_storeu_si512(p, _mm512_cvttps_epi32(v)); }
+  static void store_first_int32(int32_t* p, V v, int n) {
+    _mm512_mask_storeu_epi32(p, __mmask16((1u << n) - 1), _mm512_cvttps_epi32(v));
+  }
 };
 template <>
 struct Vec<double> {
@@ -88,6 +105,29 @@ struct Vec<float> {
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  // For the 2x2 max pool (float only; see the AVX-512 Vec<float>).
+  using Mask = __m256;
+  static V lanes() { return _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7); }
+  static void load_pairs(const float* p, V& even, V& odd) {
+    const V a = load(p), b = load(p + 8);
+    // low halves (a0-3, b0-3) and high halves (a4-7, b4-7): a shuffle per 128-bit lane then
+    // picks a0 a2 a4 a6 | b0 b2 b4 b6 (AVX without AVX2 has no cross-lane permute of floats)
+    const V low = _mm256_permute2f128_ps(a, b, 0x20), high = _mm256_permute2f128_ps(a, b, 0x31);
+    even = _mm256_shuffle_ps(low, high, _MM_SHUFFLE(2, 0, 2, 0));
+    odd = _mm256_shuffle_ps(low, high, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+  static Mask larger_or_nan(V x, V than) {
+    return _mm256_or_ps(_mm256_cmp_ps(x, than, _CMP_GT_OQ), _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+  }
+  static V select(Mask m, V if_set, V if_clear) { return _mm256_blendv_ps(if_clear, if_set, m); }
+  static void store_int32(int32_t* p, V v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_cvttps_epi32(v));
+  }
+  static void store_first_int32(int32_t* p, V v, int n) {
+    alignas(32) int32_t lanes[8];
+    store_int32(lanes, v);
+    for (int i = 0; i < n; ++i) p[i] = lanes[i];
+  }
 };
 template <>
 struct Vec<double> {
@@ -140,6 +180,24 @@ struct Vec<float> {
   static V add(V a, V b) { return _mm_add_ps(a, b); }
   static V sub(V a, V b) { return _mm_sub_ps(a, b); }
   static V mul(V a, V b) { return _mm_mul_ps(a, b); }
+  // For the 2x2 max pool (float only; see the AVX-512 Vec<float>).
+  using Mask = __m128;
+  static V lanes() { return _mm_setr_ps(0, 1, 2, 3); }
+  static void load_pairs(const float* p, V& even, V& odd) {
+    const V a = load(p), b = load(p + 4);
+    even = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    odd = _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+  static Mask larger_or_nan(V x, V than) { return _mm_or_ps(_mm_cmpgt_ps(x, than), _mm_cmpunord_ps(x, x)); }
+  static V select(Mask m, V if_set, V if_clear) {  // SSE2 has no blend
+    return _mm_or_ps(_mm_and_ps(m, if_set), _mm_andnot_ps(m, if_clear));
+  }
+  static void store_int32(int32_t* p, V v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm_cvttps_epi32(v)); }
+  static void store_first_int32(int32_t* p, V v, int n) {
+    alignas(16) int32_t lanes[4];
+    store_int32(lanes, v);
+    for (int i = 0; i < n; ++i) p[i] = lanes[i];
+  }
 };
 template <>
 struct Vec<double> {
@@ -177,6 +235,16 @@ struct Vec {
   static V add(V a, V b) { return a + b; }
   static V sub(V a, V b) { return a - b; }
   static V mul(V a, V b) { return a * b; }
+  // For the 2x2 max pool (see the AVX-512 Vec<float>).
+  using Mask = bool;
+  static V lanes() { return T(0); }
+  static void load_pairs(const T* p, V& even, V& odd) { even = p[0], odd = p[1]; }
+  static Mask larger_or_nan(V x, V than) { return x > than || x != x; }
+  static V select(Mask m, V if_set, V if_clear) { return m ? if_set : if_clear; }
+  static void store_int32(int32_t* p, V v) { *p = int32_t(v); }
+  static void store_first_int32(int32_t* p, V v, int n) {
+    if (n > 0) *p = int32_t(v);
+  }
 };
 #endif
 
