@@ -10,9 +10,9 @@
 # median epoch, images/s and memory over the rounds.
 # Every round starts and ends with core_round_trip (bench/core_round_trip.cpp), the time a
 # cache line takes from one core to the other and back: on a VM it changes as the hypervisor
-# moves the vCPUs (on this project's, 55 or 120 ns, and about 330 ns in phases where they sit
-# as on different dies, when every hand-over between threads costs 6x: short parallel regions
-# slow down, a large GEMM does not), and it tells which rounds ran in which phase.
+# moves the vCPUs (on this project's, 55 or 120 ns, and about 350 ns at times). It does not
+# tell the phases in which this VM's two vCPUs get one core's worth of work done (a 2-thread
+# GEMM at its 1-thread speed); the round-by-round figures do.
 # ISA=avx2 compares the AVX2 + FMA code of both on a CPU that has AVX-512 as well: nnlab's build
 # must be configured with -DNNLAB_HOST_ARCH=x86-64-v3, and PyTorch's ATen kernels, oneDNN and
 # OpenBLAS are told to stop at AVX2 (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA,

@@ -3,9 +3,10 @@
 // median of a few runs of 100,000 turns is printed in nanoseconds per round trip.
 //
 // It is what every hand-over between threads costs (a barrier, a value one thread wrote and
-// the other reads). On this project's 2-vCPU VM it is about 55 ns most of the time and about
-// 330 ns in phases where the hypervisor runs the two vCPUs on different dies; in those phases
-// code whose threads read each other's results slows down while a large GEMM does not.
+// the other reads). On this project's 2-vCPU VM it reads about 55 or 120 ns, and about 350 ns
+// at times. It does not tell the VM's slow phases, in which two threads get one core's worth
+// of work done (a 2-thread GEMM at its 1-thread speed): those came with 118 ns readings as well
+// as 354 ns ones (README, "The cpu backend and PyTorch").
 //   usage: core_round_trip [RUNS]   (Linux; prints one JSON line)
 #include <pthread.h>
 #include <sched.h>
