@@ -65,8 +65,8 @@ void parallel_ranges(int64_t n, int threads, F&& f) {
 
 // Calls f(begin, end) for equal shares of [0, n), thread t taking share t, with no more
 // shares than grains (or parts of one) in n: for work whose elements are each computed alone
-// (an optimizer's update), where the cut cannot change a result. A weight's rows then stay
-// with the thread that computed their gradient in a GEMM cut by rows (gemm::split_for_threads).
+// (an optimizer's update, a copy), where the cut cannot change a result. Each thread then
+// works on the same range of a tensor step after step.
 template <typename F>
 void parallel_shares(int64_t n, int64_t grain, int threads, F&& f) {
   parallel_ranges(n, int(std::min<int64_t>(threads, (n + grain - 1) / grain)), f);

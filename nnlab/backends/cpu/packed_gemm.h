@@ -409,18 +409,20 @@ Grid split_for_threads(int64_t m, int64_t n, int64_t k, int threads) {
   // machine's other work does not hold up the rest.
   const double work = double(m) * double(n) * double(k);
   const int64_t wanted = threads <= 1 || work < 1e6 ? 1 : work < 1.6e7 ? threads : 2 * int64_t(threads);
-  // One rectangle per thread: cut by rows where the rows allow, so that a thread owns the same
-  // rows of C as in the optimizer, which splits a tensor into equal ranges (parallel_shares: a
-  // linear layer's weight gradient, then its weights' rows in the update). MLP epoch, 2
-  // threads: 0.228 -> 0.222 s, and 0.45-0.46 -> 0.37-0.44 s in this VM's phases where a cache
-  // line takes 6x as long from one core to the other. Where rows cannot be cut, columns may be
-  // narrower blocks than for the larger products.
-  const bool rows_first = wanted == threads;
-  const int64_t min_columns = rows_first ? 2 * Blocking<T>::kNR : kMinColumns;
+  // The longer side is cut: the operand every rectangle packs whole is then the smaller one.
+  // (Cutting rows first where one rectangle per thread was wanted, so that a thread would own
+  // the same rows of a weight gradient as in the optimizer's equal shares, lost once B was
+  // packed once for all row rectangles: the MLP's dW 128 x 784 x 64 as two column halves,
+  // each packing its own half of x, against two row halves reading x packed by both threads:
+  // epoch medians over 24 alternating epochs 0.225 -> 0.216 s, 0.223 -> 0.220 s on the
+  // x86-64-v3 build; its input gradient 64 x 784 x 128 in bench_ops 104-106 -> 69-76 us.)
+  // With one rectangle per thread, columns may be cut into narrower blocks than for the larger
+  // products: there are no more rectangles to pack the shared operand again.
+  const int64_t min_columns = wanted == threads ? 2 * Blocking<T>::kNR : kMinColumns;
   while (g.row_parts * g.column_parts < wanted) {
     const int64_t rows = m / g.row_parts, cols = n / g.column_parts;
     const bool can_split_cols = cols >= 2 * min_columns, can_split_rows = rows >= 2 * kMinRows;
-    if (can_split_cols && (!can_split_rows || (!rows_first && cols >= rows)))
+    if (can_split_cols && (!can_split_rows || cols >= rows))
       g.column_parts *= 2;
     else if (can_split_rows)
       g.row_parts *= 2;
@@ -497,7 +499,7 @@ void packed_gemm(int64_t m, int64_t n, int64_t k, T alpha, const PackA& pack_a,
     for (int64_t part = 0; part < parts; ++part) rectangle(part);
     return;
   }
-  if (parts == threads) {  // thread t takes rectangle t: the same rows of C every call
+  if (parts == threads) {  // thread t takes rectangle t: the same part of C every call
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
     for (int64_t part = 0; part < parts; ++part) rectangle(part);
     return;
