@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
                   100 * e.test_accuracy, e.train_seconds, e.images_per_second,
                   format_bytes(e.peak_bytes).c_str());
       if (e.loss_scale > 0) print_loss_scaling(e);
+      if (e.one_thread_steps > 0) print_one_thread_steps(e);
     }));
     if (config.profile) print_profile(result);
     return int(kOk);

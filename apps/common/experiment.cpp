@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "apps/common/presets.h"
+#include "apps/common/thread_chooser.h"
 #include "nnlab/backends/registry.h"
 #include "nnlab/core/autocast.h"
 #include "nnlab/core/autograd.h"
@@ -528,6 +529,9 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& all_hooks) {
     total += std::chrono::duration<double>(now - mark).count();
     mark = now;
   };
+  // Results never depend on it: every op is bit-identical for any thread count. Off under
+  // --profile (one thread count per profile) and for data parallel ranks.
+  ThreadChooser thread_chooser(backend, !c.fixed_threads && !c.profile && !data_parallel);
   for (int epoch = first_epoch; epoch <= c.epochs; ++epoch) {
     auto start = Clock::now();
     int64_t skipped_before = scaler.skipped_steps();
@@ -550,6 +554,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& all_hooks) {
     }
     for (;;) {
       auto mark = Clock::now();
+      const auto step_start = mark;
       auto batch = train.next();
       if (!batch) break;
       phase_end(mark, profile.data_wait);
@@ -578,6 +583,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& all_hooks) {
       if (!std::isfinite(loss_value))
         throw NumericsError(non_finite_report(c, *model, epoch, batches + 1, loss_value));
       loss_sum += loss_value;
+      thread_chooser.step_done(seconds_since(step_start));  // loss.item() waited for the step
       ++batches;
       images += batch->shape[0];
       if (hooks.on_progress)
@@ -613,6 +619,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunHooks& all_hooks) {
       stats.loss_scale = scaler.scale_value();
       stats.skipped_steps = scaler.skipped_steps() - skipped_before;
     }
+    stats.one_thread_steps = thread_chooser.take_one_thread_steps();
     result.epochs.push_back(stats);
     if (!c.checkpoint.empty() && world.primary()) {
       CheckpointInfo info;

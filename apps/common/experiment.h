@@ -54,6 +54,9 @@ struct ExperimentConfig {
   // With metrics: the GPU whose time cuda-sim's timing model predicts (nnlab/sim/gpus.json).
   std::string gpu = "t4";
   bool check_numerics = false;  // check every op output and gradient for NaN/inf (slow)
+  // Keep the backend's thread count for every step: no timing of steps on one thread
+  // (apps/common/thread_chooser.h).
+  bool fixed_threads = false;
   // Data parallel (a run started by mpirun or srun; batch_size is then per rank): the
   // gradient buckets' capacity, and whether their all-reduce overlaps backward.
   int64_t bucket_kib = int64_t(distributed::kDefaultBucketBytes >> 10);
@@ -89,6 +92,9 @@ struct EpochStats {
   // gradient overflowed (0 and 0 without loss scaling).
   double loss_scale = 0;
   int64_t skipped_steps = 0;
+  // Steps run on one thread instead of the backend's count, where that was faster (the thread
+  // chooser, apps/common/thread_chooser.h; 0 with --fixed-threads).
+  int64_t one_thread_steps = 0;
 };
 
 struct RunResult {

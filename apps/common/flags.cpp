@@ -96,6 +96,9 @@ void add_recipe_flags(CLI::App& app, ExperimentConfig& c) {
       ->capture_default_str();
   app.add_option("--threads", c.threads, "compute threads of the cpu backend (0: all cores)")
       ->capture_default_str();
+  app.add_flag("--fixed-threads", c.fixed_threads,
+               "run every training step on --threads threads; by default short steps are timed on one "
+               "thread now and then and run on one while that is faster (the results are the same)");
   app.add_option("--norm-mean", c.norm_mean,
                  "x = (pixel/255 - mean) / std; one value or one per channel")
       ->delimiter(',')

@@ -57,11 +57,18 @@ void print_epoch_line(const EpochStats& e) {
   std::printf("  epoch %d: loss %.4f, test accuracy %.2f%%, %.3f s, %.0f images/s\n", e.epoch,
               e.train_loss, 100 * e.test_accuracy, e.train_seconds, e.images_per_second);
   if (e.loss_scale > 0) print_loss_scaling(e);
+  if (e.one_thread_steps > 0) print_one_thread_steps(e);
 }
 
 void print_loss_scaling(const EpochStats& e) {
   std::printf("# epoch %d loss scaling: %lld steps skipped (inf/NaN gradients), scale now %g\n",
               e.epoch, static_cast<long long>(e.skipped_steps), e.loss_scale);
+}
+
+void print_one_thread_steps(const EpochStats& e) {
+  std::printf("# epoch %d: %lld steps on one thread (timed against --threads now and then, kept while "
+              "faster; the same results; --fixed-threads: never)\n",
+              e.epoch, static_cast<long long>(e.one_thread_steps));
 }
 
 void print_allreduce(const distributed::AllReduceStats& a, const std::string& transport) {

@@ -31,6 +31,8 @@ RunHooks console_hooks(bool quiet, ProgressReporter& progress,
 void print_epoch_line(const EpochStats& e);
 // --precision fp16: the epoch's skipped steps and the loss scale at its end.
 void print_loss_scaling(const EpochStats& e);
+// "# epoch N: S steps on one thread, ...": the thread chooser's (apps/common/thread_chooser.h).
+void print_one_thread_steps(const EpochStats& e);
 
 // The --profile table: each phase's share of the training time, then the op types by time;
 // for a data-parallel run also what the gradient all-reduce cost and how much of it overlapped

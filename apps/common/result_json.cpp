@@ -62,7 +62,8 @@ nlohmann::json run_json(const RunResult& r, bool with_profile) {
                              {"images_per_second", e.images_per_second},
                              {"peak_bytes", e.peak_bytes},
                              {"loss_scale", e.loss_scale},
-                             {"skipped_steps", e.skipped_steps}});
+                             {"skipped_steps", e.skipped_steps},
+                             {"one_thread_steps", e.one_thread_steps}});
   if (with_profile) run["profile"] = profile_json(r.profile);
   return run;
 }
@@ -87,6 +88,7 @@ RunResult run_from_json(const nlohmann::json& j) {
       e.at("peak_bytes").get_to(s.peak_bytes);
       e.at("loss_scale").get_to(s.loss_scale);
       e.at("skipped_steps").get_to(s.skipped_steps);
+      if (e.contains("one_thread_steps")) e.at("one_thread_steps").get_to(s.one_thread_steps);  // since 2026-11
       r.epochs.push_back(s);
     }
     if (j.contains("profile")) {
