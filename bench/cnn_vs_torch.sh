@@ -7,7 +7,10 @@
 # set minus the resident set before the model was built, the same reading on both sides).
 # nnlab and PyTorch alternate measurement by measurement for ROUNDS rounds (default 3), so
 # that other work on the machine slows both alike; the table shows each side's best GEMM and
-# median epoch, images/s and memory over the rounds.
+# median epoch, images/s and memory over the rounds. nnlab's MLP and LeNet epochs run with its
+# training loop's thread chooser (apps/common/thread_chooser.h: steps on one thread where the
+# machine makes that faster, the same results), as `train` does by default; how many steps ran
+# on one thread is printed per round.
 # Every round starts and ends with core_round_trip (bench/core_round_trip.cpp), the time a
 # cache line takes from one core to the other and back: on a VM it changes as the hypervisor
 # moves the vCPUs (on this project's, 55 or 120 ns, and about 350 ns at times). It does not
@@ -44,6 +47,13 @@ trap 'rm -rf "$out"' EXIT
 # JSON line -> "value" of one field
 field() { $py -c 'import sys, json; print(json.loads(sys.stdin.readline())[sys.argv[1]])' "$1"; }
 
+# From train's output in $out/train.txt: each epoch's seconds, and the steps the thread chooser
+# ran on one thread (apps/common/thread_chooser.h: "# epoch N: S steps on one thread ...").
+epochs_and_one_thread_steps() {  # stem
+  awk '$1 ~ /^[0-9]+$/ {print $4}' "$out/train.txt" >> "$out/$1.nnlab"
+  awk '/steps on one thread/ {s += $4} END {print s + 0}' "$out/train.txt" >> "$out/$1.one_thread"
+}
+
 for round in $(seq "$rounds"); do
   echo "== round $round of $rounds" >&2
   "$build"/bench/core_round_trip | field round_trip_ns >> "$out/round_trip.start"
@@ -51,13 +61,14 @@ for round in $(seq "$rounds"); do
     "$build"/bench/gemm_speed "$n" cpu "$threads" 3 | field gflops >> "$out/gemm$n.nnlab"
     $py bench/torch_cnn.py gemm --size "$n" --steps 3 --threads "$threads" | field gflops >> "$out/gemm$n.torch"
   done
-  "$build"/apps/train --backend cpu --threads "$threads" --epochs 2 --quiet |
-    awk '$1 ~ /^[0-9]+$/ {print $4}' >> "$out/mlp.nnlab"
+  "$build"/apps/train --backend cpu --threads "$threads" --epochs 2 --quiet > "$out/train.txt"
+  epochs_and_one_thread_steps mlp
   $py bench/torch_mlp.py --threads "$threads" --epochs 2 |
     $py -c 'import sys, json
 for l in sys.stdin: print(json.loads(l)["train_seconds"])' >> "$out/mlp.torch"
   "$build"/apps/train --model lenet --data cifar10 --optimizer adam --lr 1e-3 --norm-mean 0.5 \
-    --norm-std 0.5 --epochs 1 --threads "$threads" --quiet | awk '$1 == 1 {print $4}' >> "$out/lenet.nnlab"
+    --norm-std 0.5 --epochs 1 --threads "$threads" --quiet > "$out/train.txt"
+  epochs_and_one_thread_steps lenet
   $py bench/torch_cnn.py lenet --threads "$threads" | field seconds >> "$out/lenet.torch"
   for size in 64 224; do
     steps=$([ "$size" = 64 ] && echo 10 || echo 3)
@@ -89,6 +100,9 @@ rows = [("fp32 GEMM 1024^3", "gemm1024", max, "GFLOP/s", True, ">= 0.9"),
         ("ResNet-18 224x224 training memory, median", "memory224", statistics.median, "MB", False, "<= 1")]
 code = "AVX2 + FMA code on both sides" if isa == "avx2" else "each side's best code for this CPU"
 print(f"{rounds} interleaved rounds, {threads} threads each, {code}; GEMM: best of the rounds")
+print("nnlab's training steps on one thread (its thread chooser), per round: MLP "
+      + ", ".join(f"{v:.0f}" for v in values("mlp.one_thread")) + " of 1876; LeNet "
+      + ", ".join(f"{v:.0f}" for v in values("lenet.one_thread")) + " of 782")
 trips = zip(values("round_trip.start"), values("round_trip.end"))
 print("core-to-core round trip at each round's start and end: "
       + ", ".join(f"{a:.0f} / {b:.0f} ns" for a, b in trips))
