@@ -32,9 +32,10 @@ struct Padded {
   }
   const T* row(int64_t ch, int64_t i) const { return data.data() + (ch * rows + i) * stride; }
   // The kernel rows [begin, end) of output row p that read image rows, not padding: the others
-  // only multiply zeros (half of the taps of LeNet's conv2 data gradient, whose 10x10 output
-  // gradient is padded by 4 on each side; skipping their rows, bench_ops 1 thread: 700 -> 514
-  // us on the x86-64-v3 build, 740-830 -> 590-600 us native). Columns stay whole vectors.
+  // only multiply zeros. LeNet's conv2 data gradient, its 10x10 output gradient padded by 4 on
+  // each side, multiplies zeros in half of its taps; 20 of its 70 pairs of output row and
+  // kernel row read padding alone. Skipping those, bench_ops 1 thread: 700 -> 514 us on the
+  // x86-64-v3 build, 740-830 -> 590-600 us native. Columns stay whole vectors.
   std::pair<int64_t, int64_t> kernel_rows(int64_t p, int64_t r) const {
     return {std::clamp<int64_t>(image_rows_begin - p, 0, r), std::clamp<int64_t>(image_rows_end - p, 0, r)};
   }

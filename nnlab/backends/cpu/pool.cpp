@@ -91,9 +91,10 @@ NNLAB_NOINLINE void max_2x2_rows(const float* in, const Planes& d, float* out, i
     for (int64_t q0 = 0; q0 < d.q; q0 += W) {
       const float* top = in + 2 * p * d.w + 2 * q0;
       const float* bottom = top + d.w;
-      if (bottom + 2 * W > plane_end) {  // near the plane's end: read what is there, zeros after
-        std::fill(std::copy(top, std::min(top + 2 * W, plane_end), top_copy), top_copy + 2 * W, 0.f);
-        std::fill(std::copy(bottom, std::min(bottom + 2 * W, plane_end), bottom_copy), bottom_copy + 2 * W, 0.f);
+      if (plane_end - bottom < 2 * W) {  // near the plane's end: read what is there, zeros after
+        const int64_t top_count = std::min<int64_t>(2 * W, plane_end - top), bottom_count = plane_end - bottom;
+        std::fill(std::copy_n(top, top_count, top_copy), top_copy + 2 * W, 0.f);
+        std::fill(std::copy_n(bottom, bottom_count, bottom_copy), bottom_copy + 2 * W, 0.f);
         top = top_copy, bottom = bottom_copy;
       }
       V top_left, top_right, bottom_left, bottom_right;
