@@ -10,16 +10,10 @@ namespace nnlab::apps {
 ThreadChooser::ThreadChooser(Backend& backend, bool enabled)
     : backend_(backend),
       full_(backend.threads()),
-      current_(full_),
       phase_(enabled && full_ > 1 ? Phase::Warmup : Phase::Off) {}
 
 ThreadChooser::~ThreadChooser() {
-  if (current_ != full_) set(full_);
-}
-
-void ThreadChooser::set(int threads) {
-  backend_.set_threads(threads);
-  current_ = threads;
+  if (backend_.threads() != full_) backend_.set_threads(full_);
 }
 
 double ThreadChooser::window_median() {
@@ -30,11 +24,11 @@ double ThreadChooser::window_median() {
 }
 
 void ThreadChooser::step_done(double seconds) {
-  if (current_ == 1 && full_ > 1) ++one_thread_steps_;
+  if (full_ > 1 && backend_.threads() == 1) ++one_thread_steps_;
   if (phase_ == Phase::Off) return;
   if (phase_ == Phase::Warmup || phase_ == Phase::OnOne) {  // steps not timed
     if (--left_ > 0) return;
-    if (phase_ == Phase::OnOne) set(full_);
+    if (phase_ == Phase::OnOne) backend_.set_threads(full_);
     phase_ = phase_ == Phase::Warmup ? Phase::Watch : Phase::ProbeFull;
     return;
   }
@@ -56,7 +50,7 @@ void ThreadChooser::step_done(double seconds) {
       // phase has no faster window on all threads to compare with.
       if (first_probe_ || median >= kSlowdown * best_full_) {  // slowed down: time one thread
         last_median_ = median;
-        set(1);
+        backend_.set_threads(1);
         phase_ = Phase::ProbeOne;
       }
       return;
@@ -65,7 +59,7 @@ void ThreadChooser::step_done(double seconds) {
         phase_ = Phase::OnOne;
         left_ = interval_;
       } else {  // all threads ahead: wait before probing again (not after the first probe)
-        set(full_);
+        backend_.set_threads(full_);
         phase_ = Phase::Watch;
         if (!first_probe_) {
           wait_ = interval_;
@@ -78,7 +72,7 @@ void ThreadChooser::step_done(double seconds) {
     case Phase::ProbeFull:
       if (median < best_full_) best_full_ = median;
       if (last_median_ < kMargin * median) {  // one thread still ahead
-        set(1);
+        backend_.set_threads(1);
         phase_ = Phase::OnOne;
         interval_ = std::min(2 * interval_, kLongestInterval);
         left_ = interval_;

@@ -45,12 +45,10 @@ class ThreadChooser {
 
  private:
   enum class Phase { Warmup, Watch, ProbeOne, OnOne, ProbeFull, Off };
-  void set(int threads);
   double window_median();  // of the window just completed; clears it
 
   Backend& backend_;
   const int full_;
-  int current_;
   Phase phase_;
   int64_t left_ = kWarmupSteps, interval_ = kFirstInterval, wait_ = 0, one_thread_steps_ = 0;
   bool first_probe_ = true;  // the next probe is the run's first

@@ -47,7 +47,7 @@ inline void take_larger(const T* in, int64_t base, int64_t stride, int64_t q_lo,
 
 // Without padding every window lies inside the plane: tap (0, 0) starts the maxima, with no
 // -inf pass and no clipping (LeNet's pool through padded_max_rows took 1.5x as long).
-// Both row functions stay out of line: inlined into the parallel loop's lambda, GCC compiled
+// The row functions stay out of line: inlined into the parallel loop's lambda, GCC compiled
 // them into slower loops (bench_ops, interleaved runs: LeNet's pool took about 1.5x as long).
 template <typename T>
 NNLAB_NOINLINE void unpadded_max_rows(const T* in, const Planes& d, const Window2d& win, T* out,
