@@ -3,6 +3,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 namespace nnlab::data {
 
@@ -13,6 +14,10 @@ std::vector<std::string> cifar10_files(Split split) {
 
 Cifar10::Cifar10(const std::string& dir, Split split) : dir_(dir) {
   namespace fs = std::filesystem;
+  // Every file's size is checked before any is read, so that the pixels' store is allocated
+  // once, at its final size.
+  std::vector<std::pair<std::string, uintmax_t>> files;
+  uintmax_t records = 0;
   for (const std::string& name : cifar10_files(split)) {
     std::string path = (fs::path(dir) / name).string();
     std::error_code ec;
@@ -21,6 +26,12 @@ Cifar10::Cifar10(const std::string& dir, Split split) : dir_(dir) {
     if (ec || bytes == 0 || bytes % kCifarRecordBytes != 0)
       throw DataError(path + ": " + std::to_string(bytes) + " bytes, expected a whole number of " +
                       std::to_string(kCifarRecordBytes) + "-byte records (1 label + 3072 pixels)");
+    files.emplace_back(path, bytes);
+    records += bytes / kCifarRecordBytes;
+  }
+  pixels_ = SampleStore(size_t(records) * 3072);
+  labels_.reserve(size_t(records));
+  for (const auto& [path, bytes] : files) {
     std::ifstream in(path, std::ios::binary);
     std::vector<uint8_t> raw(static_cast<size_t>(bytes));
     if (!in.read(reinterpret_cast<char*>(raw.data()), std::streamsize(bytes)))
@@ -30,8 +41,8 @@ Cifar10::Cifar10(const std::string& dir, Split split) : dir_(dir) {
       if (record[0] >= 10)
         throw DataError(path + ": label " + std::to_string(record[0]) + " in record " + std::to_string(r) +
                         ", expected 0..9");
+      std::memcpy(pixels_.data() + labels_.size() * 3072, record + 1, 3072);
       labels_.push_back(record[0]);
-      pixels_.insert(pixels_.end(), record + 1, record + kCifarRecordBytes);
     }
   }
 }

@@ -8,6 +8,7 @@
 
 #include "nnlab/data/dataset.h"
 #include "nnlab/data/idx.h"  // Split
+#include "nnlab/data/sample_store.h"
 
 namespace nnlab::data {
 
@@ -27,7 +28,8 @@ class Cifar10 : public Dataset {
 
  private:
   std::string dir_;
-  std::vector<uint8_t> pixels_, labels_;
+  SampleStore pixels_;
+  std::vector<uint8_t> labels_;
 };
 
 std::vector<std::string> cifar10_files(Split split);  // file names, in order

@@ -153,7 +153,8 @@ MnistIdx::MnistIdx(const std::string& dir, Split split, const std::string& name)
   count_ = images.dims[0];
   rows_ = images.dims[1];
   cols_ = images.dims[2];
-  pixels_ = std::move(images.values);
+  pixels_ = SampleStore(images.values.size());
+  std::memcpy(pixels_.data(), images.values.data(), images.values.size());
   labels_ = std::move(labels.values);
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nnlab/data/dataset.h"
+#include "nnlab/data/sample_store.h"
 
 namespace nnlab::data {
 
@@ -43,7 +44,8 @@ class MnistIdx : public Dataset {
  private:
   std::string name_, images_path_;
   int64_t count_ = 0, rows_ = 0, cols_ = 0;
-  std::vector<uint8_t> pixels_, labels_;
+  SampleStore pixels_;
+  std::vector<uint8_t> labels_;
 };
 
 }  // namespace nnlab::data
