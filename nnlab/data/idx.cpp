@@ -154,7 +154,7 @@ MnistIdx::MnistIdx(const std::string& dir, Split split, const std::string& name)
   rows_ = images.dims[1];
   cols_ = images.dims[2];
   pixels_ = SampleStore(images.values.size());
-  std::memcpy(pixels_.data(), images.values.data(), images.values.size());
+  if (!images.values.empty()) std::memcpy(pixels_.data(), images.values.data(), images.values.size());
   labels_ = std::move(labels.values);
 }
 

@@ -251,11 +251,13 @@ struct Vec {
 // Keeps a loaded vector in a register for all of its uses. GCC folds a load into each FMA that
 // reads it (a memory operand), so a vector that KB FMAs share is loaded KB times; where those
 // loads are unaligned and straddle cache lines, the loads and not the FMAs then bound the loop
-// (LeNet's conv1 filter gradient: 12 loads, half of them split, per 10 FMAs).
+// (LeNet's conv1 filter gradient on AVX2: 12 loads, half of them split, per 10 FMAs).
 template <typename V>
 inline void keep_in_register(V& v) {
-#if defined(__GNUC__) && defined(__SSE2__)
-  asm("" : "+x"(v));  // an empty instruction that needs v in a vector register
+#if defined(__GNUC__) && defined(__AVX512F__)
+  asm("" : "+v"(v));  // an empty instruction that needs v in a vector register (any of 32)
+#elif defined(__GNUC__) && defined(__SSE2__)
+  asm("" : "+x"(v));  // the same, among the 16 that SSE and AVX name
 #else
   (void)v;
 #endif
