@@ -578,6 +578,8 @@ TEST_CASE("parity: cpu products and convolutions across its blocking, the same b
       {"1x1 stride 2 (downsample)", Shape{4, 33, 8, 8}, Shape{20, 33, 1, 1}, ops::window(1, 2, 0)},
       {"5x5 no padding (LeNet), 10 images", Shape{10, 3, 16, 16}, Shape{6, 3, 5, 5}, ops::window(5, 1, 0)},
       {"5x5, 16 filters (LeNet's conv2), 9 images", Shape{9, 6, 14, 14}, Shape{16, 6, 5, 5}, ops::window(5, 1, 0)},
+      {"5x5 over 5x5 images, 8 filters (one output column: a tile wider than the row)", Shape{3, 2, 5, 5},
+       Shape{8, 2, 5, 5}, ops::window(5, 1, 0)},
       {"3x3 pad 1, 12 filters over 20x9 images", Shape{3, 5, 20, 9}, Shape{12, 5, 3, 3}, ops::window(3, 1, 1)},
       {"7x7 stride 2 pad 3 (stem)", Shape{2, 3, 23, 23}, Shape{12, 3, 7, 7}, ops::window(7, 2, 3)},
       {"3x3 dilation 2 pad 1 (pad below the dilated reach)", Shape{2, 5, 10, 10}, Shape{7, 5, 3, 3}, ops::window(3, 1, 1, 2)},
