@@ -106,7 +106,7 @@ IdxArray read_idx(const std::string& path, int rank) {
     throw DataError(path + ": header dimensions " + dims_text + " promise " +
                     std::to_string(count) + " bytes of data, the file holds " +
                     std::to_string(payload));
-  out.values.resize(size_t(count));
+  out.values = SampleStore(size_t(count));
   got = in.read(out.values.data(), out.values.size());
   if (got < count)
     throw DataError(path + ": header dimensions " + dims_text + " promise " +
@@ -146,16 +146,16 @@ MnistIdx::MnistIdx(const std::string& dir, Split split, const std::string& name)
   if (labels.dims[0] != images.dims[0])
     throw DataError(labels_path + ": " + std::to_string(labels.dims[0]) + " labels, but " +
                     images_path_ + " holds " + std::to_string(images.dims[0]) + " images");
+  const uint8_t* label = labels.values.data();
   for (size_t i = 0; i < labels.values.size(); ++i)
-    if (labels.values[i] >= 10)
-      throw DataError(labels_path + ": label " + std::to_string(labels.values[i]) + " at index " +
+    if (label[i] >= 10)
+      throw DataError(labels_path + ": label " + std::to_string(label[i]) + " at index " +
                       std::to_string(i) + ", expected 0..9");
   count_ = images.dims[0];
   rows_ = images.dims[1];
   cols_ = images.dims[2];
-  pixels_ = SampleStore(images.values.size());
-  if (!images.values.empty()) std::memcpy(pixels_.data(), images.values.data(), images.values.size());
-  labels_ = std::move(labels.values);
+  pixels_ = std::move(images.values);
+  labels_.assign(label, label + labels.values.size());
 }
 
 int32_t MnistIdx::get(int64_t index, uint8_t* pixels) const {

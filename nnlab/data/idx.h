@@ -14,10 +14,11 @@ namespace nnlab::data {
 
 enum class Split { Train, Test };
 
-// The decoded contents of one IDX file of unsigned bytes.
+// The decoded contents of one IDX file of unsigned bytes, read straight into the store that
+// MnistIdx keeps them in.
 struct IdxArray {
   std::vector<int64_t> dims;
-  std::vector<uint8_t> values;
+  SampleStore values;
 };
 
 // Reads and validates `path` (raw or .gz): magic, rank, and that the sizes in the header

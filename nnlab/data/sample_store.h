@@ -1,4 +1,5 @@
-// SampleStore: a dataset's pixels, read in shuffled order one sample at a time. Backed by 2 MiB
+// SampleStore: a dataset's pixels (and an IDX file's bytes as read), uninitialised until filled,
+// read in shuffled order one sample at a time. Stores of 2 MiB or more are backed by 2 MiB
 // pages where the OS offers them (Linux transparent huge pages, on request), because a shuffled
 // read lands on a new 4 KiB page almost every sample: MNIST's 47 MB span 11,500 such pages, far
 // more than the TLB holds, so each sample would start with a page-table walk (on a VM a walk of
