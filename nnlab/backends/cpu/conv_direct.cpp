@@ -44,30 +44,31 @@ struct Padded {
   }
 };
 
-// The largest block of filters (from `choices`) whose accumulators fit the vector registers
-// with `per_filter` vectors each and `spare` more, wasting the fewest filter slots for k.
-int64_t filter_block(int64_t k, int64_t per_filter, int64_t spare, std::initializer_list<int64_t> choices) {
-  int64_t best = 1;
-  for (int64_t b : choices) {
-    if (b * per_filter + spare > simd::kRegisters) continue;
-    const int64_t slots = (k + b - 1) / b * b, best_slots = (k + best - 1) / best * best;
-    if (slots < best_slots || (slots == best_slots && b > best)) best = b;
-  }
-  return best;
+// The block among `choices` that covers n in the fewest slots (whole blocks), the largest of
+// those (1 when none of them `fits`): a slot past n is an FMA of nothing.
+template <typename Fits>
+int64_t least_waste_block(int64_t n, std::initializer_list<int64_t> choices, Fits fits) {
+  auto slots = [n](int64_t b) { return (n + b - 1) / b * b; };
+  int64_t best = 0;
+  for (int64_t b : choices)
+    if (fits(b) && (best == 0 || slots(b) < slots(best) || (slots(b) == slots(best) && b > best))) best = b;
+  return best == 0 ? 1 : best;
 }
 
-// Calls f(std::integral_constant<int, B>{}) with the block B among Most, Most - 1 and Most - 2
-// that covers n in the fewest slots (whole blocks), the largest of those: a slot past n is an
-// FMA of nothing. LeNet's conv2 on AVX2, 10 output columns and 25 taps: blocks of 5 instead of
-// 6 columns (10 slots, not 12) in the forward pass and taps (25, not 30) in the filter gradient.
+// The block of filters (from `choices`, 1 among them) whose accumulators fit the vector
+// registers with `per_filter` vectors each and `spare` more, wasting the fewest filter slots.
+int64_t filter_block(int64_t k, int64_t per_filter, int64_t spare, std::initializer_list<int64_t> choices) {
+  return least_waste_block(k, choices, [&](int64_t b) { return b * per_filter + spare <= simd::kRegisters; });
+}
+
+// Calls f(std::integral_constant<int, B>{}) with the least-waste block B among Most, Most - 1
+// and Most - 2. LeNet's conv2 on AVX2, 10 output columns and 25 taps: blocks of 5 instead of 6
+// columns (10 slots, not 12) in the forward pass and taps (25, not 30) in the filter gradient.
 // Most - 2 keeps at least 8 accumulators (2 FMA pipes x 4 cycles) in the tiles that use this.
 template <int Most, typename F>
 void with_least_waste_block(int64_t n, F&& f) {
   static_assert(Most >= 3, "three candidate blocks");
-  int best = Most;
-  auto slots = [n](int b) { return (n + b - 1) / b * b; };
-  for (int b : {Most - 1, Most - 2})
-    if (slots(b) < slots(best)) best = b;
+  const int64_t best = least_waste_block(n, {Most, Most - 1, Most - 2}, [](int64_t) { return true; });
   if (best == Most) return f(std::integral_constant<int, Most>{});
   if (best == Most - 1) return f(std::integral_constant<int, Most - 1>{});
   return f(std::integral_constant<int, Most - 2>{});
