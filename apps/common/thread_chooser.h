@@ -9,14 +9,13 @@
 // otherwise). Every op's result is bit-identical for any thread count, so the choice changes
 // only the time, never a loss or a weight.
 //
-// How: steps are timed in windows of kWindow; each window's median on the full count is
-// compared with the best such median so far. The first window, and then a window kSlowdown
-// times the best or slower, starts a probe: kWindow steps on one thread, chosen if faster by
-// kMargin. On one thread, the
-// full count is timed again after an interval that doubles each time one thread stays ahead
-// (kFirstInterval to kLongestInterval steps); after a probe that one thread lost, the next
-// waits as long. A machine that never slows is probed once. Steps of kLongStep or more are
-// left alone: their parallel regions are long enough for the threads to pay, and a window on
+// How: steps are timed in windows of kWindow; each window's median on the full count is compared
+// with the best such median so far. The first window, and then a window kSlowdown times the best
+// or slower, starts a probe: kWindow steps on one thread, chosen if faster by kMargin. On one
+// thread, the full count is timed again after an interval that doubles each time one thread
+// stays ahead (kFirstInterval to kLongestInterval steps); after a probe that one thread lost,
+// the next waits as long. A machine that never slows is probed once. Steps of kLongStep or more
+// are left alone: their parallel regions are long enough for the threads to pay, and a window on
 // one thread would cost seconds.
 #pragma once
 #include <cstdint>
